@@ -1,0 +1,380 @@
+/**
+ * The ELF reader: what the dynamic loader needs to know about one file, read
+ * the way the loader reads it (through program headers, never section
+ * headers, which may be stripped), and no more of the file than that:
+ * the file header, the program header table, PT_INTERP, the dynamic segment,
+ * and the few strings the dynamic entries point at.
+ *
+ * Any byte string yields either an ElfFile or an ElfdepsError with a code.
+ */
+import { ElfFormatError } from '../errors.js';
+import * as C from './constants.js';
+import { FileSource } from './file-source.js';
+import { codecFor, type RawHeader, type RawProgramHeader, type RecordCodec } from './records.js';
+
+/** The loader's limits, used as ours: being stricter than the kernel is pointless, laxer is dangerous. */
+export const LIMITS = {
+  /** Linux binfmt_elf refuses program header tables over 64 KiB. */
+  maxProgramHeaderBytes: 65536,
+  /** PT_INTERP must be at most PATH_MAX bytes including the NUL. */
+  maxInterpBytes: 4096,
+  /** Dynamic entries read before giving up (a real .dynamic has well under 100). */
+  maxDynamicEntries: 65536,
+  /** Longest string accepted from the string table (an RPATH can be long; 64 KiB is generous). */
+  maxStringBytes: 65536,
+  /** DT_NEEDED entries accepted from one object. */
+  maxNeeded: 4096,
+} as const;
+
+export type ElfKind =
+  | 'executable' // ET_EXEC with PT_INTERP
+  | 'pie-executable' // ET_DYN with PT_INTERP and DF_1_PIE (or without SONAME)
+  | 'shared-library' // ET_DYN without DF_1_PIE
+  | 'static-executable' // ET_EXEC, no PT_INTERP, no PT_DYNAMIC
+  | 'static-pie' // ET_DYN, PT_DYNAMIC, no PT_INTERP, DF_1_PIE
+  | 'relocatable'
+  | 'core'
+  | 'other';
+
+/** The e_ident bytes and file header, decoded but not judged. */
+export interface ElfHeader {
+  elfClass: 32 | 64;
+  littleEndian: boolean;
+  /** EI_VERSION. */
+  identVersion: number;
+  osAbi: number;
+  abiVersion: number;
+  /** Whether EI_PAD (bytes 9..15) are all zero, as glibc requires. */
+  identPadIsZero: boolean;
+  type: number;
+  machine: number;
+  /** e_version. */
+  version: number;
+  flags: number;
+  phoff: bigint;
+  phentsize: number;
+  phnum: number;
+}
+
+export interface ProgramHeader {
+  type: number;
+  flags: number;
+  offset: bigint;
+  vaddr: bigint;
+  filesz: bigint;
+  memsz: bigint;
+}
+
+export interface DynamicInfo {
+  /** DT_NEEDED strings, in .dynamic order. */
+  needed: string[];
+  /** The last DT_SONAME (the loader keeps one slot per tag, the last wins). */
+  soname: string | null;
+  rpath: string | null;
+  runpath: string | null;
+  flags: bigint | null;
+  flags1: bigint | null;
+  /** DT_AUXILIARY and DT_FILTER names (rare: filter objects). */
+  auxiliary: string[];
+  filter: string[];
+}
+
+export interface ElfFile {
+  path: string;
+  header: ElfHeader;
+  /** Human-readable machine (x86_64, aarch64, ppc64le, ...). */
+  machineName: string;
+  typeName: string;
+  osAbiName: string;
+  kind: ElfKind;
+  programHeaders: ProgramHeader[];
+  /** The PT_INTERP string, or null. */
+  interpreter: string | null;
+  /** From PT_DYNAMIC, or null when there is none. */
+  dynamic: DynamicInfo | null;
+  /** Identity of the file that was read. */
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  /** Bytes read to produce this answer. */
+  bytesRead: number;
+}
+
+/** Decodes e_ident and the file header. Judges only what is needed to decode the rest. */
+export function readElfHeader(src: FileSource): ElfHeader {
+  if (src.size < BigInt(C.EI_NIDENT)) {
+    throw new ElfFormatError('ELF_TOO_SHORT', src.path, `file too short to be ELF (${src.size} bytes)`);
+  }
+  const ident = src.readAt(0n, C.EI_NIDENT, 'ELF identification', 'ELF_TOO_SHORT');
+  if (!ident.subarray(0, 4).equals(C.ELFMAG)) {
+    throw new ElfFormatError('ELF_BAD_MAGIC', src.path, 'not an ELF file (bad magic)');
+  }
+  const cls = ident[4];
+  const data = ident[5];
+  if (cls !== C.ELFCLASS32 && cls !== C.ELFCLASS64) {
+    throw new ElfFormatError('ELF_BAD_IDENT', src.path, `invalid ELF class ${cls}`, 4n);
+  }
+  if (data !== C.ELFDATA2LSB && data !== C.ELFDATA2MSB) {
+    throw new ElfFormatError('ELF_BAD_IDENT', src.path, `invalid ELF data encoding ${data}`, 5n);
+  }
+  const elfClass = cls === C.ELFCLASS64 ? 64 : 32;
+  const codec = codecFor(elfClass, data === C.ELFDATA2LSB);
+  if (src.size < BigInt(codec.ehsize)) {
+    throw new ElfFormatError('ELF_TOO_SHORT', src.path, `file too short for an ELF${elfClass} header (${src.size} bytes)`);
+  }
+  const raw: RawHeader = codec.header(src.readAt(0n, codec.ehsize, 'ELF header', 'ELF_TOO_SHORT'));
+  return {
+    elfClass,
+    littleEndian: data === C.ELFDATA2LSB,
+    identVersion: ident[6] ?? 0,
+    osAbi: ident[7] ?? 0,
+    abiVersion: ident[8] ?? 0,
+    identPadIsZero: ident.subarray(9, 16).every((b) => b === 0),
+    type: raw.e_type,
+    machine: raw.e_machine,
+    version: raw.e_version,
+    flags: raw.e_flags,
+    phoff: raw.e_phoff,
+    phentsize: raw.e_phentsize,
+    phnum: raw.e_phnum,
+  };
+}
+
+/** Reads the program header table (bounded by the kernel's 64 KiB limit). */
+export function readProgramHeaders(src: FileSource, header: ElfHeader): ProgramHeader[] {
+  if (header.phnum === 0) return [];
+  const codec = codecFor(header.elfClass, header.littleEndian);
+  if (header.phentsize !== codec.phentsize) {
+    throw new ElfFormatError(
+      'ELF_BAD_HEADER',
+      src.path,
+      `e_phentsize is ${header.phentsize}, expected ${codec.phentsize} for ELF${header.elfClass}`,
+    );
+  }
+  const tableBytes = header.phnum * codec.phentsize;
+  if (tableBytes > LIMITS.maxProgramHeaderBytes) {
+    throw new ElfFormatError('ELF_LIMIT', src.path, `program header table too large (${header.phnum} entries, ${tableBytes} bytes)`);
+  }
+  const table = src.readAt(header.phoff, tableBytes, 'program header table', 'ELF_BAD_HEADER');
+  const phdrs: ProgramHeader[] = [];
+  for (let i = 0; i < header.phnum; i++) {
+    const raw: RawProgramHeader = codec.programHeader(table.subarray(i * codec.phentsize, (i + 1) * codec.phentsize));
+    phdrs.push({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz });
+  }
+  return phdrs;
+}
+
+function onlyOne(src: FileSource, phdrs: ProgramHeader[], type: number, name: string): ProgramHeader | null {
+  const found = phdrs.filter((p) => p.type === type);
+  if (found.length > 1) throw new ElfFormatError('ELF_BAD_HEADER', src.path, `${found.length} ${name} program headers (at most one is allowed)`);
+  return found[0] ?? null;
+}
+
+function readInterpreter(src: FileSource, ph: ProgramHeader): string {
+  // The kernel demands 2..PATH_MAX bytes ending in NUL; the path is the C string before the first NUL.
+  if (ph.filesz < 2n || ph.filesz > BigInt(LIMITS.maxInterpBytes)) {
+    throw new ElfFormatError('ELF_BAD_INTERP', src.path, `PT_INTERP size ${ph.filesz} is outside 2..${LIMITS.maxInterpBytes}`, ph.offset);
+  }
+  const bytes = src.readAt(ph.offset, Number(ph.filesz), 'PT_INTERP', 'ELF_BAD_INTERP');
+  if (bytes[bytes.length - 1] !== 0) {
+    throw new ElfFormatError('ELF_BAD_INTERP', src.path, 'PT_INTERP is not NUL-terminated', ph.offset);
+  }
+  const end = bytes.indexOf(0);
+  if (end === 0) throw new ElfFormatError('ELF_BAD_INTERP', src.path, 'PT_INTERP is empty', ph.offset);
+  return bytes.toString('latin1', 0, end);
+}
+
+/** Translates a virtual address to a file offset through the PT_LOAD segments. */
+function mapAddress(phdrs: ProgramHeader[], addr: bigint): { offset: bigint; available: bigint } | null {
+  for (const p of phdrs) {
+    if (p.type !== C.PT_LOAD) continue;
+    if (addr >= p.vaddr && addr - p.vaddr < p.filesz) {
+      return { offset: addr - p.vaddr + p.offset, available: p.filesz - (addr - p.vaddr) };
+    }
+  }
+  return null;
+}
+
+interface DynEntry {
+  tag: bigint;
+  val: bigint;
+}
+
+function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHeader): DynEntry[] {
+  if (!src.contains(ph.offset, ph.filesz)) {
+    throw new ElfFormatError('ELF_BAD_DYNAMIC', src.path, `PT_DYNAMIC (${ph.filesz} bytes) lies outside the file`, ph.offset);
+  }
+  const capacity = ph.filesz / BigInt(codec.dynsize);
+  const limit = capacity < BigInt(LIMITS.maxDynamicEntries) ? Number(capacity) : LIMITS.maxDynamicEntries;
+  const entries: DynEntry[] = [];
+  // Read in chunks: a real .dynamic ends within the first few hundred bytes,
+  // and a forged p_filesz must not make us read (or allocate) gigabytes.
+  const chunkEntries = 64;
+  for (let i = 0; i < limit; i += chunkEntries) {
+    const n = Math.min(chunkEntries, limit - i);
+    const buf = src.readAt(ph.offset + BigInt(i * codec.dynsize), n * codec.dynsize, 'dynamic segment', 'ELF_BAD_DYNAMIC');
+    for (let j = 0; j < n; j++) {
+      const d = codec.dyn(buf.subarray(j * codec.dynsize, (j + 1) * codec.dynsize));
+      if (d.d_tag === C.DT_NULL) return entries;
+      entries.push({ tag: d.d_tag, val: d.d_val });
+    }
+  }
+  if (capacity > BigInt(LIMITS.maxDynamicEntries)) {
+    throw new ElfFormatError('ELF_LIMIT', src.path, `no DT_NULL within the first ${LIMITS.maxDynamicEntries} dynamic entries`, ph.offset);
+  }
+  throw new ElfFormatError('ELF_BAD_DYNAMIC', src.path, 'dynamic segment has no DT_NULL terminator', ph.offset);
+}
+
+/** Reads NUL-terminated strings from the dynamic string table, a window at a time. */
+class StringTable {
+  constructor(
+    private src: FileSource,
+    private base: bigint,
+    /** Bytes of the table that are present in the file. */
+    private size: bigint,
+  ) {}
+
+  get(index: bigint, tagName: string): string {
+    if (index >= this.size) {
+      throw new ElfFormatError('ELF_BAD_STRING', this.src.path, `${tagName} string offset ${index} is beyond the string table (${this.size} bytes)`);
+    }
+    const parts: Buffer[] = [];
+    let pos = index;
+    let total = 0;
+    let window = 128;
+    for (;;) {
+      const left = this.size - pos;
+      if (left <= 0n) {
+        throw new ElfFormatError('ELF_BAD_STRING', this.src.path, `${tagName} string at offset ${index} is not NUL-terminated`, this.base + index);
+      }
+      const n = left < BigInt(window) ? Number(left) : window;
+      const chunk = this.src.readAt(this.base + pos, n, `${tagName} string`, 'ELF_BAD_STRING');
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        parts.push(chunk.subarray(0, nul));
+        return Buffer.concat(parts).toString('latin1');
+      }
+      parts.push(chunk);
+      total += n;
+      if (total >= LIMITS.maxStringBytes) {
+        throw new ElfFormatError('ELF_LIMIT', this.src.path, `${tagName} string at offset ${index} is longer than ${LIMITS.maxStringBytes} bytes`, this.base + index);
+      }
+      pos += BigInt(n);
+      window = Math.min(window * 4, 16384);
+    }
+  }
+}
+
+function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[], ph: ProgramHeader): DynamicInfo {
+  const codec = codecFor(header.elfClass, header.littleEndian);
+  const entries = readDynamicEntries(src, codec, ph);
+  // One slot per tag, the last one wins (glibc get-dynamic-info.h); DT_NEEDED are all kept.
+  let strtab: bigint | null = null;
+  let strsz: bigint | null = null;
+  const last = new Map<bigint, bigint>();
+  const needed: bigint[] = [];
+  const auxiliary: bigint[] = [];
+  const filter: bigint[] = [];
+  for (const e of entries) {
+    if (e.tag === C.DT_NEEDED) needed.push(e.val);
+    else if (e.tag === C.DT_AUXILIARY) auxiliary.push(e.val);
+    else if (e.tag === C.DT_FILTER) filter.push(e.val);
+    else if (e.tag === C.DT_STRTAB) strtab = e.val;
+    else if (e.tag === C.DT_STRSZ) strsz = e.val;
+    else last.set(e.tag, e.val);
+  }
+  if (needed.length > LIMITS.maxNeeded) {
+    throw new ElfFormatError('ELF_LIMIT', src.path, `${needed.length} DT_NEEDED entries (limit ${LIMITS.maxNeeded})`);
+  }
+  const stringTags = [C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH].filter((t) => last.has(t));
+  let table: StringTable | null = null;
+  if (needed.length + auxiliary.length + filter.length + stringTags.length > 0) {
+    if (strtab === null) throw new ElfFormatError('ELF_BAD_STRTAB', src.path, 'dynamic entries name strings but there is no DT_STRTAB', ph.offset);
+    const mapped = mapAddress(phdrs, strtab);
+    if (!mapped) {
+      throw new ElfFormatError('ELF_BAD_STRTAB', src.path, `DT_STRTAB address 0x${strtab.toString(16)} is not in any PT_LOAD segment's file bytes`);
+    }
+    let size = mapped.available;
+    if (strsz !== null && strsz < size) size = strsz;
+    // The segment may claim bytes beyond the end of the file.
+    if (mapped.offset > src.size) {
+      throw new ElfFormatError('ELF_BAD_STRTAB', src.path, `DT_STRTAB maps to file offset 0x${mapped.offset.toString(16)}, beyond the end of the file`);
+    }
+    if (mapped.offset + size > src.size) size = src.size - mapped.offset;
+    table = new StringTable(src, mapped.offset, size);
+  }
+  const str = (v: bigint, name: string): string => (table as StringTable).get(v, name);
+  const opt = (tag: bigint, name: string): string | null => {
+    const v = last.get(tag);
+    return v === undefined ? null : str(v, name);
+  };
+  return {
+    needed: needed.map((v) => str(v, 'DT_NEEDED')),
+    soname: opt(C.DT_SONAME, 'DT_SONAME'),
+    rpath: opt(C.DT_RPATH, 'DT_RPATH'),
+    runpath: opt(C.DT_RUNPATH, 'DT_RUNPATH'),
+    flags: last.get(C.DT_FLAGS) ?? null,
+    flags1: last.get(C.DT_FLAGS_1) ?? null,
+    auxiliary: auxiliary.map((v) => str(v, 'DT_AUXILIARY')),
+    filter: filter.map((v) => str(v, 'DT_FILTER')),
+  };
+}
+
+function classify(header: ElfHeader, interpreter: string | null, dynamic: DynamicInfo | null): ElfKind {
+  const pie = dynamic?.flags1 != null && (dynamic.flags1 & C.DF_1_PIE) !== 0n;
+  switch (header.type) {
+    case C.ET_REL:
+      return 'relocatable';
+    case C.ET_CORE:
+      return 'core';
+    case C.ET_EXEC:
+      return interpreter !== null ? 'executable' : 'static-executable';
+    case C.ET_DYN:
+      if (pie) return interpreter !== null ? 'pie-executable' : 'static-pie';
+      // libc.so.6 has a PT_INTERP and is still a library; a PIE linked
+      // before DF_1_PIE existed has an interpreter and no SONAME.
+      if (interpreter !== null && dynamic?.soname == null) return 'pie-executable';
+      return 'shared-library';
+    default:
+      return 'other';
+  }
+}
+
+/** Reads everything after the header from an open source. */
+export function readElfDetails(src: FileSource, header: ElfHeader): ElfFile {
+  const phdrs = readProgramHeaders(src, header);
+  const interpPh = onlyOne(src, phdrs, C.PT_INTERP, 'PT_INTERP');
+  const dynPh = onlyOne(src, phdrs, C.PT_DYNAMIC, 'PT_DYNAMIC');
+  const interpreter = interpPh ? readInterpreter(src, interpPh) : null;
+  const dynamic = dynPh && dynPh.filesz > 0n ? readDynamic(src, header, phdrs, dynPh) : null;
+  return {
+    path: src.path,
+    header,
+    machineName: C.machineName(header.machine, header.elfClass, header.littleEndian),
+    typeName: C.typeName(header.type),
+    osAbiName: C.osAbiName(header.osAbi),
+    kind: classify(header, interpreter, dynamic),
+    programHeaders: phdrs,
+    interpreter,
+    dynamic,
+    dev: src.dev,
+    ino: src.ino,
+    size: src.size,
+    bytesRead: src.bytesRead,
+  };
+}
+
+/** Opens `path`, reads what the loader would, closes it. Throws ElfdepsError only. */
+export function readElf(path: string): ElfFile {
+  const src = FileSource.open(path);
+  try {
+    return readElfDetails(src, readElfHeader(src));
+  } finally {
+    src.close();
+  }
+}
+
+/** True when the object is linked dynamically (has an interpreter and so goes through ld.so). */
+export function isDynamicallyLinked(elf: ElfFile): boolean {
+  return elf.interpreter !== null;
+}

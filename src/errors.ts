@@ -1,0 +1,86 @@
+/**
+ * Errors are values with a stable `code`. Every failure that can reach a user
+ * is an ElfdepsError (or a subclass); the CLI prints `elfdeps: <message>` and
+ * never a stack trace. Messages name the file and what is wrong with it.
+ */
+
+export type ElfErrorCode =
+  | 'ELF_IO' // open/read failed (errno in `errno`)
+  | 'ELF_NOT_REGULAR' // directory, FIFO, device, socket
+  | 'ELF_TOO_SHORT' // fewer bytes than an ELF header
+  | 'ELF_BAD_MAGIC' // not \x7fELF
+  | 'ELF_BAD_IDENT' // EI_CLASS / EI_DATA not a known value
+  | 'ELF_BAD_HEADER' // e_phentsize, e_phoff and friends
+  | 'ELF_BAD_SEGMENT' // a program header points outside the file
+  | 'ELF_BAD_INTERP' // PT_INTERP malformed
+  | 'ELF_BAD_DYNAMIC' // PT_DYNAMIC malformed
+  | 'ELF_BAD_STRTAB' // DT_STRTAB missing or not mapped by a PT_LOAD
+  | 'ELF_BAD_STRING' // string offset out of range, or unterminated
+  | 'ELF_LIMIT'; // a count or size beyond what any real loader accepts
+
+export type ErrorCode =
+  | ElfErrorCode
+  | 'USAGE'
+  | 'ROOT' // a path escapes the chosen root, or the root is unusable
+  | 'PATH_LOOP' // too many symlinks while resolving a path
+  | 'CACHE_FORMAT' // /etc/ld.so.cache malformed
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_UNSAFE'
+  | 'SOURCE_CHANGED'
+  | 'TARGET_CONFLICT'
+  | 'COPY_FAILED'
+  | 'LAUNCH_FAILED'
+  | 'INTERNAL';
+
+export class ElfdepsError extends Error {
+  readonly code: ErrorCode;
+  /** The file the error is about, when there is one. */
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { path?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ElfdepsError';
+    this.code = code;
+    this.path = options.path;
+  }
+}
+
+/** The bytes of a file are not a well-formed ELF object (or not one we can read safely). */
+export class ElfFormatError extends ElfdepsError {
+  /** File offset of the offending record, when known. */
+  readonly offset: bigint | undefined;
+
+  constructor(code: ElfErrorCode, path: string, what: string, offset?: bigint) {
+    const at = offset === undefined ? '' : ` (at offset 0x${offset.toString(16)})`;
+    super(code, `${path}: ${what}${at}`, { path });
+    this.name = 'ElfFormatError';
+    this.offset = offset;
+  }
+}
+
+/** Opening or reading a file failed at the operating-system level. */
+export class ElfIoError extends ElfdepsError {
+  /** The errno name (ENOENT, EACCES, ELOOP, ...), or undefined for short reads. */
+  readonly errno: string | undefined;
+
+  constructor(path: string, what: string, errno: string | undefined, cause?: unknown) {
+    super('ELF_IO', `${path}: ${what}${errno ? ` (${errno})` : ''}`, { path, cause });
+    this.name = 'ElfIoError';
+    this.errno = errno;
+  }
+}
+
+/** The errno name carried by a Node system error, if any. */
+export function errnoOf(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    return (err as { code: string }).code;
+  }
+  return undefined;
+}
+
+/** A one-line description of any thrown value, for the CLI. */
+export function describeError(err: unknown): string {
+  if (err instanceof ElfdepsError) return err.message;
+  if (err instanceof Error) return err.message.split('\n')[0] ?? String(err);
+  return String(err);
+}
