@@ -1,0 +1,148 @@
+/**
+ * Opening one candidate file the way the loader does (glibc open_verify,
+ * dl-load.c; musl's map_library) and deciding between three outcomes:
+ * use it, skip it and keep searching, or fail the whole load.
+ *
+ * glibc skips only files it cannot open (ENOENT, EACCES) and ELF files of
+ * another class or machine; a text file, a wrong-endian or wrong-OSABI ELF,
+ * a relocatable object or a directory named like the library is fatal.
+ * musl uses the first file that opens, whatever it is.
+ */
+import { ElfdepsError } from '../errors.js';
+import * as C from '../elf/constants.js';
+import { FileSource } from '../elf/file-source.js';
+import { readElfDetails, readElfHeader, type ElfFile, type ElfHeader } from '../elf/reader.js';
+import type { PathWalk, RootFs } from './rootfs.js';
+
+/** What a loaded object must match: the interpreter's (the program's) ELF identity. */
+export interface TargetIdentity {
+  elfClass: 32 | 64;
+  littleEndian: boolean;
+  machine: number;
+}
+
+export type CandidateOutcome =
+  | { kind: 'ok'; walk: PathWalk; elf: ElfFile }
+  /** Keep searching this list (ENOENT, EACCES, wrong class or machine). */
+  | { kind: 'skip'; reason: string; otherClass: boolean }
+  /** Stop searching this list, try the next source (ELOOP, ENAMETOOLONG, ...). */
+  | { kind: 'abandon'; reason: string }
+  /** The loader would stop with this error. */
+  | { kind: 'fatal'; message: string };
+
+/** glibc's LIBC_ABI_MAX (x86): EI_ABIVERSION must stay below it with ELFOSABI_GNU. */
+const LIBC_ABI_MAX = 4;
+
+/** Parsed files by host path + identity, shared by every lookup of one resolve() call. */
+export class ElfCache {
+  private readonly byPath = new Map<string, ElfFile | ElfdepsError>();
+  readonly stats = { files: 0, bytesRead: 0 };
+
+  /** Header and details of the regular file at hostPath; errors are cached too. */
+  read(hostPath: string): { header: ElfHeader; elf: ElfFile | null; error: ElfdepsError | null } | ElfdepsError {
+    const cached = this.byPath.get(hostPath);
+    if (cached instanceof ElfdepsError) return cached;
+    if (cached) return { header: cached.header, elf: cached, error: null };
+    let src: FileSource;
+    try {
+      src = FileSource.open(hostPath);
+    } catch (err) {
+      if (err instanceof ElfdepsError) return err;
+      throw err;
+    }
+    try {
+      const header = readElfHeader(src);
+      try {
+        const elf = readElfDetails(src, header);
+        this.byPath.set(hostPath, elf);
+        return { header, elf, error: null };
+      } catch (err) {
+        if (err instanceof ElfdepsError) return { header, elf: null, error: err };
+        throw err;
+      }
+    } catch (err) {
+      if (err instanceof ElfdepsError) {
+        this.byPath.set(hostPath, err);
+        return err;
+      }
+      throw err;
+    } finally {
+      this.stats.files++;
+      this.stats.bytesRead += src.bytesRead;
+      src.close();
+    }
+  }
+}
+
+/** Resolves a path string (relative ones against the in-root cwd) and applies glibc's acceptance rules. */
+export function openCandidateGlibc(
+  fs: RootFs,
+  cache: ElfCache,
+  pathString: string,
+  cwd: string,
+  target: TargetIdentity,
+  enotdirAbandons: boolean,
+): CandidateOutcome {
+  const walk = fs.walk(pathString, cwd);
+  if (!walk.ok) {
+    if (walk.errno === 'ENOENT' || walk.errno === 'EACCES') return { kind: 'skip', reason: walk.errno, otherClass: false };
+    if (walk.errno === 'ENOTDIR' && !enotdirAbandons) return { kind: 'skip', reason: walk.errno, otherClass: false };
+    return { kind: 'abandon', reason: walk.errno ?? 'error' };
+  }
+  if (walk.kind === 'dir') return { kind: 'fatal', message: `${pathString}: cannot read file data: Is a directory` };
+  if (walk.kind !== 'file') return { kind: 'fatal', message: `${pathString}: not a regular file` };
+  const r = cache.read(walk.hostPath);
+  if (r instanceof ElfdepsError) {
+    switch (r.code) {
+      case 'ELF_TOO_SHORT':
+        return { kind: 'fatal', message: `${pathString}: file too short` };
+      case 'ELF_BAD_MAGIC':
+        return { kind: 'fatal', message: `${pathString}: invalid ELF header` };
+      case 'ELF_BAD_IDENT':
+        // An EI_CLASS that is neither 32 nor 64 is "another class" to glibc;
+        // a bad EI_DATA is fatal.
+        if (r.message.includes('class')) return { kind: 'skip', reason: 'wrong ELF class', otherClass: true };
+        return { kind: 'fatal', message: `${pathString}: ELF file data encoding not ${target.littleEndian ? 'little' : 'big'}-endian` };
+      case 'ELF_IO':
+        return { kind: 'skip', reason: 'cannot open', otherClass: false };
+      default:
+        return { kind: 'fatal', message: `${pathString}: ${r.message}` };
+    }
+  }
+  const h = r.header;
+  if (h.elfClass !== target.elfClass) return { kind: 'skip', reason: `wrong ELF class: ELFCLASS${h.elfClass}`, otherClass: true };
+  if (h.littleEndian !== target.littleEndian) {
+    return { kind: 'fatal', message: `${pathString}: ELF file data encoding not ${target.littleEndian ? 'little' : 'big'}-endian` };
+  }
+  if (h.identVersion !== C.EV_CURRENT) return { kind: 'fatal', message: `${pathString}: ELF file version ident does not match current one` };
+  const armAbi = target.machine === C.EM_ARM && h.osAbi === C.ELFOSABI_ARM_AEABI;
+  if (h.osAbi !== C.ELFOSABI_SYSV && h.osAbi !== C.ELFOSABI_GNU && !armAbi) return { kind: 'fatal', message: `${pathString}: ELF file OS ABI invalid` };
+  if (!(h.abiVersion === 0 || (h.osAbi === C.ELFOSABI_GNU && h.abiVersion < LIBC_ABI_MAX))) {
+    return { kind: 'fatal', message: `${pathString}: ELF file ABI version invalid` };
+  }
+  if (!h.identPadIsZero) return { kind: 'fatal', message: `${pathString}: nonzero padding in e_ident` };
+  if (h.version !== C.EV_CURRENT) return { kind: 'fatal', message: `${pathString}: ELF file version does not match current one` };
+  if (h.machine !== target.machine) return { kind: 'skip', reason: `wrong machine ${h.machine}`, otherClass: false };
+  if (h.type !== C.ET_DYN && h.type !== C.ET_EXEC) return { kind: 'fatal', message: `${pathString}: only ET_DYN and ET_EXEC can be loaded` };
+  if (r.error) return { kind: 'fatal', message: r.error.message };
+  return { kind: 'ok', walk, elf: r.elf as ElfFile };
+}
+
+/** musl opens the first file that exists and maps it; anything unusable is an error, not a skip. */
+export function openCandidateMusl(fs: RootFs, cache: ElfCache, pathString: string, cwd: string, target: TargetIdentity): CandidateOutcome {
+  const walk = fs.walk(pathString, cwd);
+  if (!walk.ok) {
+    if (walk.errno === 'ENOENT' || walk.errno === 'ENOTDIR' || walk.errno === 'EACCES' || walk.errno === 'ENAMETOOLONG') {
+      return { kind: 'skip', reason: walk.errno, otherClass: false };
+    }
+    return { kind: 'abandon', reason: walk.errno ?? 'error' };
+  }
+  if (walk.kind !== 'file') return { kind: 'fatal', message: `Error loading shared library ${pathString}: Exec format error` };
+  const r = cache.read(walk.hostPath);
+  if (r instanceof ElfdepsError || r.error || !r.elf) return { kind: 'fatal', message: `Error loading shared library ${pathString}: Exec format error` };
+  const h = r.header;
+  if (h.elfClass !== target.elfClass || h.machine !== target.machine || h.littleEndian !== target.littleEndian || (h.type !== C.ET_DYN && h.type !== C.ET_EXEC)) {
+    return { kind: 'fatal', message: `Error loading shared library ${pathString}: Exec format error` };
+  }
+  return { kind: 'ok', walk, elf: r.elf };
+}

@@ -1,0 +1,209 @@
+/**
+ * resolve(): for each input, what the dynamic loader would load inside a
+ * chosen root, in its order, and why. See resolver.ts for the walk itself;
+ * this module sets up what the walk needs from the root (cache, ld.so.conf,
+ * preload file, musl path file, loader profile) and shares it across inputs.
+ */
+import { ElfdepsError } from '../errors.js';
+import { ElfCache } from './candidate.js';
+import type { SearchDir } from './dst.js';
+import { cacheTargetFor, lookupLdCache, parseLdCache, type LdCache } from './ldcache.js';
+import { readLdSoConf } from './ldconf.js';
+import { loaderProfile, type ProfileOverrides } from './profile.js';
+import { ProgramResolver, type CacheLookup } from './resolver.js';
+import { RootFs } from './rootfs.js';
+import type { ProgramResolution, ResolveResult } from './types.js';
+
+export interface ResolveOptions {
+  /** Host directory used as '/'; default '/'. Inputs are paths inside it. */
+  root?: string;
+  /** In-root working directory for relative names; default: the process's cwd when root is '/', else '/'. */
+  cwd?: string;
+  /** LD_LIBRARY_PATH to apply (not taken from the environment unless the caller passes it). */
+  libraryPath?: string | null;
+  /** LD_PRELOAD to apply. */
+  preload?: string | null;
+  /** Read <root>/etc/ld.so.preload (glibc); default true. */
+  preloadFile?: boolean;
+  /** Use <root>/etc/ld.so.cache; default true. Without a cache, ld.so.conf's directories stand in for it. */
+  useCache?: boolean;
+  /** $ORIGIN of the program: 'exec' (real directory, as the kernel starts it; default) or 'ldd' (the path as given, as glibc <= 2.41's ldd does). */
+  originMode?: 'exec' | 'ldd';
+  /** Loader facts that cannot be inferred (target CPU, unusual layouts). */
+  profile?: ProfileOverrides;
+}
+
+/** Largest ld.so.cache we read (the host's is ~40 KiB; distributions' reach a few MiB). */
+const MAX_CACHE_BYTES = 64 << 20;
+const MAX_SMALL_FILE = 1 << 20;
+
+/** Splits /etc/ld.so.preload: separators are whitespace and ':', '#' starts a comment (rtld.c). */
+export function parsePreloadFile(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, ''))
+    .join(' ')
+    .split(/[\s:]+/)
+    .filter((s) => s !== '');
+}
+
+/** State shared by every program of one resolve() call. */
+export class Resolver {
+  readonly fs: RootFs;
+  readonly elfCache = new ElfCache();
+  private readonly cwd: string;
+  private ldCache: LdCache | null | undefined;
+  private confDirs: SearchDir[] | undefined;
+  private preloadFileEntries: string[] | undefined;
+  private readonly muslPaths = new Map<string, SearchDir[]>();
+
+  constructor(private readonly options: ResolveOptions = {}) {
+    this.fs = new RootFs(options.root ?? '/');
+    this.cwd = options.cwd ?? (this.fs.isHostRoot ? process.cwd() : '/');
+  }
+
+  private cache(littleEndian: boolean): LdCache | null {
+    if (this.ldCache === undefined) {
+      this.ldCache = null;
+      if (this.options.useCache !== false) {
+        const buf = this.fs.readFile('/etc/ld.so.cache', MAX_CACHE_BYTES);
+        // The cache's byte order is the target's; the new format says which it is.
+        if (buf) this.ldCache = parseLdCache(buf, '/etc/ld.so.cache', { littleEndian });
+      }
+    }
+    return this.ldCache;
+  }
+
+  private ldSoConfDirs(): SearchDir[] {
+    if (this.confDirs === undefined) {
+      const conf = readLdSoConf(this.fs, '/etc/ld.so.conf');
+      this.confDirs = conf.dirs.map((d) => (d.endsWith('/') ? d : `${d}/`));
+    }
+    return this.confDirs;
+  }
+
+  private preloadFile(): string[] {
+    if (this.preloadFileEntries === undefined) {
+      const buf = this.options.preloadFile === false ? null : this.fs.readFile('/etc/ld.so.preload', MAX_SMALL_FILE);
+      this.preloadFileEntries = buf ? parsePreloadFile(buf.toString('latin1')) : [];
+    }
+    return this.preloadFileEntries;
+  }
+
+  /** musl: <prefix>/etc/ld-musl-ARCH.path, where prefix is the loader path minus its last two components. */
+  private muslSystemPath(interpreter: string, arch: string | null): SearchDir[] {
+    const key = `${interpreter}\0${arch}`;
+    let dirs = this.muslPaths.get(key);
+    if (!dirs) {
+      const parts = interpreter.split('/');
+      const prefix = interpreter.startsWith('/') ? parts.slice(0, -2).join('/') : '';
+      const file = `${prefix}/etc/ld-musl-${arch ?? ''}.path`;
+      const buf = this.fs.readFile(file, MAX_SMALL_FILE);
+      // Missing file: compiled-in default; present (even empty): exactly its contents.
+      const text = buf === null ? '/lib:/usr/local/lib:/usr/lib' : buf.toString('latin1');
+      dirs = text
+        .split(/[:\n]/)
+        .filter((e) => e !== '')
+        .map((e) => `${e.replace(/\/+$/, '')}/`);
+      this.muslPaths.set(key, dirs);
+    }
+    return dirs;
+  }
+
+  /** Resolves one input. Throws ElfdepsError when the input itself cannot be read as ELF. */
+  resolveOne(input: string): ProgramResolution {
+    const walk = this.fs.walk(input, this.cwd);
+    if (!walk.ok) throw new ElfdepsError('ELF_IO', `${input}: cannot open (${walk.errno})`, { path: input });
+    if (walk.kind !== 'file') throw new ElfdepsError('ELF_NOT_REGULAR', `${input}: not a regular file`, { path: input });
+    const r = this.elfCache.read(walk.hostPath);
+    if (r instanceof ElfdepsError) throw new ElfdepsError(r.code, r.message.replace(walk.hostPath, input), { path: input, cause: r });
+    if (r.error || !r.elf) throw new ElfdepsError(r.error?.code ?? 'INTERNAL', (r.error?.message ?? 'unreadable').replace(walk.hostPath, input), { path: input });
+    const main = r.elf;
+    const mainWalk = { path: input, realPath: walk.realPath, links: walk.links };
+    if (main.dynamic === null && main.interpreter === null) {
+      // Statically linked: nothing is loaded.
+      return {
+        input,
+        path: input,
+        kind: main.kind,
+        flavour: 'none',
+        interpreter: null,
+        objects: [
+          {
+            index: 0,
+            path: input,
+            realPath: walk.realPath,
+            links: walk.links,
+            soname: null,
+            names: [],
+            aliasPaths: [],
+            foundBy: 'input',
+            via: null,
+            loader: null,
+            elf: { class: main.header.elfClass, machine: main.machineName, kind: main.kind, needed: [], rpath: null, runpath: null, nodeflib: false },
+            isInterpreter: false,
+          },
+        ],
+        dependencies: [],
+        vdso: null,
+        linkMap: [],
+        openedPaths: [input],
+        missing: [],
+        fatal: null,
+        warnings: [],
+      };
+    }
+    const h = main.header;
+    const ldCache = this.cache(h.littleEndian);
+    const profile = loaderProfile({
+      fs: this.fs,
+      machine: h.machine,
+      elfClass: h.elfClass,
+      littleEndian: h.littleEndian,
+      interpreter: main.interpreter,
+      cacheGenerator: ldCache?.generator ?? null,
+      overrides: this.options.profile ?? {},
+    });
+    let cache: CacheLookup | null = null;
+    let preloads: string[] = [];
+    const ldPreload = (this.options.preload ?? '').split(/[ :]+/).filter((s) => s !== '');
+    if (profile.flavour === 'glibc') {
+      if (ldCache) {
+        const target = cacheTargetFor(h.machine, h.elfClass, h.littleEndian, h.flags, {
+          activeHwcaps: profile.hwcaps,
+          isaLevel: profile.isaLevel,
+          legacyHwcapMask: profile.legacyHwcapMask,
+        });
+        cache = { kind: 'ld-so-cache', dirs: [], lookup: (name) => lookupLdCache(ldCache, name, target) };
+      } else {
+        cache = { kind: 'ld-so-conf', dirs: this.ldSoConfDirs(), lookup: () => null };
+      }
+      preloads = [...ldPreload, ...this.preloadFile()];
+    } else {
+      preloads = ldPreload;
+    }
+    return new ProgramResolver(
+      {
+        fs: this.fs,
+        elfCache: this.elfCache,
+        profile,
+        cwd: this.cwd,
+        libraryPath: this.options.libraryPath ?? null,
+        preloads,
+        cache,
+        originMode: this.options.originMode ?? 'exec',
+        muslSystemPath: profile.flavour === 'musl' ? this.muslSystemPath(profile.interpreter, profile.muslArch) : [],
+      },
+      input,
+      mainWalk,
+      main,
+    ).run();
+  }
+}
+
+/** Resolves every input with shared caches. Throws on the first input that cannot be read. */
+export function resolve(files: string[], options: ResolveOptions = {}): ResolveResult {
+  const resolver = new Resolver(options);
+  return { root: resolver.fs.root || '/', programs: files.map((f) => resolver.resolveOne(f)) };
+}
+

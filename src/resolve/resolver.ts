@@ -1,0 +1,470 @@
+/**
+ * The loader's walk over DT_NEEDED, reproduced without running anything.
+ *
+ * glibc (_dl_map_object_deps in elf/dl-deps.c, _dl_map_object in
+ * elf/dl-load.c) and musl (load_deps/load_library in ldso/dynlink.c) both walk
+ * breadth-first: take the next object in the queue, resolve each DT_NEEDED in
+ * .dynamic order, append objects not loaded yet. Whether a name is already
+ * loaded is decided against everything mapped so far, so the order matters:
+ * a depth-first walk gives wrong answers when two copies of a name exist.
+ *
+ * Each program gets its own link map; the file system view, parsed ELF files
+ * and the ld.so.cache are shared across programs of one resolve() call.
+ */
+import { ElfdepsError } from '../errors.js';
+import * as C from '../elf/constants.js';
+import type { ElfFile } from '../elf/reader.js';
+import { ElfCache, openCandidateGlibc, openCandidateMusl, type CandidateOutcome, type TargetIdentity } from './candidate.js';
+import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
+import type { LoaderProfile } from './profile.js';
+import type { RootFs } from './rootfs.js';
+import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
+
+/** Where DT_NEEDED names go when the search lists fail: a cache lookup (glibc) or nothing. */
+export interface CacheLookup {
+  /** The path the cache gives for `name`, or null. */
+  lookup(name: string): string | null;
+  /** 'ld-so-cache' for a real cache; 'ld-so-conf' when the dirs of ld.so.conf stand in for it. */
+  kind: 'ld-so-cache' | 'ld-so-conf';
+  /** For 'ld-so-conf': directories searched like a path list. */
+  dirs: SearchDir[];
+}
+
+export interface ProgramContext {
+  fs: RootFs;
+  elfCache: ElfCache;
+  profile: LoaderProfile;
+  /** In-root working directory, for relative names and empty search elements. */
+  cwd: string;
+  /** LD_LIBRARY_PATH, or null. */
+  libraryPath: string | null;
+  /** LD_PRELOAD entries followed by /etc/ld.so.preload entries (glibc), or LD_PRELOAD (musl). */
+  preloads: string[];
+  cache: CacheLookup | null;
+  /** 'exec': $ORIGIN of the program is its real directory (the kernel resolved it); 'ldd': the path as given (glibc <= 2.41 ldd). */
+  originMode: 'exec' | 'ldd';
+  /** musl: the directories of <prefix>/etc/ld-musl-ARCH.path, or its defaults. */
+  muslSystemPath: SearchDir[];
+}
+
+/** Names musl satisfies with itself (ldso/dynlink.c load_library). */
+const MUSL_RESERVED = /^lib(c|pthread|rt|m|dl|util|xnet)\./;
+
+interface MapObject extends LoadedObject {
+  /** Parsed file (null for nothing: every object here has one). */
+  file: ElfFile;
+  dev: bigint | null;
+  ino: bigint | null;
+  origin: string | null;
+  /** musl: basename of the path a search found it under. */
+  shortname: string | null;
+  rpathDirs: SearchDir[] | undefined;
+  runpathDirs: SearchDir[] | undefined;
+  /** Whether it has entered the breadth-first queue. */
+  queued: boolean;
+}
+
+interface Found {
+  pathString: string;
+  outcome: Extract<CandidateOutcome, { kind: 'ok' }>;
+  how: FoundBy;
+  via: number | null;
+}
+
+type SearchResult = { found: Found } | { fatal: string } | null;
+
+export class ProgramResolver {
+  private readonly objects: MapObject[] = [];
+  private readonly linkMap: LinkMapEntry[] = [];
+  private readonly dependencies: Dependency[] = [];
+  private readonly warnings: string[] = [];
+  private readonly opened: string[] = [];
+  private fatal: string | null = null;
+  private interp: MapObject | null = null;
+  private readonly target: TargetIdentity;
+  private libraryPathDirs: SearchDir[] | undefined;
+  private readonly muslFamilies = new Set<string>();
+
+  constructor(
+    private readonly ctx: ProgramContext,
+    private readonly input: string,
+    private readonly mainWalk: { path: string; realPath: string; links: Array<{ path: string; target: string }> },
+    private readonly main: ElfFile,
+  ) {
+    this.target = { elfClass: main.header.elfClass, littleEndian: main.header.littleEndian, machine: main.header.machine };
+  }
+
+  private get glibc(): boolean {
+    return this.ctx.profile.flavour === 'glibc';
+  }
+
+  private dst(origin: string | null): DstValues {
+    return { origin, lib: this.ctx.profile.lib, platform: this.ctx.profile.platform };
+  }
+
+  private addObject(o: Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'aliasPaths'>): MapObject {
+    const obj: MapObject = { ...o, index: this.objects.length, queued: false, rpathDirs: undefined, runpathDirs: undefined, aliasPaths: [] };
+    this.objects.push(obj);
+    return obj;
+  }
+
+  private summary(file: ElfFile): LoadedObject['elf'] {
+    const d = file.dynamic;
+    return {
+      class: file.header.elfClass,
+      machine: file.machineName,
+      kind: file.kind,
+      needed: d?.needed ?? [],
+      rpath: d?.rpath ?? null,
+      runpath: d?.runpath ?? null,
+      nodeflib: d?.flags1 != null && (d.flags1 & C.DF_1_NODEFLIB) !== 0n,
+    };
+  }
+
+  private noteOpened(path: string): void {
+    if (!this.opened.includes(path)) this.opened.push(path);
+  }
+
+  run(): ProgramResolution {
+    const { profile } = this.ctx;
+    const mainOrigin = this.ctx.originMode === 'exec' ? originOf(this.mainWalk.realPath, '/') : originOf(this.mainWalk.path, this.ctx.cwd);
+    const main = this.addObject({
+      path: this.mainWalk.path,
+      realPath: this.mainWalk.realPath,
+      links: this.mainWalk.links,
+      soname: this.main.dynamic?.soname ?? null,
+      names: [],
+      foundBy: 'input',
+      via: null,
+      loader: null,
+      elf: this.summary(this.main),
+      isInterpreter: false,
+      file: this.main,
+      // The program is never matched by file identity (dl-load.c skips it).
+      dev: null,
+      ino: null,
+      origin: mainOrigin,
+      shortname: null,
+    });
+    this.noteOpened(main.path);
+    if (profile.vdso) this.linkMap.push({ kind: 'vdso', name: profile.vdso });
+    this.loadInterpreter();
+
+    const queue: MapObject[] = [main];
+    main.queued = true;
+    for (const name of this.ctx.preloads) {
+      const obj = this.request(name, main, 'preload');
+      if (obj && !obj.queued) {
+        obj.queued = true;
+        queue.push(obj);
+      }
+    }
+    for (let i = 0; i < queue.length; i++) {
+      const obj = queue[i] as MapObject;
+      for (const name of obj.file.dynamic?.needed ?? []) {
+        const dep = this.request(name, obj, 'needed');
+        if (dep && !dep.queued) {
+          dep.queued = true;
+          queue.push(dep);
+        }
+      }
+    }
+    return {
+      input: this.input,
+      path: main.path,
+      kind: this.main.kind,
+      flavour: profile.flavour,
+      interpreter: this.main.interpreter,
+      objects: this.objects.map(({ file, dev, ino, origin, shortname, rpathDirs, runpathDirs, queued, ...pub }) => pub),
+      dependencies: this.dependencies,
+      vdso: profile.vdso,
+      linkMap: this.linkMap,
+      openedPaths: this.opened,
+      missing: this.dependencies.filter((d) => d.how === 'not-found' || d.how === 'error'),
+      fatal: this.fatal,
+      warnings: this.warnings,
+    };
+  }
+
+  /** The interpreter is mapped before any DT_NEEDED, under its PT_INTERP name and its SONAME. */
+  private loadInterpreter(): void {
+    const interpPath = this.ctx.profile.interpreter;
+    const walk = this.ctx.fs.walk(interpPath, this.ctx.cwd);
+    this.noteOpened(interpPath);
+    if (!walk.ok || walk.kind !== 'file') {
+      this.fatal ??= `${interpPath}: interpreter not found (${walk.errno ?? walk.kind})`;
+      this.warnings.push(`interpreter ${interpPath} not found inside the root`);
+      return;
+    }
+    const r = this.ctx.elfCache.read(walk.hostPath);
+    if (r instanceof ElfdepsError || !r.elf) {
+      this.fatal ??= `${interpPath}: ${r instanceof ElfdepsError ? r.message : r.error?.message}`;
+      return;
+    }
+    const soname = r.elf.dynamic?.soname ?? null;
+    const names = [interpPath];
+    // Without a dynamic section glibc uses the basename of PT_INTERP as second name (rtld.c).
+    const second = soname ?? interpPath.slice(interpPath.lastIndexOf('/') + 1);
+    if (!names.includes(second)) names.push(second);
+    this.interp = this.addObject({
+      path: interpPath,
+      realPath: walk.realPath,
+      links: walk.links,
+      soname,
+      names,
+      foundBy: 'interpreter',
+      via: null,
+      loader: null,
+      elf: this.summary(r.elf),
+      isInterpreter: true,
+      file: r.elf,
+      dev: null, // ld.so has no file identity in its own link map
+      ino: null,
+      origin: originOf(interpPath, this.ctx.cwd),
+      shortname: null,
+    });
+  }
+
+  /** Resolves one DT_NEEDED (or preload) name for `requester`. Returns the object, or null. */
+  private request(rawName: string, requester: MapObject, why: 'needed' | 'preload'): MapObject | null {
+    const dep: Dependency = { requester: requester.index, name: rawName, object: null, how: 'not-found', tried: [] };
+    this.dependencies.push(dep);
+    let name = rawName;
+    if (this.glibc && hasDst(rawName)) {
+      const expanded = expandDst(rawName, this.dst(requester.origin));
+      if (expanded === null) {
+        this.warnings.push(`${rawName}: dynamic string token cannot be expanded; skipped as the loader does`);
+        dep.how = 'error';
+        dep.error = 'cannot expand dynamic string token';
+        return null;
+      }
+      name = expanded;
+    }
+    const loaded = this.findLoaded(name);
+    if (loaded) return this.satisfied(dep, loaded, 'loaded', name);
+
+    const result = this.glibc ? this.searchGlibc(name, requester, dep.tried) : this.searchMusl(name, requester, dep.tried);
+    if (result && 'fatal' in result) {
+      dep.how = 'error';
+      dep.error = result.fatal;
+      this.fatal ??= result.fatal;
+      return null;
+    }
+    if (!result) {
+      // glibc's trace mode records a placeholder that never matches later requests.
+      // (musl reports the error and records nothing.)
+      if (this.glibc) this.linkMap.push({ kind: 'not-found', name });
+      if (why === 'preload') this.warnings.push(`object '${name}' from LD_PRELOAD cannot be preloaded: ignored`);
+      return null;
+    }
+    if (result.found.how === 'musl-libc') {
+      // musl --list prints each reserved family once, where it is first asked for.
+      const family = MUSL_RESERVED.exec(name)?.[1] ?? name;
+      if (!this.muslFamilies.has(family)) {
+        this.muslFamilies.add(family);
+        this.linkMap.push({ kind: 'object', object: (this.interp as MapObject).index, as: name });
+      }
+      return this.satisfied(dep, this.interp as MapObject, 'musl-libc', name);
+    }
+    const { pathString, outcome } = result.found;
+    this.noteOpened(pathString);
+    // The same file under another name is the same object (st_dev/st_ino).
+    const same = this.objects.find((o) => o.dev !== null && o.dev === outcome.elf.dev && o.ino === outcome.elf.ino);
+    if (same) {
+      if (!same.aliasPaths.includes(pathString) && same.path !== pathString) same.aliasPaths.push(pathString);
+      for (const l of outcome.walk.links) if (!same.links.some((x) => x.path === l.path)) same.links.push(l);
+      if (!this.glibc && !same.shortname && !name.includes('/')) same.shortname = name;
+      return this.satisfied(dep, same, 'loaded', name);
+    }
+    const obj = this.addObject({
+      path: pathString,
+      realPath: outcome.walk.realPath,
+      links: [...outcome.walk.links],
+      soname: outcome.elf.dynamic?.soname ?? null,
+      names: [],
+      foundBy: why === 'preload' && result.found.how === 'direct' ? 'preload' : result.found.how,
+      via: result.found.via,
+      loader: requester.index,
+      elf: this.summary(outcome.elf),
+      isInterpreter: false,
+      file: outcome.elf,
+      dev: outcome.elf.dev,
+      ino: outcome.elf.ino,
+      origin: originOf(pathString, this.ctx.cwd),
+      shortname: !this.glibc && !name.includes('/') ? name : null,
+    });
+    this.linkMap.push({ kind: 'object', object: obj.index });
+    return this.satisfied(dep, obj, result.found.how, name);
+  }
+
+  private satisfied(dep: Dependency, obj: MapObject, how: Dependency['how'], name: string): MapObject {
+    dep.object = obj.index;
+    dep.how = how;
+    if (!obj.names.includes(name)) obj.names.push(name);
+    // ld.so is taken out of the link map at startup and put back right after
+    // its predecessor in the breadth-first list (rtld.c): after the last entry
+    // so far, or, when nothing came before it but the program, ahead of the vDSO.
+    if (this.glibc && obj.isInterpreter && !this.linkMap.some((e) => e.kind === 'object' && e.object === obj.index)) {
+      const entry: LinkMapEntry = { kind: 'object', object: obj.index };
+      if (!this.linkMap.some((e) => e.kind !== 'vdso')) this.linkMap.unshift(entry);
+      else this.linkMap.push(entry);
+    }
+    return obj;
+  }
+
+  /** glibc: name, alias or SONAME of anything mapped; musl: the short name of a searched object. */
+  private findLoaded(name: string): MapObject | null {
+    if (this.glibc) {
+      for (const o of this.objects) {
+        if (o.index === 0 ? o.soname === name : o.path === name || o.names.includes(name) || o.soname === name) return o;
+      }
+      return null;
+    }
+    if (name.includes('/')) return null;
+    return this.objects.find((o) => o.shortname === name) ?? null;
+  }
+
+  private rpathOf(o: MapObject): SearchDir[] {
+    if (o.rpathDirs === undefined) {
+      const d = o.file.dynamic;
+      // An object with DT_RUNPATH contributes no DT_RPATH (get-dynamic-info.h).
+      o.rpathDirs = d && d.rpath !== null && d.runpath === null ? parseSearchList(d.rpath, RPATH_SEPARATORS, this.dst(o.origin)) : [];
+    }
+    return o.rpathDirs;
+  }
+
+  private runpathOf(o: MapObject): SearchDir[] {
+    if (o.runpathDirs === undefined) {
+      const rp = o.file.dynamic?.runpath ?? null;
+      o.runpathDirs = rp !== null ? parseSearchList(rp, RPATH_SEPARATORS, this.dst(o.origin)) : [];
+    }
+    return o.runpathDirs;
+  }
+
+  private libraryPathList(): SearchDir[] {
+    if (this.libraryPathDirs === undefined) {
+      const lp = this.ctx.libraryPath;
+      const main = this.objects[0] as MapObject;
+      this.libraryPathDirs = lp ? parseSearchList(lp, LIBRARY_PATH_SEPARATORS, this.dst(main.origin)) : [];
+    }
+    return this.libraryPathDirs;
+  }
+
+  private open(pathString: string): CandidateOutcome {
+    const { fs, elfCache, cwd, profile } = this.ctx;
+    if (!this.glibc) return openCandidateMusl(fs, elfCache, pathString, cwd, this.target);
+    // glibc before 2.39 abandoned a list on ENOTDIR too (BZ 31035).
+    const enotdirAbandons = profile.glibcVersion[0] === 2 && profile.glibcVersion[1] < 39;
+    return openCandidateGlibc(fs, elfCache, pathString, cwd, this.target, enotdirAbandons);
+  }
+
+  /** Tries `name` in each directory (and its hwcaps subdirectories) of one list. */
+  private searchList(dirs: SearchDir[], name: string, how: FoundBy, via: number | null, tried: string[]): SearchResult {
+    const { hwcaps, legacyHwcapDirs } = this.ctx.profile;
+    for (const dir of dirs) {
+      const candidates: string[] = [];
+      if (dir === '') candidates.push(name);
+      else {
+        for (const h of hwcaps) candidates.push(`${dir}glibc-hwcaps/${h}/${name}`);
+        for (const l of legacyHwcapDirs) candidates.push(`${dir}${l}/${name}`);
+        candidates.push(dir + name);
+      }
+      for (const pathString of candidates) {
+        const outcome = this.open(pathString);
+        if (outcome.kind === 'ok') return { found: { pathString, outcome, how, via } };
+        if (outcome.kind === 'fatal') return { fatal: outcome.message };
+        // Only the plain candidate is worth reporting; hwcaps misses are noise.
+        if (pathString === dir + name || dir === '') tried.push(pathString);
+        if (outcome.kind === 'abandon') return null;
+      }
+    }
+    return null;
+  }
+
+  private searchGlibc(name: string, requester: MapObject, tried: string[]): SearchResult {
+    if (name.includes('/')) {
+      const outcome = this.open(name);
+      tried.push(name);
+      if (outcome.kind === 'ok') return { found: { pathString: name, outcome, how: 'direct', via: null } };
+      return outcome.kind === 'fatal' ? { fatal: outcome.message } : null;
+    }
+    let r: SearchResult = null;
+    // DT_RPATH of the requester and of its first loaders, unless the requester has DT_RUNPATH.
+    if (requester.file.dynamic?.runpath == null) {
+      for (let o: MapObject | undefined = requester; o; o = o.loader === null ? undefined : this.objects[o.loader]) {
+        r = this.searchList(this.rpathOf(o), name, 'rpath', o.index, tried);
+        if (r) return r;
+      }
+    }
+    r = this.searchList(this.libraryPathList(), name, 'ld-library-path', null, tried);
+    if (r) return r;
+    r = this.searchList(this.runpathOf(requester), name, 'runpath', null, tried);
+    if (r) return r;
+    const nodeflib = requester.elf.nodeflib;
+    const { cache, profile } = this.ctx;
+    if (cache) {
+      if (cache.kind === 'ld-so-cache') {
+        const hit = cache.lookup(name);
+        if (hit !== null && !(nodeflib && profile.systemDirs.some((d) => hit.startsWith(d)))) {
+          const outcome = this.open(hit);
+          tried.push(hit);
+          if (outcome.kind === 'ok') return { found: { pathString: hit, outcome, how: 'ld-so-cache', via: null } };
+          if (outcome.kind === 'fatal') return { fatal: outcome.message };
+        }
+      } else {
+        const dirs = nodeflib ? cache.dirs.filter((d) => !profile.systemDirs.includes(d)) : cache.dirs;
+        r = this.searchList(dirs, name, 'ld-so-conf', null, tried);
+        if (r) return r;
+      }
+    }
+    if (!nodeflib) return this.searchList(profile.systemDirs, name, 'default', null, tried);
+    return null;
+  }
+
+  private searchMusl(name: string, requester: MapObject, tried: string[]): SearchResult {
+    if (MUSL_RESERVED.test(name) && this.interp) {
+      return { found: { pathString: this.interp.path, outcome: { kind: 'ok', walk: this.ctx.fs.walk(this.interp.path), elf: this.interp.file }, how: 'musl-libc', via: null } };
+    }
+    if (name.includes('/')) {
+      const outcome = this.open(name);
+      tried.push(name);
+      if (outcome.kind === 'ok') return { found: { pathString: name, outcome, how: 'direct', via: null } };
+      return outcome.kind === 'fatal' ? { fatal: outcome.message } : null;
+    }
+    const musl = (dirs: SearchDir[], how: FoundBy, via: number | null): SearchResult => {
+      for (const dir of dirs) {
+        if (dir === '') continue; // musl skips empty elements (no CWD meaning)
+        const pathString = dir + name;
+        const outcome = this.open(pathString);
+        tried.push(pathString);
+        if (outcome.kind === 'ok') return { found: { pathString, outcome, how, via } };
+        if (outcome.kind === 'fatal') return { fatal: outcome.message };
+        if (outcome.kind === 'abandon') return { fatal: `Error loading shared library ${name}: ${outcome.reason}` };
+      }
+      return null;
+    };
+    let r = musl(this.muslList(this.ctx.libraryPath), 'ld-library-path', null);
+    if (r) return r;
+    // musl treats RUNPATH like RPATH (RUNPATH wins if both) and inherits it along needed_by.
+    for (let o: MapObject | undefined = requester; o; o = o.loader === null ? undefined : this.objects[o.loader]) {
+      const d = o.file.dynamic;
+      const rp = d?.runpath ?? d?.rpath ?? null;
+      if (rp === null) continue;
+      r = musl(this.muslRpath(rp, o), o.file.dynamic?.runpath != null ? 'runpath' : 'rpath', o.index);
+      if (r) return r;
+    }
+    return musl(this.ctx.muslSystemPath, 'default', null);
+  }
+
+  private muslList(list: string | null): SearchDir[] {
+    if (!list) return [];
+    return list.split(/[:\n]/).map((e) => (e === '' ? '' : `${e.replace(/\/+$/, '')}/`));
+  }
+
+  /** musl expands only $ORIGIN / ${ORIGIN}; any other '$' makes it ignore the whole rpath (fixup_rpath). */
+  private muslRpath(rp: string, o: MapObject): SearchDir[] {
+    const replaced = rp.replace(/\$\{ORIGIN\}|\$ORIGIN/g, () => o.origin ?? '');
+    if (replaced.includes('$')) return [];
+    return this.muslList(replaced);
+  }
+}
