@@ -7,3 +7,10 @@ export { readElf, readElfHeader, readElfDetails, readProgramHeaders, isDynamical
 export type { ElfFile, ElfHeader, ElfKind, ProgramHeader, DynamicInfo } from './elf/reader.js';
 export { FileSource } from './elf/file-source.js';
 export * as elfConstants from './elf/constants.js';
+export { resolve, Resolver, parsePreloadFile } from './resolve/index.js';
+export type { ResolveOptions } from './resolve/index.js';
+export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
+export { RootFs } from './resolve/rootfs.js';
+export type { PathWalk, SymlinkStep } from './resolve/rootfs.js';
+export type { ProfileOverrides } from './resolve/profile.js';
+export { formatLdd, formatTree } from './cli/format.js';

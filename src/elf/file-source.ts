@@ -4,7 +4,7 @@
  * bigint before converting anything to a number, so a lying 64-bit offset can
  * never be rounded into a plausible one. The source counts the bytes it read.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { ElfFormatError, ElfIoError, errnoOf, type ElfErrorCode } from '../errors.js';
 
 /** Largest single read the reader ever asks for (a program header table is at most 64 KiB). */
@@ -34,6 +34,11 @@ export class FileSource {
       fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch (err) {
       const errno = errnoOf(err);
+      // open(2) on a Unix socket fails with ENXIO: say what the path is, as for a FIFO.
+      if (errno === 'ENXIO') {
+        const st = statQuietly(path);
+        if (st && !st.isFile()) throw new ElfFormatError('ELF_NOT_REGULAR', path, `not a regular file (${fileTypeName(st)})`);
+      }
       throw new ElfIoError(path, describeOpenErrno(errno), errno, err);
     }
     try {
@@ -100,6 +105,14 @@ export class FileSource {
         // Closing a read-only descriptor cannot lose data; nothing to report.
       }
     }
+  }
+}
+
+function statQuietly(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
   }
 }
 

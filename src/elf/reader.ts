@@ -24,6 +24,12 @@ export const LIMITS = {
   maxStringBytes: 65536,
   /** DT_NEEDED entries accepted from one object. */
   maxNeeded: 4096,
+  /**
+   * String table bytes read per object, all names together. Without it, 4096
+   * DT_NEEDED entries pointing into one 64 KiB string make a 128 KiB file
+   * cost 256 MiB of reads and memory. (4096 names at one 128-byte read each fit twice.)
+   */
+  maxStringTableReadBytes: 1 << 20,
 } as const;
 
 export type ElfKind =
@@ -227,6 +233,11 @@ function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHead
 
 /** Reads NUL-terminated strings from the dynamic string table, a window at a time. */
 class StringTable {
+  /** Strings already read, by offset: repeated names cost nothing. */
+  private readonly cache = new Map<bigint, string>();
+  /** What is left of LIMITS.maxStringTableReadBytes. */
+  private budget: number = LIMITS.maxStringTableReadBytes;
+
   constructor(
     private src: FileSource,
     private base: bigint,
@@ -235,6 +246,15 @@ class StringTable {
   ) {}
 
   get(index: bigint, tagName: string): string {
+    let s = this.cache.get(index);
+    if (s === undefined) {
+      s = this.read(index, tagName);
+      this.cache.set(index, s);
+    }
+    return s;
+  }
+
+  private read(index: bigint, tagName: string): string {
     if (index >= this.size) {
       throw new ElfFormatError('ELF_BAD_STRING', this.src.path, `${tagName} string offset ${index} is beyond the string table (${this.size} bytes)`);
     }
@@ -247,8 +267,15 @@ class StringTable {
       if (left <= 0n) {
         throw new ElfFormatError('ELF_BAD_STRING', this.src.path, `${tagName} string at offset ${index} is not NUL-terminated`, this.base + index);
       }
-      const n = left < BigInt(window) ? Number(left) : window;
+      // Never read past the NUL of the longest string accepted, so that the
+      // limit holds exactly whatever the window sizes are.
+      const want = Math.min(window, LIMITS.maxStringBytes + 1 - total, this.budget);
+      if (want === 0) {
+        throw new ElfFormatError('ELF_LIMIT', this.src.path, `the dynamic section names more than ${LIMITS.maxStringTableReadBytes} bytes of strings`, this.base + index);
+      }
+      const n = left < BigInt(want) ? Number(left) : want;
       const chunk = this.src.readAt(this.base + pos, n, `${tagName} string`, 'ELF_BAD_STRING');
+      this.budget -= n;
       const nul = chunk.indexOf(0);
       if (nul >= 0) {
         parts.push(chunk.subarray(0, nul));
@@ -256,7 +283,7 @@ class StringTable {
       }
       parts.push(chunk);
       total += n;
-      if (total >= LIMITS.maxStringBytes) {
+      if (total > LIMITS.maxStringBytes) {
         throw new ElfFormatError('ELF_LIMIT', this.src.path, `${tagName} string at offset ${index} is longer than ${LIMITS.maxStringBytes} bytes`, this.base + index);
       }
       pos += BigInt(n);
@@ -343,7 +370,8 @@ function classify(header: ElfHeader, interpreter: string | null, dynamic: Dynami
 /** Reads everything after the header from an open source. */
 export function readElfDetails(src: FileSource, header: ElfHeader): ElfFile {
   const phdrs = readProgramHeaders(src, header);
-  const interpPh = onlyOne(src, phdrs, C.PT_INTERP, 'PT_INTERP');
+  // The kernel (binfmt_elf load_elf_binary) uses the first PT_INTERP and never looks at the others.
+  const interpPh = phdrs.find((p) => p.type === C.PT_INTERP) ?? null;
   const dynPh = onlyOne(src, phdrs, C.PT_DYNAMIC, 'PT_DYNAMIC');
   const interpreter = interpPh ? readInterpreter(src, interpPh) : null;
   const dynamic = dynPh && dynPh.filesz > 0n ? readDynamic(src, header, phdrs, dynPh) : null;

@@ -145,22 +145,48 @@ function readLdsoFacts(hostPath: string): LdsoFacts {
   let facts: LdsoFacts = { systemDirs: null, version: null };
   try {
     const buf = readFileSync(hostPath);
-    if (buf.length <= MAX_LDSO_SCAN) {
-      const text = buf.toString('latin1');
-      // SYSTEM_DIRS is one string literal of NUL-separated absolute directories
-      // ending in '/', e.g. "/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/".
-      const m = /\0((?:\/[A-Za-z0-9_.\-/]*lib[A-Za-z0-9_.\-/]*\/\0){1,7}\/[A-Za-z0-9_.\-/]*lib[A-Za-z0-9_.\-/]*\/)\0/.exec(text);
-      const v = /release version (\d+)\.(\d+)/.exec(text);
-      facts = {
-        systemDirs: m ? (m[1] as string).split('\0') : null,
-        version: v ? [Number(v[1]), Number(v[2])] : null,
-      };
-    }
+    if (buf.length <= MAX_LDSO_SCAN) facts = { systemDirs: findSystemDirs(buf), version: findVersion(buf) };
   } catch {
     // Unreadable interpreter: fall back to the root's layout.
   }
   ldsoFactsCache.set(hostPath, facts);
   return facts;
+}
+
+const VERSION_MARK = Buffer.from('release version ');
+
+function findVersion(buf: Buffer): [number, number] | null {
+  const at = buf.indexOf(VERSION_MARK);
+  if (at < 0) return null;
+  const m = /^(\d+)\.(\d+)/.exec(buf.toString('latin1', at + VERSION_MARK.length, at + VERSION_MARK.length + 16));
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+const DIR_JOINT = Buffer.from('/\0/');
+const DIR_CHAR = /^\/[A-Za-z0-9_.\-/]*\/$/;
+
+/**
+ * glibc's SYSTEM_DIRS is one string literal of NUL-separated absolute
+ * directories, each ending in '/', e.g. "/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/".
+ * Find the first run of at least two such strings that all name a lib directory.
+ */
+function findSystemDirs(buf: Buffer): string[] | null {
+  for (let joint = buf.indexOf(DIR_JOINT); joint >= 0; joint = buf.indexOf(DIR_JOINT, joint + 1)) {
+    let start = joint;
+    while (start > 0 && buf[start - 1] !== 0 && joint - start < 256) start--;
+    const dirs: string[] = [];
+    let pos = start;
+    while (pos < buf.length && dirs.length < 8) {
+      const end = buf.indexOf(0, pos);
+      if (end < 0 || end - pos > 256) break;
+      const s = buf.toString('latin1', pos, end);
+      if (!DIR_CHAR.test(s) || !s.includes('lib')) break;
+      dirs.push(s);
+      pos = end + 1;
+    }
+    if (dirs.length >= 2) return dirs;
+  }
+  return null;
 }
 
 /** Default directories from the layout of the root, when the interpreter does not tell. */
@@ -221,19 +247,31 @@ function hostMachineName(): string {
   }
 }
 
-/** $PLATFORM (AT_PLATFORM) for a machine; glibc overrides it on some Intel CPUs. */
+/**
+ * What glibc's init_cpu_features (sysdeps/x86/cpu-features.c) makes of an
+ * Intel CPU: AT_PLATFORM becomes "haswell" or "xeon_phi", and AVX-512 sets
+ * the legacy HWCAP_X86_AVX512_1 bit. On other vendors nothing changes.
+ */
+function x86Overrides(): { platform: string | null; avx512_1: boolean } {
+  const cpu = hostCpu();
+  if (cpu.vendor !== 'GenuineIntel') return { platform: null, avx512_1: false };
+  const has = (...names: string[]): boolean => names.every((n) => cpu.flags.has(n));
+  let platform: string | null = null;
+  let avx512_1 = false;
+  if (has('avx512f', 'avx512cd')) {
+    if (has('avx512er')) {
+      if (has('avx512pf')) platform = 'xeon_phi';
+    } else if (has('avx512bw', 'avx512dq', 'avx512vl')) avx512_1 = true;
+  }
+  if (platform === null && has('avx2', 'fma', 'bmi1', 'bmi2', 'abm', 'movbe', 'popcnt')) platform = 'haswell';
+  return { platform, avx512_1 };
+}
+
+/** $PLATFORM (AT_PLATFORM) for a machine. */
 function platformFor(machineName: string, isHostMachine: boolean): string | null {
   switch (machineName) {
-    case 'x86_64': {
-      if (isHostMachine) {
-        const cpu = hostCpu();
-        if (cpu.vendor === 'GenuineIntel') {
-          if (cpu.flags.has('avx512er')) return 'xeon_phi';
-          if (['avx2', 'bmi1', 'bmi2', 'abm', 'movbe', 'popcnt', 'fma'].every((n) => cpu.flags.has(n))) return 'haswell';
-        }
-      }
-      return 'x86_64';
-    }
+    case 'x86_64':
+      return (isHostMachine ? x86Overrides().platform : null) ?? 'x86_64';
     case 'i386':
       return 'i686';
     case 'x32':
@@ -260,22 +298,37 @@ function hwcapsFor(machineName: string, isHostMachine: boolean): { dirs: string[
   return { dirs: [], isaLevel: 0 };
 }
 
+/** x86 platform names in glibc's order (dl-procinfo.c); their bits start at 48. */
+const X86_PLATFORMS = ['i586', 'i686', 'haswell', 'xeon_phi'];
+
 /**
- * glibc <= 2.36 also searched legacy subdirectories: every combination of
- * the "important" hwcap names and the platform, larger combinations first,
- * each with and without a leading tls/ (observed order on x86_64:
- * tls/x86_64/x86_64, tls/x86_64, tls/x86_64, tls, x86_64/x86_64, x86_64, x86_64).
+ * glibc <= 2.36 also searched legacy subdirectories (dl-hwcaps.c): every
+ * combination of the platform and the "important" AT_HWCAP names (highest bit
+ * first), larger combinations first, each first with a leading tls/. Observed
+ * on an Intel host: tls/haswell/avx512_1/x86_64, tls/haswell/avx512_1, ...,
+ * tls, haswell/avx512_1/x86_64, ..., x86_64. Returns the subdirectories and
+ * the hwcap mask legacy cache entries are checked against.
  */
-function legacyHwcapDirs(machineName: string, platform: string | null): string[] {
+function legacyHwcaps(machineName: string, platform: string | null, isHostMachine: boolean): { dirs: string[]; mask: bigint } {
   const parts: string[] = [];
-  if (machineName === 'x86_64') parts.push('x86_64'); // HWCAP_X86_64 is always set
+  let mask = 1n << 63n; // the tls/ bit
   if (platform) parts.push(platform);
+  if (machineName === 'x86_64') {
+    if (isHostMachine && x86Overrides().avx512_1) {
+      parts.push('avx512_1');
+      mask |= 0x4n;
+    }
+    parts.push('x86_64'); // HWCAP_X86_64 is always set
+    mask |= 0x2n;
+    const idx = platform ? X86_PLATFORMS.indexOf(platform) : -1;
+    if (idx >= 0) mask |= 1n << BigInt(48 + idx);
+  }
   const combos: string[] = [];
-  for (let mask = (1 << parts.length) - 1; mask >= 0; mask--) {
-    combos.push(parts.filter((_, i) => mask & (1 << (parts.length - 1 - i))).join('/'));
+  for (let m = (1 << parts.length) - 1; m >= 0; m--) {
+    combos.push(parts.filter((_, i) => m & (1 << (parts.length - 1 - i))).join('/'));
   }
   const withTls = combos.map((c) => (c === '' ? 'tls' : `tls/${c}`));
-  return [...withTls, ...combos.filter((c) => c !== '')];
+  return { dirs: [...withTls, ...combos.filter((c) => c !== '')], mask };
 }
 
 export interface ProfileInput {
@@ -322,7 +375,7 @@ export function loaderProfile(input: ProfileInput): LoaderProfile {
   const systemDirs = overrides.systemDirs ?? facts.systemDirs ?? guessSystemDirs(fs, machineName, interpreter);
   const platform = overrides.platform ?? platformFor(machineName, isHostMachine);
   const hw = hwcapsFor(machineName, isHostMachine);
-  const legacy = glibcVersion[0] === 2 && glibcVersion[1] <= 36 ? legacyHwcapDirs(machineName, platform) : [];
+  const legacy = glibcVersion[0] === 2 && glibcVersion[1] <= 36 ? legacyHwcaps(machineName, platform, isHostMachine) : null;
   return {
     flavour: 'glibc',
     interpreter,
@@ -331,9 +384,8 @@ export function loaderProfile(input: ProfileInput): LoaderProfile {
     platform,
     glibcVersion,
     hwcaps: overrides.hwcaps ?? hw.dirs,
-    legacyHwcapDirs: legacy,
-    // HWCAP_X86_64 (bit 1) is always set on x86_64; bit 63 stands for tls/ (dl-hwcaps.h).
-    legacyHwcapMask: legacy.length > 0 ? (machineName === 'x86_64' ? 0x2n : 0n) | (1n << 63n) : null,
+    legacyHwcapDirs: legacy?.dirs ?? [],
+    legacyHwcapMask: legacy?.mask ?? null,
     isaLevel: hw.isaLevel,
     vdso,
     muslArch: null,

@@ -1,0 +1,142 @@
+// Resolution benchmarks, all measured in the same run so that the ratios
+// compare like with like on whatever machine runs them:
+//  - every dynamically linked host ELF resolved by elfdeps in one process,
+//    against an `ldd` loop and a `libtree` loop over the same files;
+//  - `elfdeps /bin/ls` against a bare `node -e 0`, interleaved;
+//  - peak memory of the whole-set run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, openSync, readSync, closeSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'dist', 'src', 'cli', 'bin.js');
+const lib = join(here, '..', 'dist', 'src', 'index.js');
+
+function isElf(p) {
+  let fd;
+  try {
+    fd = openSync(p, 'r');
+    const b = Buffer.alloc(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function elfFiles(dir, recursive, out = []) {
+  let names;
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory() && recursive) elfFiles(p, true, out);
+    else if (st.isFile() && st.size >= 64 && isElf(p)) out.push(p);
+  }
+  return out;
+}
+
+/** The dynamically linked x86_64 files of the conformance set. */
+export async function dynamicHostFiles() {
+  const { readElf } = await import(lib);
+  const all = [...elfFiles('/usr/bin', false), ...elfFiles('/usr/sbin', false), ...elfFiles('/usr/lib/x86_64-linux-gnu', true), ...elfFiles('/usr/libexec', true)];
+  return all.filter((f) => {
+    try {
+      const e = readElf(f);
+      return e.header.machine === 62 && e.header.elfClass === 64 && e.dynamic !== null && e.dynamic.needed.length > 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function timeMs(fn) {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+/** Runs a shell loop of `cmd FILE` over the files (one process per file, as a user's loop would). */
+function loopMs(cmd, files) {
+  const script = `for f in "$@"; do ${cmd} "$f" >/dev/null 2>&1; done`;
+  return timeMs(() => spawnSync('bash', ['-c', script, 'bench', ...files], { stdio: 'ignore' }));
+}
+
+function which(cmd) {
+  const r = spawnSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+export async function benchResolve({ files } = {}) {
+  files ??= await dynamicHostFiles();
+  // The whole set in one elfdeps process, with its peak memory.
+  const script = `
+    const { Resolver } = await import(${JSON.stringify(lib)});
+    const files = JSON.parse(process.argv[1]);
+    const t = process.hrtime.bigint();
+    const r = new Resolver({ root: '/', cwd: '/' });
+    let objects = 0;
+    for (const f of files) objects += r.resolveOne(f).objects.length;
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    console.log(JSON.stringify({ ms, objects, maxRssKiB: process.resourceUsage().maxRSS, elfFilesRead: r.elfCache.stats.files, elfBytesRead: r.elfCache.stats.bytesRead }));
+  `;
+  const wall = [];
+  let inner;
+  for (let i = 0; i < 3; i++) {
+    let out;
+    wall.push(timeMs(() => (out = execFileSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(files)], { encoding: 'utf8', maxBuffer: 1 << 24 }))));
+    inner = JSON.parse(out);
+  }
+  const elfdepsMs = median(wall);
+  const result = {
+    files: files.length,
+    elfdepsWallMs: Math.round(elfdepsMs),
+    elfdepsInProcessMs: Math.round(inner.ms),
+    peakRssMiB: Math.round(inner.maxRssKiB / 1024),
+    elfFilesRead: inner.elfFilesRead,
+    averageBytesReadPerElf: Math.round(inner.elfBytesRead / Math.max(1, inner.elfFilesRead)),
+    lddLoopMs: null,
+    libtreeLoopMs: null,
+    speedupVsLdd: null,
+    speedupVsLibtree: null,
+  };
+  if (which('ldd')) {
+    result.lddLoopMs = Math.round(loopMs('ldd', files));
+    result.speedupVsLdd = +(result.lddLoopMs / elfdepsMs).toFixed(1);
+  }
+  if (which('libtree')) {
+    result.libtreeLoopMs = Math.round(loopMs('libtree', files));
+    result.speedupVsLibtree = +(result.libtreeLoopMs / elfdepsMs).toFixed(1);
+  }
+  return result;
+}
+
+/** `elfdeps /bin/ls` against `node -e 0`, interleaved so both see the same machine state. */
+export function benchStartup(rounds = 21) {
+  const node = [];
+  const elfdeps = [];
+  for (let i = 0; i < rounds; i++) {
+    node.push(timeMs(() => execFileSync(process.execPath, ['-e', '0'])));
+    elfdeps.push(timeMs(() => execFileSync(process.execPath, [cli, '/bin/ls'])));
+  }
+  const n = median(node);
+  const e = median(elfdeps);
+  return { nodeMs: +n.toFixed(1), elfdepsLsMs: +e.toFixed(1), overheadMs: +(e - n).toFixed(1) };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (!existsSync(lib)) throw new Error('run `npm run build` first');
+  console.log(JSON.stringify({ resolve: await benchResolve(), startup: benchStartup() }, null, 2));
+}

@@ -1,0 +1,42 @@
+// `npm run bench`: every performance figure of the project, measured in one
+// run, printed as a table and written to bench/results.json. Targets (from the
+// issues) are checked and reported here, never in timed unit tests.
+import { writeFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const results = { date: new Date().toISOString(), node: process.version };
+
+async function section(name, modulePath, fnName, ...args) {
+  const full = join(here, modulePath);
+  if (!existsSync(full)) {
+    results[name] = { skipped: `${modulePath} not present` };
+    return;
+  }
+  try {
+    const mod = await import(full);
+    results[name] = await mod[fnName](...args);
+  } catch (err) {
+    results[name] = { error: String(err?.message ?? err) };
+  }
+}
+
+await section('elfRead', 'elf-bytes.mjs', 'measureElfBytes');
+await section('resolve', 'resolve.mjs', 'benchResolve');
+await section('startup', 'resolve.mjs', 'benchStartup');
+await section('materialise', 'materialise.mjs', 'benchMaterialise');
+
+const targets = [];
+const r = results.resolve ?? {};
+const s = results.startup ?? {};
+if (r.speedupVsLdd != null) targets.push(['whole set >= 10x faster than an ldd loop', `${r.speedupVsLdd}x`, r.speedupVsLdd >= 10]);
+if (r.speedupVsLibtree != null) targets.push(['whole set faster than a libtree loop', `${r.speedupVsLibtree}x`, r.speedupVsLibtree > 1]);
+if (r.peakRssMiB != null) targets.push(['peak memory for the whole set < 200 MB', `${r.peakRssMiB} MiB`, r.peakRssMiB < 200]);
+if (s.overheadMs != null) targets.push(['elfdeps /bin/ls within 30 ms of node -e 0', `+${s.overheadMs} ms`, s.overheadMs <= 30]);
+results.targets = targets.map(([what, value, met]) => ({ what, value, met }));
+
+console.log(JSON.stringify(results, null, 2));
+console.log('\nTargets:');
+for (const [what, value, met] of targets) console.log(`  ${met ? 'met   ' : 'MISSED'}  ${what}: ${value}`);
+writeFileSync(join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
