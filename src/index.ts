@@ -20,3 +20,27 @@ export { buildLaunchPlan, buildChildEnv, parseEnvAssignment, LAUNCH_EXIT } from 
 export type { LaunchPlan, LaunchRequest, HostFacts, HostTools, LaunchExitStatus } from './launch/plan.js';
 export { exitStatusOf } from './launch/failure.js';
 export { launcherUnavailable } from './launch/host.js';
+export {
+  createManifest,
+  validateManifest,
+  parseManifest,
+  readManifestFile,
+  serializeManifest,
+  manifestSchema,
+  manifestSchemaUrl,
+  MANIFEST_VERSION,
+  MAX_MANIFEST_BYTES,
+} from './manifest/index.js';
+export type {
+  CreateManifestOptions,
+  Manifest,
+  ManifestEntry,
+  DirectoryEntry,
+  FileEntry,
+  SymlinkEntry,
+  EntryKind,
+  ManifestProgram,
+  MissingItem,
+} from './manifest/index.js';
+export { materialise } from './materialise/index.js';
+export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './materialise/index.js';

@@ -4,6 +4,15 @@ import { describeError } from '../errors.js';
 import { EXIT, type CliIo } from './io.js';
 import { main } from './main.js';
 
+// A reader that stops early (`elfdeps manifest ... | head`) closes our stdout:
+// that is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 main(process.argv.slice(2), io).then(
   (code) => {

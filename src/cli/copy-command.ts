@@ -1,0 +1,166 @@
+/**
+ * `elfdeps copy (MANIFEST.json | FILE...) NEWROOT`: writes a manifest (or the
+ * manifest of FILE..., made on the spot) into NEWROOT, safely (docs/manifest.md).
+ */
+import { closeSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeError } from '../errors.js';
+import { createManifest } from '../manifest/create.js';
+import type { Manifest } from '../manifest/types.js';
+import { readManifestFile } from '../manifest/validate.js';
+import { materialise } from '../materialise/index.js';
+import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
+import { EXIT, type CliIo } from './io.js';
+import { MANIFEST_OPTIONS, manifestOptionsFrom, reportManifestProblems } from './manifest-command.js';
+
+export const COPY_HELP = `Usage: elfdeps copy [options] MANIFEST.json NEWROOT
+       elfdeps copy [options] FILE... NEWROOT
+
+Writes everything the manifest lists (or, given programs, everything they need)
+into NEWROOT, which may already hold an earlier copy: identical entries are
+left alone, so a second run does nothing. Symlinks stay symlinks with their
+targets unchanged; setuid/setgid bits are dropped; nothing is ever written
+outside NEWROOT or through a symlink; files appear under their final names
+only once complete.
+
+  --force                replace existing files and symlinks that differ
+  --link                 hard-link files instead of copying them: the new root then
+                         SHARES the host's files (a write inside it changes the host);
+                         NEWROOT must be on the same filesystem
+  --keep-setuid          keep setuid/setgid bits
+  --dry-run              print what would be done; write nothing
+  --json                 print the report as JSON
+  -q, --quiet            no summary line
+With FILE...: the options of 'elfdeps manifest' (--add, --root, --library-path,
+--preload, --no-preload-file, --no-cache).
+  -h, --help             this help
+
+Exit status: 0 done; 1 done, but something the programs need was not found;
+2 bad usage, an unsafe or invalid manifest, a conflict, or a failed copy.
+`;
+
+/** A manifest is named *.json or starts with "{"; an ELF file or a script does not. */
+function looksLikeManifest(path: string): boolean {
+  if (path.endsWith('.json')) return true;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const buf = Buffer.alloc(64);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return /^\s*\{/.test(buf.subarray(0, n).toString('latin1'));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** A one-line progress display on a terminal, for copies big enough to wait for. */
+function progressLine(io: CliIo): { onProgress: (p: MaterialiseProgress) => void; finish: () => void } {
+  let shown = false;
+  let enabled: boolean | undefined;
+  let last = 0;
+  return {
+    onProgress(p) {
+      enabled ??= io.stderr.isTTY === true && (p.total >= 500 || p.bytesTotal >= 64 * 1024 * 1024);
+      if (!enabled) return;
+      const now = Date.now();
+      if (now - last < 100 && p.done < p.total) return;
+      last = now;
+      shown = true;
+      const pct = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
+      io.stderr.write(`\r\x1b[K${p.done}/${p.total} entries, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${pct}%)`);
+    },
+    finish() {
+      if (shown) io.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+function summary(report: MaterialiseReport): string {
+  const verb = report.dryRun ? 'would be ' : '';
+  const stale = report.staleTempsRemoved ? `, ${report.staleTempsRemoved} leftover temporary file(s) ${verb}removed` : '';
+  return `${report.root}: ${report.created} ${verb}created, ${report.replaced} ${verb}replaced, ${report.unchanged} unchanged (${formatBytes(report.bytes)} ${report.dryRun ? 'to write' : 'written'})${stale}\n`;
+}
+
+export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...MANIFEST_OPTIONS,
+        force: { type: 'boolean' },
+        link: { type: 'boolean' },
+        'keep-setuid': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean', short: 'q' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.stderr.write(`elfdeps copy: ${describeError(err)}\nTry 'elfdeps copy --help'.\n`);
+    return EXIT.USAGE;
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    io.stdout.write(COPY_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length < 2) {
+    io.stderr.write(`elfdeps copy: need a manifest or FILE..., and NEWROOT\nTry 'elfdeps copy --help'.\n`);
+    return EXIT.USAGE;
+  }
+  const newRoot = resolvePath(io.cwd, positionals[positionals.length - 1] as string);
+  const sources = positionals.slice(0, -1);
+  const first = sources[0] as string;
+  let manifest: Manifest;
+  if (looksLikeManifest(resolvePath(io.cwd, first))) {
+    if (sources.length > 1) {
+      io.stderr.write(`elfdeps copy: give one manifest, or programs, not both\n`);
+      return EXIT.USAGE;
+    }
+    const usedFileOptions = Object.keys(MANIFEST_OPTIONS).some((k) => (v as Record<string, unknown>)[k] !== undefined);
+    if (usedFileOptions) {
+      io.stderr.write(`elfdeps copy: --add, --root and the loader options apply to FILE..., not to a manifest\n`);
+      return EXIT.USAGE;
+    }
+    manifest = readManifestFile(resolvePath(io.cwd, first));
+  } else {
+    manifest = createManifest(sources, manifestOptionsFrom(v, io));
+  }
+  const progress = progressLine(io);
+  let report: MaterialiseReport;
+  try {
+    report = materialise(manifest, newRoot, {
+      force: v.force === true,
+      link: v.link === true,
+      keepSetuid: v['keep-setuid'] === true,
+      dryRun: v['dry-run'] === true,
+      onProgress: progress.onProgress,
+    });
+  } finally {
+    progress.finish();
+  }
+  if (v.json) {
+    io.stdout.write(JSON.stringify({ ...report, actions: report.actions.map(({ entry: _entry, ...rest }) => rest) }, null, 2) + '\n');
+  } else {
+    if (report.dryRun) {
+      for (const a of report.actions) {
+        const extra = a.kind === 'symlink' && a.entry.kind === 'symlink' ? ` -> ${a.entry.target}` : a.mode ? ` ${a.mode}${a.method === 'link' ? ' (hard link)' : ''}` : '';
+        io.stdout.write(`${a.op.padEnd(9)} ${a.kind.padEnd(9)} ${a.path}${extra}${a.detail ? ` [${a.detail}]` : ''}\n`);
+      }
+    }
+    if (!v.quiet) io.stdout.write(summary(report));
+  }
+  for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
+  return reportManifestProblems(manifest, io);
+}

@@ -1,0 +1,115 @@
+/**
+ * `elfdeps manifest FILE... [-o MANIFEST.json]`: the JSON manifest of what a
+ * new root needs so that FILE... run in it (docs/manifest.md).
+ */
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeError } from '../errors.js';
+import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
+import type { Manifest } from '../manifest/types.js';
+import { serializeManifest } from '../manifest/validate.js';
+import { EXIT, type CliIo } from './io.js';
+
+export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
+
+Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
+that each FILE runs in it: the program, its interpreter, every library, every
+symlink and directory on the way. A #! script brings its interpreter.
+
+  -o, --output FILE      write the manifest to FILE (default: standard output)
+  --add PATH             also take PATH: a file, or a directory recursively (repeatable)
+  --root DIR             take everything from DIR as if it were / (FILEs and PATHs are inside it)
+  --library-path PATH    LD_LIBRARY_PATH to apply (default: the environment's, only without --root)
+  --preload LIST         LD_PRELOAD to apply (default: the environment's, only without --root)
+  --no-preload-file      ignore /etc/ld.so.preload
+  --no-cache             ignore /etc/ld.so.cache
+  -h, --help             this help
+
+Exit status: 0 complete; 1 something was not found (the manifest is still
+written, with a "missing" list); 2 bad usage or an unreadable FILE.
+`;
+
+/** Options shared with `elfdeps copy FILE... NEWROOT`. */
+export const MANIFEST_OPTIONS = {
+  add: { type: 'string', multiple: true },
+  root: { type: 'string' },
+  'library-path': { type: 'string' },
+  preload: { type: 'string' },
+  'no-preload-file': { type: 'boolean' },
+  'no-cache': { type: 'boolean' },
+} as const;
+
+export interface ManifestOptionValues {
+  add?: string[];
+  root?: string;
+  'library-path'?: string;
+  preload?: string;
+  'no-preload-file'?: boolean;
+  'no-cache'?: boolean;
+}
+
+/** createManifest options from the command line; like ldd, the caller's loader variables apply, but not to a foreign root. */
+export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateManifestOptions {
+  const hostEnv = v.root === undefined;
+  return {
+    root: v.root ?? '/',
+    cwd: hostEnv ? io.cwd : '/',
+    libraryPath: v['library-path'] ?? (hostEnv ? io.env.LD_LIBRARY_PATH ?? null : null),
+    preload: v.preload ?? (hostEnv ? io.env.LD_PRELOAD ?? null : null),
+    preloadFile: !v['no-preload-file'],
+    useCache: !v['no-cache'],
+    add: v.add ?? [],
+  };
+}
+
+/** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */
+export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
+  for (const w of manifest.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
+  for (const m of manifest.missing) io.stderr.write(`elfdeps: ${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})\n`);
+  return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
+}
+
+/** Writes `text` to `path` under a temporary name first, so a reader never sees half a manifest. */
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.elfdeps-tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    throw err;
+  }
+}
+
+export async function manifestCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    io.stderr.write(`elfdeps manifest: ${describeError(err)}\nTry 'elfdeps manifest --help'.\n`);
+    return EXIT.USAGE;
+  }
+  const { values: v, positionals: files } = parsed;
+  if (v.help) {
+    io.stdout.write(MANIFEST_HELP);
+    return EXIT.OK;
+  }
+  if (files.length === 0) {
+    io.stderr.write(`elfdeps manifest: no FILE given\nTry 'elfdeps manifest --help'.\n`);
+    return EXIT.USAGE;
+  }
+  const manifest = createManifest(files, manifestOptionsFrom(v, io));
+  const text = serializeManifest(manifest);
+  if (v.output === undefined || v.output === '-') io.stdout.write(text);
+  else writeAtomically(resolvePath(io.cwd, v.output), text);
+  return reportManifestProblems(manifest, io);
+}

@@ -1,0 +1,116 @@
+/**
+ * Turns in-root paths into manifest entries, the way the host has them:
+ * every directory on the way (with its mode), every symlink followed (target
+ * verbatim), and the file reached (mode, size, sha256). Files are hashed
+ * once, however many paths lead to them.
+ */
+import { closeSync, constants as fsc, fstatSync, openSync, readdirSync } from 'node:fs';
+import { ElfdepsError, errnoOf } from '../errors.js';
+import type { PathWalk, RootFs } from '../resolve/rootfs.js';
+import { PATH_LIMITS } from './entry-path.js';
+import { hashFd } from './hash.js';
+import { formatMode } from './mode.js';
+import { traversedDirectories } from './traversed.js';
+import type { FileEntry, ManifestEntry } from './types.js';
+
+/** Entries a manifest may hold (the schema's maxItems). */
+export const MAX_ENTRIES = 1_000_000;
+
+export class EntryCollector {
+  readonly entries = new Map<string, ManifestEntry>();
+  readonly warnings: string[] = [];
+
+  constructor(private readonly fs: RootFs) {}
+
+  private put(entry: ManifestEntry): void {
+    if (this.entries.has(entry.path)) return;
+    if (this.entries.size >= MAX_ENTRIES) throw new ElfdepsError('MANIFEST_INVALID', `more than ${MAX_ENTRIES} entries; refusing to build a manifest this large`);
+    this.entries.set(entry.path, entry);
+  }
+
+  private directory(path: string): void {
+    if (path === '/' || this.entries.has(path)) return;
+    const id = this.fs.identity(path);
+    this.put({ kind: 'directory', path, mode: formatMode(id?.mode ?? 0o755), source: this.fs.hostPath(path) });
+  }
+
+  private file(path: string): void {
+    if (this.entries.has(path)) return;
+    const source = this.fs.hostPath(path);
+    let fd: number;
+    try {
+      fd = openSync(source, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    } catch (err) {
+      throw new ElfdepsError('ROOT', `${source}: cannot read (${errnoOf(err) ?? 'error'})`, { path: source, cause: err });
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new ElfdepsError('ROOT', `${source}: not a regular file`, { path: source });
+      const { sha256, size } = hashFd(fd);
+      const entry: FileEntry = { kind: 'file', path, source, mode: formatMode(st.mode), size, sha256 };
+      this.put(entry);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Records what the walk of `path` passed through; the caller decides what to do with where it ended. */
+  private record(path: string, cwd: string, walk: PathWalk): void {
+    for (const dir of traversedDirectories(path, cwd, walk.links)) this.directory(dir);
+    for (const link of walk.links) this.put({ kind: 'symlink', path: link.path, target: link.target, source: this.fs.hostPath(link.path) });
+  }
+
+  /**
+   * Adds what opening `path` needs. Returns the walk; a failed walk adds
+   * nothing (the caller reports it as missing).
+   */
+  addOpened(path: string, cwd: string): PathWalk {
+    const walk = this.fs.walk(path, cwd);
+    if (!walk.ok) return walk;
+    this.record(path, cwd, walk);
+    if (walk.kind === 'file') this.file(walk.realPath);
+    else if (walk.kind === 'dir') this.directory(walk.realPath);
+    return walk;
+  }
+
+  /**
+   * --add: a file (with its symlinks) or a directory, recursively. Inside a
+   * directory, symlinks are kept as symlinks and a symlink to a file brings
+   * that file; a symlink to a directory is not descended. Device nodes, FIFOs
+   * and sockets are skipped with a warning.
+   */
+  addTree(path: string, cwd: string): void {
+    const walk = this.addOpened(path, cwd);
+    if (!walk.ok) throw new ElfdepsError('ROOT', `${path}: cannot add (${walk.errno ?? 'error'})`, { path });
+    if (walk.kind === 'other') this.warnings.push(`${path}: skipped (not a regular file, directory or symlink)`);
+    if (walk.kind === 'dir') this.descend(walk.realPath, 1);
+  }
+
+  private descend(dir: string, depth: number): void {
+    if (depth > PATH_LIMITS.maxDepth) throw new ElfdepsError('ROOT', `${dir}: directories nested deeper than ${PATH_LIMITS.maxDepth} levels`, { path: dir });
+    let names: string[];
+    try {
+      names = readdirSync(this.fs.hostPath(dir)).sort();
+    } catch (err) {
+      throw new ElfdepsError('ROOT', `${this.fs.hostPath(dir)}: cannot list (${errnoOf(err) ?? 'error'})`, { path: dir, cause: err });
+    }
+    for (const name of names) {
+      const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      const walk = this.fs.walk(child);
+      const first = walk.links[0];
+      if (!walk.ok) {
+        // A dangling symlink is kept as it is; anything else unreadable is reported.
+        if (first && first.path === child) this.put({ kind: 'symlink', path: child, target: first.target, source: this.fs.hostPath(child) });
+        else this.warnings.push(`${child}: skipped (${walk.errno ?? 'unreadable'})`);
+        continue;
+      }
+      this.record(child, '/', walk);
+      if (walk.kind === 'file') this.file(walk.realPath);
+      else if (walk.kind === 'other') this.warnings.push(`${child}: skipped (device node, FIFO or socket)`);
+      else if (walk.kind === 'dir') {
+        this.directory(walk.realPath);
+        if (walk.links.length === 0) this.descend(child, depth + 1);
+      }
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * materialise(): writes a manifest into a new root directory.
+ *
+ * Two phases. The plan (plan.ts) validates the manifest again, inspects
+ * NEWROOT and refuses anything unsafe or conflicting before a single byte is
+ * written. The execution writes directories (0700 while building), then files,
+ * then symlinks (last, so no write can ever pass through one created here),
+ * then sets directory modes, deepest first. Running it twice is a no-op.
+ */
+import { mkdirSync } from 'node:fs';
+import { ElfdepsError, errnoOf } from '../errors.js';
+import { validateManifest } from '../manifest/validate.js';
+import { planMaterialise } from './plan.js';
+import type { MaterialiseOptions, MaterialiseReport, PlannedAction } from './types.js';
+import { makeDirectory, removeStaleTemp, setDirectoryMode, writeFile, writeSymlink } from './write.js';
+
+export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './types.js';
+
+/** Materialises `manifest` (a Manifest or parsed JSON, validated here) into `newRoot`. */
+export function materialise(manifest: unknown, newRoot: string, options: MaterialiseOptions = {}): MaterialiseReport {
+  const checked = validateManifest(manifest);
+  const plan = planMaterialise(checked, newRoot, options);
+  const byKind = (kind: PlannedAction['kind']) => plan.actions.filter((a) => a.kind === kind);
+  const ordered = [...byKind('directory'), ...byKind('file'), ...byKind('symlink')];
+  const report: MaterialiseReport = {
+    root: plan.root,
+    dryRun: options.dryRun === true,
+    created: 0,
+    replaced: 0,
+    unchanged: 0,
+    bytes: plan.bytes,
+    staleTempsRemoved: plan.staleTemps.length,
+    actions: ordered,
+    warnings: plan.warnings,
+  };
+  for (const action of ordered) report[action.op === 'create' ? 'created' : action.op === 'replace' ? 'replaced' : 'unchanged']++;
+  if (options.dryRun) return report;
+
+  if (!plan.rootExists) {
+    try {
+      mkdirSync(plan.root, { recursive: true, mode: 0o755 });
+    } catch (err) {
+      throw new ElfdepsError('ROOT', `${plan.root}: cannot create the new root (${errnoOf(err) ?? 'error'})`, { path: plan.root, cause: err });
+    }
+  }
+  for (const stale of plan.staleTemps) removeStaleTemp(stale);
+
+  const progress = options.onProgress;
+  let done = 0;
+  let bytesDone = 0;
+  const tick = (path: string) => progress?.({ done: ++done, total: ordered.length, bytesDone, bytesTotal: plan.bytes, path });
+  for (const action of ordered) {
+    if (action.op !== 'unchanged') {
+      if (action.kind === 'directory') makeDirectory(plan.root, action);
+      else if (action.kind === 'file') bytesDone += writeFile(plan.root, action);
+      else writeSymlink(plan.root, action);
+    }
+    tick(action.path);
+  }
+  const dirs = byKind('directory').filter((a) => a.op !== 'unchanged');
+  for (let i = dirs.length - 1; i >= 0; i--) setDirectoryMode(plan.root, dirs[i] as PlannedAction);
+  return report;
+}

@@ -1,0 +1,216 @@
+/**
+ * Phase one of materialising: look at the manifest and at NEWROOT and decide
+ * what to do with every entry, before anything is written. Every refusal
+ * (unsafe path, symlink in the way, conflicting file, changed source) happens
+ * here, so a hostile manifest writes nothing at all.
+ */
+import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { ElfdepsError, errnoOf } from '../errors.js';
+import { ancestorsOf, comparePaths, parentOf } from '../manifest/entry-path.js';
+import { hashFd } from '../manifest/hash.js';
+import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
+import type { DirectoryEntry, FileEntry, Manifest, ManifestEntry } from '../manifest/types.js';
+import { staleTempNames } from './temp-files.js';
+import type { MaterialiseOptions, PlannedAction } from './types.js';
+
+export interface Plan {
+  /** Host path of NEWROOT. */
+  root: string;
+  rootExists: boolean;
+  /** Sorted by path: every directory before its contents. */
+  actions: PlannedAction[];
+  /** Host paths of leftover temporaries to remove first. */
+  staleTemps: string[];
+  /** Bytes of file content to write. */
+  bytes: number;
+  warnings: string[];
+}
+
+type Existing =
+  | { type: 'absent' }
+  | { type: 'dir'; mode: number }
+  | { type: 'file'; mode: number; size: number }
+  | { type: 'symlink'; target: string }
+  | { type: 'other'; what: string };
+
+function describeOther(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device node';
+  return 'not a regular file';
+}
+
+function inspect(host: string): Existing {
+  let st: Stats;
+  try {
+    st = lstatSync(host);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return { type: 'absent' };
+    throw new ElfdepsError('COPY_FAILED', `${host}: cannot inspect (${errnoOf(err) ?? 'error'})`, { path: host, cause: err });
+  }
+  if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
+  if (st.isFile()) return { type: 'file', mode: st.mode & 0o7777, size: st.size };
+  if (st.isSymbolicLink()) return { type: 'symlink', target: readlinkSync(host, 'utf8') };
+  return { type: 'other', what: describeOther(st) };
+}
+
+/** Whether a host path is NEWROOT or inside it. */
+export function inside(root: string, host: string): boolean {
+  return host === root || host.startsWith(root === '/' ? '/' : root + '/');
+}
+
+/** The mode a file or directory gets in the new root. */
+export function writtenMode(entry: FileEntry | DirectoryEntry, options: MaterialiseOptions): number {
+  const mode = parseMode(entry.mode);
+  return options.keepSetuid ? mode : mode & ~SETID_BITS;
+}
+
+function sameContent(host: string, entry: FileEntry): boolean {
+  let fd: number;
+  try {
+    fd = openSync(host, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw new ElfdepsError('COPY_FAILED', `${host}: cannot read existing file (${errnoOf(err) ?? 'error'})`, { path: host, cause: err });
+  }
+  try {
+    return hashFd(fd).sha256 === entry.sha256;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The source must still be the regular file the manifest describes, reached without symlinks. */
+function checkSource(entry: FileEntry): void {
+  const src = entry.source;
+  let st: Stats;
+  try {
+    st = lstatSync(src);
+  } catch (err) {
+    throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is gone (${errnoOf(err) ?? 'error'})`, { path: src, cause: err });
+  }
+  if (!st.isFile()) throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is no longer a regular file`, { path: src });
+  if (st.size !== entry.size) {
+    throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} changed size (${st.size} bytes, manifest says ${entry.size})`, { path: src });
+  }
+  // A symlinked parent could lead the read anywhere on the host (rsync CVE-2024-12086).
+  if (realpathSync.native(src) !== src) {
+    throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is now reached through a symlink`, { path: src });
+  }
+}
+
+function resolveRoot(newRoot: string): { root: string; exists: boolean } {
+  let root: string;
+  try {
+    root = realpathSync.native(newRoot);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return { root: resolvePath(newRoot), exists: false };
+    throw new ElfdepsError('ROOT', `${newRoot}: cannot use as the new root (${errnoOf(err) ?? 'error'})`, { path: newRoot, cause: err });
+  }
+  if (!lstatSync(root).isDirectory()) throw new ElfdepsError('ROOT', `${newRoot}: the new root is not a directory`, { path: newRoot });
+  if (root === '/') throw new ElfdepsError('ROOT', `${newRoot}: refusing to materialise into the host's own root`, { path: newRoot });
+  return { root, exists: true };
+}
+
+function symlinkInTheWay(root: string, path: string, target: string): ElfdepsError {
+  const host = root + path;
+  const lands = resolvePath(dirname(host), target);
+  const where = inside(root, lands) ? '' : `, which leads outside ${root}`;
+  return new ElfdepsError('ROOT', `${host} is a symlink (-> ${target})${where}; refusing to write through a symlink (--force replaces it with a directory)`, {
+    path: host,
+  });
+}
+
+function conflict(root: string, path: string, what: string): ElfdepsError {
+  return new ElfdepsError('TARGET_CONFLICT', `${root}${path}: ${what} (use --force to replace it)`, { path: root + path });
+}
+
+/** Decides, for one entry whose parent is (or will be) a real directory, what to do. */
+function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren: boolean, options: MaterialiseOptions): PlannedAction {
+  const host = root + entry.path;
+  const base = { kind: entry.kind, path: entry.path, entry } as const;
+  const replaceOr = (what: string): PlannedAction => {
+    if (!options.force) throw conflict(root, entry.path, what);
+    return { ...base, op: 'replace', detail: what };
+  };
+  switch (entry.kind) {
+    case 'directory': {
+      const mode = formatMode(writtenMode(entry, options));
+      if (state.type === 'absent') return { ...base, op: 'create', mode };
+      if (state.type === 'dir') {
+        // Modes converge: a killed run leaves its directories 0700.
+        return state.mode === parseMode(mode) ? { ...base, op: 'unchanged', mode } : { ...base, op: 'replace', mode, detail: `mode ${formatMode(state.mode)}` };
+      }
+      if (state.type === 'symlink') {
+        if (hasChildren && !options.force) throw symlinkInTheWay(root, entry.path, state.target);
+        return { ...replaceOr(`symlink -> ${state.target} where the manifest has a directory`), mode };
+      }
+      return { ...replaceOr(`${state.type === 'file' ? 'a file' : state.what} where the manifest has a directory`), mode };
+    }
+    case 'file': {
+      const mode = formatMode(writtenMode(entry, options));
+      const method = options.link && parseMode(mode) === parseMode(entry.mode) ? 'link' : 'copy';
+      if (state.type === 'absent') return { ...base, op: 'create', mode, method };
+      if (state.type === 'dir') throw new ElfdepsError('TARGET_CONFLICT', `${host}: is a directory where the manifest has a file; remove it first`, { path: host });
+      if (state.type === 'file') {
+        if (state.size === entry.size && state.mode === parseMode(mode) && sameContent(host, entry)) return { ...base, op: 'unchanged', mode };
+        const why = state.size !== entry.size ? `${state.size} bytes, manifest says ${entry.size}` : state.mode !== parseMode(mode) ? `mode ${formatMode(state.mode)}, manifest says ${mode}` : 'different contents';
+        return { ...replaceOr(`existing file differs (${why})`), mode, method };
+      }
+      if (state.type === 'symlink') return { ...replaceOr(`symlink -> ${state.target} where the manifest has a file`), mode, method };
+      return { ...replaceOr(`${state.what} where the manifest has a file`), mode, method };
+    }
+    case 'symlink': {
+      if (state.type === 'absent') return { ...base, op: 'create' };
+      if (state.type === 'symlink') {
+        return state.target === entry.target ? { ...base, op: 'unchanged' } : replaceOr(`existing symlink -> ${state.target}, manifest says -> ${entry.target}`);
+      }
+      if (state.type === 'dir') throw new ElfdepsError('TARGET_CONFLICT', `${host}: is a directory where the manifest has a symlink; remove it first`, { path: host });
+      return replaceOr(`${state.type === 'file' ? 'a file' : state.what} where the manifest has a symlink`);
+    }
+  }
+}
+
+/** Inspects NEWROOT and returns what materialising `manifest` (already validated) would do. */
+export function planMaterialise(manifest: Manifest, newRoot: string, options: MaterialiseOptions): Plan {
+  const { root, exists } = resolveRoot(newRoot);
+  const entries = new Map<string, ManifestEntry>();
+  for (const entry of manifest.entries) if (entry.path !== '/') entries.set(entry.path, entry); // NEWROOT itself is never touched
+  const listed = new Set(entries.keys());
+  // Directories some entry needs but the manifest does not list are created 0755.
+  for (const path of listed) {
+    for (const dir of ancestorsOf(path)) if (!entries.has(dir)) entries.set(dir, { kind: 'directory', path: dir, mode: '0755' });
+  }
+  const paths = [...entries.keys()].sort(comparePaths);
+
+  const absent = new Set<string>(); // paths known not to exist (or to be replaced), so their contents are absent too
+  const actions: PlannedAction[] = [];
+  const staleTemps: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i] as string;
+    const entry = entries.get(path) as ManifestEntry;
+    const parentAbsent = !exists || absent.has(parentOf(path));
+    const state: Existing = parentAbsent ? { type: 'absent' } : inspect(root + path);
+    const next = paths[i + 1];
+    const hasChildren = next !== undefined && next.startsWith(path + '/');
+    const action = decide(root, entry, state, hasChildren, options);
+    if (!listed.has(path)) action.implicit = true;
+    if (entry.kind === 'directory' && (state.type === 'absent' || action.op === 'replace') && state.type !== 'dir') absent.add(path);
+    if (entry.kind === 'directory' && state.type === 'dir') {
+      for (const name of staleTempNames(root + path)) staleTemps.push(`${root}${path}/${name}`);
+    }
+    if (entry.kind === 'file' && action.op !== 'unchanged') {
+      checkSource(entry);
+      bytes += entry.size;
+    }
+    actions.push(action);
+  }
+  if (exists) for (const name of staleTempNames(root)) staleTemps.push(`${root}/${name}`);
+  const warnings: string[] = [];
+  if (options.link) {
+    const copied = actions.filter((a) => a.kind === 'file' && a.op !== 'unchanged' && a.method === 'copy').length;
+    if (copied > 0) warnings.push(`${copied} file(s) copied instead of hard-linked: their setuid/setgid bits are dropped, which must not change the host's file`);
+  }
+  return { root, rootExists: exists, actions, staleTemps, bytes, warnings };
+}

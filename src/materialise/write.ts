@@ -1,0 +1,224 @@
+/**
+ * Phase two of materialising: carry out a plan. Each write re-checks, with
+ * lstat, that every directory above it is a real directory inside NEWROOT (no
+ * cache of "already checked" directories: node-tar CVE-2021-32803), creates
+ * files and symlinks under a temporary name with O_EXCL (which never follows
+ * a symlink) and renames them into place. Node has no openat(), so this
+ * cannot defeat another user racing us inside NEWROOT; docs/manifest.md says so.
+ */
+import {
+  closeSync,
+  constants as fsc,
+  copyFileSync,
+  fchmodSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { ElfdepsError, errnoOf } from '../errors.js';
+import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
+import { hashFd } from '../manifest/hash.js';
+import { parseMode, SETID_BITS } from '../manifest/mode.js';
+import type { FileEntry, SymlinkEntry } from '../manifest/types.js';
+import { inside } from './plan.js';
+import { tempName } from './temp-files.js';
+import type { PlannedAction } from './types.js';
+
+function fail(code: 'COPY_FAILED' | 'SOURCE_CHANGED', path: string, what: string, err?: unknown): ElfdepsError {
+  const errno = err === undefined ? undefined : errnoOf(err);
+  return new ElfdepsError(code, `${path}: ${what}${errno ? ` (${errno})` : ''}`, { path, cause: err });
+}
+
+/** Host path of an in-root path, after making sure every directory above it is a real directory inside NEWROOT. */
+export function checkedHostPath(root: string, path: string): string {
+  for (const dir of ancestorsOf(path)) {
+    const host = root + dir;
+    let isDir = false;
+    let isLink = false;
+    try {
+      const st = lstatSync(host);
+      isDir = st.isDirectory();
+      isLink = st.isSymbolicLink();
+    } catch (err) {
+      throw fail('COPY_FAILED', host, 'directory vanished during the copy', err);
+    }
+    if (!isDir) {
+      throw new ElfdepsError('ROOT', `${host}: became ${isLink ? 'a symlink' : 'a non-directory'} during the copy; refusing to write through it`, { path: host });
+    }
+  }
+  const host = root + path;
+  if (!inside(root, host)) throw new ElfdepsError('ROOT', `${host}: outside ${root}`, { path: host }); // defence in depth: cannot happen for canonical paths
+  return host;
+}
+
+function removeQuietly(host: string): void {
+  try {
+    unlinkSync(host);
+  } catch {
+    // already gone
+  }
+}
+
+/** Creates a directory (0700 until the final chmod pass), replacing a file or symlink in the way when the plan says so. */
+export function makeDirectory(root: string, action: PlannedAction): void {
+  const host = checkedHostPath(root, action.path);
+  try {
+    if (action.op === 'replace') {
+      const st = lstatSync(host);
+      if (st.isDirectory()) return; // only the mode differs: fixed in the chmod pass
+      unlinkSync(host); // unlink never follows a symlink
+    }
+    mkdirSync(host, 0o700);
+  } catch (err) {
+    throw fail('COPY_FAILED', host, 'cannot create directory', err);
+  }
+}
+
+/** Sets a directory's final mode, without following a symlink. */
+export function setDirectoryMode(root: string, action: PlannedAction): void {
+  const host = checkedHostPath(root, action.path);
+  let fd: number | undefined;
+  try {
+    fd = openSync(host, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    fchmodSync(fd, parseMode(action.mode ?? '0755'));
+  } catch (err) {
+    throw fail('COPY_FAILED', host, 'cannot set directory mode', err);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Checks what sits under the temporary name against the manifest; returns nothing or throws SOURCE_CHANGED. */
+function verify(fd: number, entry: FileEntry, tmp: string): void {
+  const st = fstatSync(fd);
+  if (!st.isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file`);
+  const got = hashFd(fd);
+  if (got.size !== entry.size || got.sha256 !== entry.sha256) {
+    throw fail(
+      'SOURCE_CHANGED',
+      entry.source,
+      `source of ${entry.path} changed since the manifest was made (sha256 ${got.sha256}, ${got.size} bytes; manifest says ${entry.sha256}, ${entry.size} bytes); written copy ${tmp} removed`,
+    );
+  }
+}
+
+/** Reads the source and writes the temporary in one pass: used when the copy must never carry the source's setuid bit, even briefly. */
+function streamCopy(entry: FileEntry, tmp: string): number {
+  let src: number | undefined;
+  let dst: number | undefined;
+  try {
+    try {
+      src = openSync(entry.source, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    } catch (err) {
+      throw fail('SOURCE_CHANGED', entry.source, `cannot open source of ${entry.path}`, err);
+    }
+    if (!fstatSync(src).isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file`);
+    dst = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    const hash = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const n = readSync(src, buf, 0, buf.length, size);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off, size + off);
+      size += n;
+    }
+    const sha256 = hash.digest('hex');
+    if (size !== entry.size || sha256 !== entry.sha256) {
+      throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} changed since the manifest was made (sha256 ${sha256}, ${size} bytes; manifest says ${entry.sha256}, ${entry.size} bytes)`);
+    }
+    const result = dst;
+    dst = undefined;
+    return result;
+  } finally {
+    if (src !== undefined) closeSync(src);
+    if (dst !== undefined) closeSync(dst);
+  }
+}
+
+/**
+ * Writes one file under a temporary name next to its final name, checks it
+ * against the manifest's size and sha256, sets its mode and renames it over
+ * the final name. Returns the bytes written.
+ */
+export function writeFile(root: string, action: PlannedAction): number {
+  const entry = action.entry as FileEntry;
+  const host = checkedHostPath(root, action.path);
+  const tmp = `${root}${parentOf(action.path) === '/' ? '' : parentOf(action.path)}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
+  const mode = parseMode(action.mode ?? entry.mode);
+  let fd: number | undefined;
+  try {
+    if (action.method === 'link') {
+      try {
+        linkSync(entry.source, tmp); // link() does not follow a symlink that replaced the source
+      } catch (err) {
+        if (errnoOf(err) === 'EXDEV') throw fail('COPY_FAILED', host, `--link needs the new root on the same filesystem as ${entry.source}`, err);
+        throw fail('SOURCE_CHANGED', entry.source, `cannot hard-link source of ${entry.path}`, err);
+      }
+      fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      // The inode is the host's: its mode must already be right, never chmod it.
+      if ((fstatSync(fd).mode & 0o7777) !== mode) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} changed mode since the manifest was made`);
+      verify(fd, entry, tmp);
+    } else if ((parseMode(entry.mode) & SETID_BITS & ~mode) !== 0) {
+      fd = streamCopy(entry, tmp);
+      fchmodSync(fd, mode);
+    } else {
+      try {
+        // O_EXCL on the destination (never follows a symlink); FICLONE shares extents where the filesystem can.
+        copyFileSync(entry.source, tmp, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+      } catch (err) {
+        const errno = errnoOf(err);
+        if (errno === 'ENOENT' || errno === 'ELOOP' || errno === 'EISDIR') {
+          throw fail('SOURCE_CHANGED', entry.source, `cannot read source of ${entry.path}`, err);
+        }
+        throw fail('COPY_FAILED', host, `cannot copy from ${entry.source}`, err);
+      }
+      fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      verify(fd, entry, tmp);
+      fchmodSync(fd, mode);
+    }
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, host);
+    return entry.size;
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(tmp);
+    if (err instanceof ElfdepsError) throw err;
+    throw fail('COPY_FAILED', host, 'cannot write file', err);
+  }
+}
+
+/** Creates a symlink with its target verbatim, under a temporary name first, then renamed into place. */
+export function writeSymlink(root: string, action: PlannedAction): void {
+  const entry = action.entry as SymlinkEntry;
+  const host = checkedHostPath(root, action.path);
+  const parent = parentOf(action.path);
+  const tmp = `${root}${parent === '/' ? '' : parent}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
+  try {
+    symlinkSync(entry.target, tmp);
+    renameSync(tmp, host);
+  } catch (err) {
+    removeQuietly(tmp);
+    throw fail('COPY_FAILED', host, 'cannot create symlink', err);
+  }
+}
+
+/** Removes a leftover temporary of an interrupted run (never a directory). */
+export function removeStaleTemp(host: string): void {
+  try {
+    if (lstatSync(host).isDirectory()) return;
+    unlinkSync(host);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw fail('COPY_FAILED', host, 'cannot remove leftover temporary file', err);
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * createManifest() and the manifest format: what the host's loader opens
+ * (checked against ldd), as the host has it (symlink chains, directory links,
+ * modes, hashes); scripts bring their interpreters; --add; --root for a
+ * foreign-architecture image; the schema, shipped and enforced.
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main } from '../src/cli/main.js';
+import type { CliIo } from '../src/cli/io.js';
+import { ElfdepsError } from '../src/errors.js';
+import { createManifest, manifestSchema, serializeManifest, validateManifest, type Manifest } from '../src/manifest/index.js';
+import { traversedDirectories } from '../src/manifest/traversed.js';
+import { materialise } from '../src/materialise/index.js';
+import { RootFs } from '../src/resolve/rootfs.js';
+import { INTERPRETERS, PLATFORMS, writeElf } from './helpers/elf-writer.js';
+
+const projectDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+function lddPaths(program: string): string[] | null {
+  const r = spawnSync('ldd', [program], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return null;
+  const paths: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s+(\/\S+)/.exec(line);
+    if (m) paths.push(m[1] as string);
+  }
+  return paths;
+}
+
+async function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (add: (s: string) => void) => ({ write: (s: string | Uint8Array) => (add(String(s)), true) }) as unknown as NodeJS.WritableStream;
+  const io: CliIo = { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env: {}, cwd };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+/** Checks that `path`, opened in the host root, is in the manifest exactly as the host has it. */
+function expectAsOnHost(m: Manifest, path: string, fs = new RootFs(m.root)): void {
+  const byPath = new Map(m.entries.map((e) => [e.path, e]));
+  const w = fs.walk(path);
+  expect(w.ok, `${path} exists on the host`).to.equal(true);
+  for (const link of w.links) expect(byPath.get(link.path), `symlink ${link.path} for ${path}`).to.deep.include({ kind: 'symlink', target: link.target });
+  const file = byPath.get(w.realPath);
+  expect(file, `${w.realPath} for ${path}`).to.deep.include({ kind: 'file', source: w.hostPath, size: statSync(w.hostPath).size, sha256: sha(w.hostPath) });
+  expect(file && 'mode' in file && file.mode).to.equal((statSync(w.hostPath).mode & 0o7777).toString(8).padStart(4, '0'));
+  for (let d = dirname(w.realPath); d !== '/'; d = dirname(d)) expect(byPath.get(d)?.kind, `directory ${d}`).to.equal('directory');
+}
+
+let work: string;
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), 'elfdeps-manifest-'));
+});
+afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+describe('createManifest on the host', () => {
+  it('lists what ldd lists for bash and ls, with every symlink and directory on the way', function () {
+    const programs = ['/bin/bash', '/bin/ls'];
+    const ldd = programs.map(lddPaths);
+    if (ldd.some((l) => l === null)) {
+      console.log('      (skipped: ldd cannot list /bin/bash and /bin/ls here)');
+      this.skip();
+    }
+    const m = createManifest(programs);
+    expect(m.programs.map((p) => [p.path, p.type])).to.deep.equal([
+      ['/bin/bash', 'elf'],
+      ['/bin/ls', 'elf'],
+    ]);
+    expect(m.missing).to.deep.equal([]);
+    for (const path of [...programs, ...ldd.flat()] as string[]) expectAsOnHost(m, path);
+    // Merged /usr: /lib64 is a directory link, kept as one.
+    if (lstatSync('/lib64', { throwIfNoEntry: false })?.isSymbolicLink()) {
+      expect(m.entries.find((e) => e.path === '/lib64')).to.deep.include({ kind: 'symlink', target: execFileSync('readlink', ['/lib64'], { encoding: 'utf8' }).trim() });
+    }
+  });
+
+  it('is deterministic: sorted, directories before their contents, independent of input order', () => {
+    const a = createManifest(['/bin/ls', '/bin/bash']);
+    const b = createManifest(['/bin/bash', '/bin/ls']);
+    expect(a.entries).to.deep.equal(b.entries);
+    expect(serializeManifest(a)).to.equal(serializeManifest(createManifest(['/bin/ls', '/bin/bash'])));
+    const seen = new Set<string>();
+    for (const e of a.entries) {
+      for (let d = dirname(e.path); d !== '/'; d = dirname(d)) expect(seen.has(d), `${d} listed before ${e.path}`).to.equal(true);
+      seen.add(e.path);
+    }
+  });
+
+  it('records libraries that cannot be found, and still makes the manifest (CLI: exit 1, manifest written)', async () => {
+    const prog = join(work, 'needs-nope');
+    writeElf(prog, { ...PLATFORMS.x86_64, type: 'DYN', pie: true, interpreter: INTERPRETERS.x86_64, needed: ['libnope.so.9', 'libc.so.6'] });
+    chmodSync(prog, 0o755);
+    const m = createManifest([prog]);
+    expect(m.missing).to.deep.equal([{ program: prog, name: 'libnope.so.9', neededBy: prog, reason: 'not found' }]);
+    expect(m.entries.some((e) => e.path === prog)).to.equal(true);
+    const out = join(work, 'm.json');
+    const r = await cli(['manifest', prog, '-o', out], work);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.include('libnope.so.9: not found');
+    expect(validateManifest(JSON.parse(readFileSync(out, 'utf8'))).missing).to.have.length(1);
+  });
+
+  it('a #! script brings its interpreter, nested interpreters and the program of "env NAME"', () => {
+    const s1 = join(work, 's1');
+    const s2 = join(work, 's2');
+    const s3 = join(work, 's3');
+    writeFileSync(s1, '#!/bin/sh -e\necho hi\n', { mode: 0o755 });
+    writeFileSync(s2, `#! ${s1}\n`, { mode: 0o755 });
+    writeFileSync(s3, '#!/usr/bin/env bash\necho hi\n', { mode: 0o755 });
+    const m = createManifest([s2, s3]);
+    expect(m.programs.map((p) => [p.path, p.type, p.interpreter])).to.deep.include.members([
+      [s2, 'script', s1],
+      [s1, 'script', '/bin/sh'],
+      [s3, 'script', '/usr/bin/env'],
+    ]);
+    expect(m.missing).to.deep.equal([]);
+    for (const path of [s1, s2, s3, '/bin/sh', '/usr/bin/env']) expectAsOnHost(m, path);
+    expect(m.programs.some((p) => p.type === 'elf' && new RootFs('/').walk(p.path).realPath === new RootFs('/').walk('/bin/bash').realPath)).to.equal(true);
+    for (const lib of lddPaths('/bin/sh') ?? []) expectAsOnHost(m, lib);
+  });
+
+  it('more than 4 levels of #! interpreters, or an env NAME not in PATH, is missing', () => {
+    let previous = '/bin/sh';
+    for (let i = 0; i < 6; i++) {
+      const s = join(work, `level${i}`);
+      writeFileSync(s, `#!${previous}\n`, { mode: 0o755 });
+      previous = s;
+    }
+    const deep = createManifest([previous]);
+    expect(deep.missing.map((x) => x.reason)).to.deep.equal(['more than 4 levels of #! interpreters (ELOOP)']);
+    const envScript = join(work, 'env-script');
+    writeFileSync(envScript, '#!/usr/bin/env no-such-program-elfdeps\n', { mode: 0o755 });
+    const m = createManifest([envScript]);
+    expect(m.missing).to.have.length(1);
+    expect(m.missing[0]).to.include({ name: 'no-such-program-elfdeps', program: envScript });
+    expect(m.missing[0]?.reason).to.match(/not found in PATH/);
+  });
+
+  it('an unreadable input throws instead of producing a partial manifest', () => {
+    expect(() => createManifest([join(work, 'nothing-here')])).to.throw(ElfdepsError, /cannot open \(ENOENT\)/);
+    writeFileSync(join(work, 'text'), 'just text\n');
+    expect(() => createManifest([join(work, 'text')])).to.throw(ElfdepsError);
+  });
+
+  it('--add takes files and directories recursively: symlinks kept (and their files brought), FIFOs skipped', () => {
+    const tree = join(work, 'tree');
+    const elsewhere = join(work, 'elsewhere');
+    mkdirSync(join(tree, 'sub', 'deeper'), { recursive: true });
+    mkdirSync(elsewhere);
+    writeFileSync(join(tree, 'a.conf'), 'a\n');
+    writeFileSync(join(tree, 'sub', 'deeper', 'b'), 'b\n');
+    writeFileSync(join(elsewhere, 'target'), 'target\n');
+    symlinkSync(join(elsewhere, 'target'), join(tree, 'to-file'));
+    symlinkSync(elsewhere, join(tree, 'to-dir'));
+    symlinkSync('no-such-file', join(tree, 'dangling'));
+    execFileSync('mkfifo', [join(tree, 'fifo')]);
+    const m = createManifest([], { add: [tree] });
+    const kinds = Object.fromEntries(m.entries.filter((e) => e.path.startsWith(work + '/')).map((e) => [e.path.slice(work.length), e.kind]));
+    expect(kinds).to.deep.equal({
+      '/elsewhere': 'directory',
+      '/elsewhere/target': 'file',
+      '/tree': 'directory',
+      '/tree/a.conf': 'file',
+      '/tree/dangling': 'symlink',
+      '/tree/sub': 'directory',
+      '/tree/sub/deeper': 'directory',
+      '/tree/sub/deeper/b': 'file',
+      '/tree/to-dir': 'symlink',
+      '/tree/to-file': 'symlink',
+    });
+    expect(m.added).to.deep.equal([tree]);
+    expect(m.warnings).to.deep.equal([`${tree}/fifo: skipped (device node, FIFO or socket)`]);
+  });
+});
+
+describe('traversedDirectories', () => {
+  it('names every directory the walk looks up, including ones a later ".." leaves', () => {
+    expect(traversedDirectories('/opt/app/bin/../lib/libx.so', '/', [])).to.deep.equal(['/opt', '/opt/app', '/opt/app/bin', '/opt/app/lib']);
+    expect(traversedDirectories('/lib/x86_64-linux-gnu/libc.so.6', '/', [{ path: '/lib', target: 'usr/lib' }])).to.deep.equal([
+      '/usr',
+      '/usr/lib',
+      '/usr/lib/x86_64-linux-gnu',
+    ]);
+    const links = [
+      { path: '/lib64', target: 'usr/lib64' },
+      { path: '/usr/lib64/ld.so', target: '/lib/x/ld.so' },
+      { path: '/lib', target: 'usr/lib' },
+    ];
+    expect(traversedDirectories('/lib64/ld.so', '/', links)).to.deep.equal(['/usr', '/usr/lib64', '/usr/lib', '/usr/lib/x']);
+    expect(traversedDirectories('bin/tool', '/work', [])).to.deep.equal(['/work', '/work/bin']);
+  });
+});
+
+describe('createManifest --root: a root for another architecture', () => {
+  it('takes everything from the image, keeps its links verbatim, and materialises to the same layout', () => {
+    const image = join(work, 'image');
+    const p = PLATFORMS.aarch64;
+    const A = 'usr/lib/aarch64-linux-gnu';
+    for (const d of ['usr/bin', A]) mkdirSync(join(image, d), { recursive: true });
+    symlinkSync('usr/bin', join(image, 'bin'));
+    symlinkSync('usr/lib', join(image, 'lib'));
+    writeElf(join(image, A, 'ld-linux-aarch64.so.1'), { ...p, type: 'DYN', soname: 'ld-linux-aarch64.so.1' });
+    // Absolute, as Debian ships it: resolves inside the image, never to the host's /lib.
+    symlinkSync('/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1', join(image, 'usr/lib/ld-linux-aarch64.so.1'));
+    writeElf(join(image, A, 'libc.so.6'), { ...p, type: 'DYN', soname: 'libc.so.6', interpreter: INTERPRETERS.aarch64 });
+    writeElf(join(image, A, 'libfoo.so.1.2.3'), { ...p, type: 'DYN', soname: 'libfoo.so.1', needed: ['libc.so.6'] });
+    symlinkSync('libfoo.so.1.2.3', join(image, A, 'libfoo.so.1'));
+    writeElf(join(image, 'usr/bin/prog'), { ...p, type: 'DYN', pie: true, interpreter: INTERPRETERS.aarch64, needed: ['libfoo.so.1', 'libc.so.6'] });
+
+    const m = createManifest(['/bin/prog'], { root: image });
+    expect(m.root).to.equal(image);
+    expect(m.missing).to.deep.equal([]);
+    expect(m.programs).to.deep.equal([{ input: '/bin/prog', path: '/bin/prog', type: 'elf', interpreter: '/lib/ld-linux-aarch64.so.1' }]);
+    for (const e of m.entries) if (e.kind === 'file') expect(e.source.startsWith(image + '/'), e.source).to.equal(true);
+    const imageFs = new RootFs(image);
+    for (const path of ['/bin/prog', '/lib/ld-linux-aarch64.so.1', '/lib/aarch64-linux-gnu/libfoo.so.1', '/lib/aarch64-linux-gnu/libc.so.6']) expectAsOnHost(m, path, imageFs);
+
+    const newRoot = join(work, 'newroot');
+    materialise(m, newRoot);
+    const built = new RootFs(newRoot);
+    for (const path of ['/bin/prog', '/lib/ld-linux-aarch64.so.1', '/lib/aarch64-linux-gnu/libfoo.so.1']) {
+      const want = imageFs.walk(path);
+      const got = built.walk(path);
+      expect({ realPath: got.realPath, links: got.links }, path).to.deep.equal({ realPath: want.realPath, links: want.links });
+      expect(sha(got.hostPath)).to.equal(sha(want.hostPath));
+    }
+  });
+});
+
+describe('the manifest schema', () => {
+  it('ships as a file the package exports, and other validators accept what we write', () => {
+    const pkg = JSON.parse(readFileSync(join(projectDir, 'package.json'), 'utf8'));
+    const exported = pkg.exports['./manifest.schema.json'] as string;
+    expect(exported).to.equal('./dist/src/manifest/manifest.schema.json');
+    const source = join(projectDir, exported.replace('./dist/', ''));
+    expect(JSON.parse(readFileSync(source, 'utf8'))).to.deep.equal(manifestSchema);
+    // A consumer's own ajv, with default options, compiles the schema and accepts a real manifest.
+    const require = createRequire(import.meta.url);
+    const { Ajv2020 } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    const validate = new Ajv2020({ strict: false }).compile(manifestSchema);
+    const m = JSON.parse(serializeManifest(createManifest(['/bin/ls'])));
+    expect(validate(m), JSON.stringify(validate.errors)).to.equal(true);
+    expect(validate({ ...m, extra: 1 })).to.equal(false);
+  });
+
+  it('is validated on write too: a manifest built in code with a bad entry cannot be serialised', () => {
+    const m = createManifest(['/bin/ls']);
+    const bad = { ...m, entries: [...m.entries, { kind: 'symlink', path: '/x/../y', target: 'z' }] } as Manifest;
+    expect(() => serializeManifest(bad)).to.throw(ElfdepsError, /"\.\." component/);
+  });
+
+  it('ajv is loaded only when a manifest is validated, never by importing the library', () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(join(projectDir, 'x.js'))});
+      const loaded = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/ajv/'));
+      const manifest = await import(${JSON.stringify(join(projectDir, 'src/manifest/index.ts'))});
+      await import(${JSON.stringify(join(projectDir, 'src/materialise/index.ts'))});
+      const before = loaded();
+      try { manifest.validateManifest({}); } catch {}
+      console.log(JSON.stringify({ before, after: loaded() }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: projectDir, encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.deep.equal({ before: false, after: true });
+  });
+});
+
+describe('elfdeps manifest (CLI)', () => {
+  it('writes the manifest to stdout or -o, and rejects usage errors', async () => {
+    const r = await cli(['manifest', '/bin/ls'], work);
+    expect(r.code, r.stderr).to.equal(0);
+    const m = validateManifest(JSON.parse(r.stdout));
+    expect(m.programs[0]?.path).to.equal('/bin/ls');
+    const r2 = await cli(['manifest', '/bin/ls', '--add', '/etc/hostname', '-o', 'out.json'], work);
+    expect(r2.code, r2.stderr).to.equal(0);
+    const written = validateManifest(JSON.parse(readFileSync(join(work, 'out.json'), 'utf8')));
+    if (existsSync('/etc/hostname')) expect(written.added).to.deep.equal(['/etc/hostname']);
+    expect((await cli(['manifest'], work)).code).to.equal(2);
+    expect((await cli(['manifest', '--bogus', '/bin/ls'], work)).code).to.equal(2);
+    const missing = await cli(['manifest', join(work, 'absent')], work);
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.match(/^elfdeps: .*absent: cannot open \(ENOENT\)\n$/);
+  });
+});

@@ -1,0 +1,305 @@
+/**
+ * Hostile manifests and hostile target roots (reliability-anchors.md §2.3):
+ * each is refused with a one-line ElfdepsError that names the problem, and
+ * nothing is created or changed outside NEWROOT. Refusals found while
+ * planning leave NEWROOT exactly as it was.
+ */
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ElfdepsError, type ErrorCode } from '../src/errors.js';
+import { MAX_MANIFEST_BYTES, readManifestFile } from '../src/manifest/validate.js';
+import type { ManifestEntry } from '../src/manifest/types.js';
+import { materialise, type MaterialiseOptions } from '../src/materialise/index.js';
+
+let base: string; // holds newroot/, outside/ and src/
+let newRoot: string;
+let outside: string;
+let payload: string;
+const PAYLOAD = 'payload written by a hostile manifest\n';
+const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+/** Every path under `dir` with what it is (type, mode, size, content hash, link target). */
+function snapshot(dir: string, skip: string | null = null): string[] {
+  const out: string[] = [];
+  const visit = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (p === skip) continue;
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out.push(`${p} link ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.push(`${p} dir ${st.mode.toString(8)}`);
+        visit(p);
+      } else if (st.isFile()) out.push(`${p} file ${st.mode.toString(8)} ${st.size} ${sha(readFileSync(p))}`);
+      else out.push(`${p} other ${st.mode.toString(8)}`); // never read a FIFO: it would block
+    }
+  };
+  visit(dir);
+  return out;
+}
+
+function fileEntry(path: string, over: Partial<ManifestEntry> = {}): ManifestEntry {
+  return { kind: 'file', path, source: payload, mode: '0644', size: Buffer.byteLength(PAYLOAD), sha256: sha(PAYLOAD), ...over } as ManifestEntry;
+}
+
+function manifestOf(entries: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { elfdepsManifest: 1, root: '/', programs: [], added: [], entries, missing: [], warnings: [], ...extra };
+}
+
+/** Runs materialise expecting a refusal; checks the error, and that nothing outside NEWROOT changed. */
+function refused(manifest: unknown, code: ErrorCode, message: RegExp, options: MaterialiseOptions = {}): ElfdepsError {
+  const outsideBefore = snapshot(base, newRoot);
+  let error: unknown;
+  try {
+    materialise(manifest, newRoot, options);
+  } catch (err) {
+    error = err;
+  }
+  expect(error, 'materialise should refuse').to.be.instanceOf(ElfdepsError);
+  const e = error as ElfdepsError;
+  expect(e.code, e.message).to.equal(code);
+  expect(e.message).to.match(message);
+  expect(e.message).to.not.include('\n');
+  expect(snapshot(base, newRoot), 'nothing outside NEWROOT changed').to.deep.equal(outsideBefore);
+  expect(readFileSync(join(outside, 'victim'), 'utf8')).to.equal('original\n');
+  return e;
+}
+
+/** Refused before anything was written: NEWROOT is exactly as it was. */
+function refusedUntouched(manifest: unknown, code: ErrorCode, message: RegExp, options: MaterialiseOptions = {}): void {
+  const before = snapshot(newRoot);
+  refused(manifest, code, message, options);
+  expect(snapshot(newRoot), 'NEWROOT untouched').to.deep.equal(before);
+}
+
+describe('materialise: hostile manifests and target roots', () => {
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'elfdeps-hostile-'));
+    newRoot = join(base, 'newroot');
+    outside = join(base, 'outside');
+    mkdirSync(newRoot);
+    mkdirSync(outside);
+    mkdirSync(join(base, 'src'));
+    writeFileSync(join(outside, 'victim'), 'original\n');
+    payload = join(base, 'src', 'payload');
+    writeFileSync(payload, PAYLOAD);
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  it('the sandbox itself works: a benign manifest writes inside NEWROOT only', () => {
+    const outsideBefore = snapshot(base, newRoot);
+    const report = materialise(manifestOf([fileEntry('/etc/victim')]), newRoot);
+    expect(report.created).to.equal(2); // /etc (implicit) and the file
+    expect(readFileSync(join(newRoot, 'etc', 'victim'), 'utf8')).to.equal(PAYLOAD);
+    expect(snapshot(base, newRoot)).to.deep.equal(outsideBefore);
+  });
+
+  describe('unsafe entry paths are refused, never normalised', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['a ".." component', '/usr/../../outside/victim', /"\.\." component/],
+      ['a ".." that stays inside', '/usr/lib/../bin/x', /"\.\." component/],
+      ['a "." component', '/usr/./x', /"\." component/],
+      ['a leading "//" (absolute after stripping one root)', '//outside/victim', /empty component/],
+      ['"////" (CVE-2021-32804)', '////outside/victim', /empty component/],
+      ['a trailing slash', '/usr/bin/', /empty component/],
+      ['a NUL byte', '/usr/bin/x\u0000y', /NUL/],
+      ['a name longer than NAME_MAX', `/usr/${'n'.repeat(256)}`, /longer than 255/],
+      ['more than 128 components', '/d'.repeat(129), /more than 128 components/],
+      ["the copier's temporary-name prefix", '/usr/.elfdeps-tmp-1-x-y', /reserved name/],
+    ];
+    for (const [what, path, message] of cases) {
+      it(`${what}: ${JSON.stringify(path.length > 60 ? path.slice(0, 60) + '...' : path)}`, () => {
+        refusedUntouched(manifestOf([{ kind: 'directory', path: '/usr', mode: '0755' }, fileEntry(path)]), 'MANIFEST_UNSAFE', message);
+      });
+    }
+    it('a symlink entry with a ".." path', () => {
+      refusedUntouched(manifestOf([{ kind: 'symlink', path: '/a/../../outside/link', target: '/' }]), 'MANIFEST_UNSAFE', /"\.\." component/);
+    });
+    it('a path that is not anchored at the new root ("outside/victim")', () => {
+      refusedUntouched(manifestOf([fileEntry('outside/victim')]), 'MANIFEST_INVALID', /must match pattern/);
+    });
+    it('a non-directory entry for "/" (the root itself)', () => {
+      refusedUntouched(manifestOf([{ kind: 'symlink', path: '/', target: '/etc' }]), 'MANIFEST_UNSAFE', /root itself/);
+    });
+    it('an absolute host path as entry path is taken inside NEWROOT, never as a host path', () => {
+      // Entry paths are root-relative by definition (M3): this writes NEWROOT/<base>/outside/victim.
+      const outsideBefore = snapshot(base, newRoot);
+      materialise(manifestOf([fileEntry(join(outside, 'victim'))]), newRoot);
+      expect(readFileSync(join(newRoot, outside, 'victim'), 'utf8')).to.equal(PAYLOAD);
+      expect(snapshot(base, newRoot)).to.deep.equal(outsideBefore);
+    });
+  });
+
+  describe('writes through symlinks are refused', () => {
+    it('a symlink to / followed by a file under it', () => {
+      const m = manifestOf([{ kind: 'symlink', path: '/evil', target: '/' }, fileEntry(`/evil${outside}/victim`)]);
+      refusedUntouched(m, 'MANIFEST_UNSAFE', /would be written through symlink \/evil \(-> \/\)/);
+    });
+    it('the same, with the file listed before the symlink', () => {
+      const m = manifestOf([fileEntry(`/evil${outside}/victim`), { kind: 'symlink', path: '/evil', target: '/' }]);
+      refusedUntouched(m, 'MANIFEST_UNSAFE', /through symlink \/evil/);
+    });
+    it('a symlink with an absolute target outside, then a file under it', () => {
+      const m = manifestOf([{ kind: 'symlink', path: '/etc', target: outside }, fileEntry('/etc/victim')]);
+      refusedUntouched(m, 'MANIFEST_UNSAFE', /through symlink \/etc/);
+    });
+    it('a relative "../../.." symlink, then a directory and a symlink under it', () => {
+      const m = manifestOf([
+        { kind: 'symlink', path: '/up', target: '../../..' },
+        { kind: 'directory', path: '/up/x', mode: '0755' },
+        { kind: 'symlink', path: '/up/x/y', target: 'z' },
+      ]);
+      refusedUntouched(m, 'MANIFEST_UNSAFE', /through symlink \/up/);
+    });
+    it('a pre-existing symlink in NEWROOT pointing outside (absolute)', () => {
+      symlinkSync(outside, join(newRoot, 'etc'));
+      refusedUntouched(manifestOf([fileEntry('/etc/victim')]), 'ROOT', /etc is a symlink .* leads outside .*refusing to write through/);
+    });
+    it('a pre-existing symlink in NEWROOT pointing outside (relative ..)', () => {
+      symlinkSync('../outside', join(newRoot, 'etc'));
+      refusedUntouched(manifestOf([fileEntry('/etc/victim')]), 'ROOT', /leads outside/);
+    });
+    it('a pre-existing symlink deeper in NEWROOT, under a real directory', () => {
+      mkdirSync(join(newRoot, 'usr'));
+      symlinkSync(outside, join(newRoot, 'usr', 'lib'));
+      refusedUntouched(manifestOf([fileEntry('/usr/lib/victim')]), 'ROOT', /usr\/lib is a symlink/);
+    });
+    it('a pre-existing symlink pointing inside NEWROOT is not written through either', () => {
+      mkdirSync(join(newRoot, 'real'));
+      symlinkSync('real', join(newRoot, 'etc'));
+      refusedUntouched(manifestOf([fileEntry('/etc/victim')]), 'ROOT', /etc is a symlink \(-> real\); refusing/);
+    });
+    it('--force replaces such a symlink with a real directory, and still writes nothing outside', () => {
+      symlinkSync(outside, join(newRoot, 'etc'));
+      const outsideBefore = snapshot(base, newRoot);
+      const report = materialise(manifestOf([fileEntry('/etc/victim')]), newRoot, { force: true });
+      expect(report.replaced).to.equal(1);
+      expect(lstatSync(join(newRoot, 'etc')).isDirectory()).to.equal(true);
+      expect(readFileSync(join(newRoot, 'etc', 'victim'), 'utf8')).to.equal(PAYLOAD);
+      expect(snapshot(base, newRoot)).to.deep.equal(outsideBefore);
+    });
+    it('a symlink created by an earlier manifest is not written through by a later one', () => {
+      materialise(manifestOf([{ kind: 'symlink', path: '/etc', target: '../../outside' }]), newRoot);
+      expect(readlinkSync(join(newRoot, 'etc'))).to.equal('../../outside'); // kept verbatim, never followed
+      refusedUntouched(manifestOf([fileEntry('/etc/victim')]), 'ROOT', /leads outside/);
+    });
+    it('a directory swapped for a symlink during the copy stops the copy (onProgress race)', () => {
+      const m = manifestOf([{ kind: 'directory', path: '/etc', mode: '0755' }, fileEntry('/etc/victim')]);
+      let swapped = false;
+      refused(m, 'ROOT', /became a symlink during the copy/, {
+        onProgress: (p) => {
+          if (p.path === '/etc' && !swapped) {
+            swapped = true;
+            rmSync(join(newRoot, 'etc'), { recursive: true });
+            symlinkSync(outside, join(newRoot, 'etc'));
+          }
+        },
+      });
+      expect(swapped).to.equal(true);
+    });
+  });
+
+  describe('contradictions and integrity', () => {
+    it('duplicate file entries that disagree', () => {
+      const m = manifestOf([fileEntry('/etc/x'), fileEntry('/etc/x', { mode: '0755' })]);
+      refusedUntouched(m, 'MANIFEST_INVALID', /duplicate entries disagree/);
+    });
+    it('a file and a symlink at the same path', () => {
+      const m = manifestOf([fileEntry('/etc/x'), { kind: 'symlink', path: '/etc/x', target: '/etc/passwd' }]);
+      refusedUntouched(m, 'MANIFEST_INVALID', /duplicate entries disagree \(file .* vs symlink -> \/etc\/passwd\)/);
+    });
+    it('identical duplicates are merged, not refused', () => {
+      const report = materialise(manifestOf([fileEntry('/etc/x'), fileEntry('/etc/x')]), newRoot);
+      expect(report.created).to.equal(2);
+    });
+    it('two Unicode spellings of one name', () => {
+      const m = manifestOf([fileEntry('/caf\u00e9'), fileEntry('/cafe\u0301')]);
+      refusedUntouched(m, 'MANIFEST_UNSAFE', /Unicode normalisation/);
+    });
+    it('an entry under a file entry', () => {
+      refusedUntouched(manifestOf([fileEntry('/etc'), fileEntry('/etc/x')]), 'MANIFEST_INVALID', /inside \/etc, which is a file entry/);
+    });
+    it('a source whose sha256 no longer matches: refused, no file under its final name, no temporary left', () => {
+      const m = manifestOf([fileEntry('/etc/x', { sha256: sha('something else entirely!!!!!!!!!!!!!!!\n') })]);
+      refused(m, 'SOURCE_CHANGED', /changed since the manifest was made/);
+      expect(() => lstatSync(join(newRoot, 'etc', 'x'))).to.throw();
+      expect(readdirSync(join(newRoot, 'etc'))).to.deep.equal([]);
+    });
+    it('the same with --link (the hard link is removed again)', () => {
+      const m = manifestOf([fileEntry('/etc/x', { sha256: sha('nope') })]);
+      refused(m, 'SOURCE_CHANGED', /changed since the manifest was made/, { link: true });
+      expect(readdirSync(join(newRoot, 'etc'))).to.deep.equal([]);
+    });
+    it('a source whose size changed is refused before anything is written', () => {
+      refusedUntouched(manifestOf([fileEntry('/etc/x', { size: 3 })]), 'SOURCE_CHANGED', /changed size/);
+    });
+    it('a source reached through a symlink is refused (reads stay where the manifest says)', () => {
+      symlinkSync(join(base, 'src'), join(base, 'srclink'));
+      refusedUntouched(manifestOf([fileEntry('/etc/x', { source: join(base, 'srclink', 'payload') })]), 'SOURCE_CHANGED', /through a symlink/);
+    });
+    it('a source outside the manifest root is refused', () => {
+      const m = manifestOf([fileEntry('/etc/x')], { root: join(base, 'image') });
+      refusedUntouched(m, 'MANIFEST_UNSAFE', /outside the manifest root/);
+    });
+    it('a source that is a FIFO is refused without blocking', () => {
+      const fifo = join(base, 'src', 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      refusedUntouched(manifestOf([fileEntry('/etc/x', { source: fifo })]), 'SOURCE_CHANGED', /no longer a regular file/);
+    });
+    it('an existing different file in NEWROOT is not overwritten without --force', () => {
+      mkdirSync(join(newRoot, 'etc'));
+      writeFileSync(join(newRoot, 'etc', 'x'), 'mine\n');
+      refusedUntouched(manifestOf([fileEntry('/etc/x')]), 'TARGET_CONFLICT', /existing file differs .*--force/);
+    });
+    it('NEWROOT may not be the host root', () => {
+      expect(() => materialise(manifestOf([]), '/')).to.throw(ElfdepsError, /host's own root/);
+    });
+  });
+
+  describe('manifests that fail the schema', () => {
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['not an object', [], /must be object/],
+      ['a wrong version', { ...manifestOf([]), elfdepsManifest: 2 }, /elfdepsManifest must be equal to constant/],
+      ['an unknown top-level field', { ...manifestOf([]), hooks: ['rm -rf /'] }, /must NOT have additional properties \(hooks\)/],
+      ['a device node entry', manifestOf([{ kind: 'device', path: '/dev/sda', major: 8, minor: 0 }]), /entries\/0\/kind must be equal to one of the allowed values/],
+      ['a FIFO entry', manifestOf([{ kind: 'fifo', path: '/run/x' }]), /entries\/0\/kind must be equal to one of the allowed values/],
+      ['a file without sha256', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1 }]), /must have required property 'sha256'/],
+      ['an extra field on a file (hard link)', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1, sha256: sha(''), hardlink: '/etc/passwd' }]), /additional properties \(hardlink\)/],
+      ['a mode that is not four octal digits', manifestOf([{ kind: 'directory', path: '/x', mode: '755' }]), /mode must match pattern/],
+      ['a negative size', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: -1, sha256: sha('') }]), /size must be >= 0/],
+    ];
+    for (const [what, manifest, message] of cases) {
+      it(what, () => refusedUntouched(manifest, 'MANIFEST_INVALID', message));
+    }
+    it('malformed JSON, a FIFO and an oversized file are refused by readManifestFile without reading them whole', () => {
+      const bad = join(base, 'bad.json');
+      writeFileSync(bad, '{"elfdepsManifest": 1,');
+      expect(() => readManifestFile(bad)).to.throw(ElfdepsError, /not JSON/);
+      const fifo = join(base, 'm.json');
+      execFileSync('mkfifo', [fifo]);
+      expect(() => readManifestFile(fifo)).to.throw(ElfdepsError, /not a regular file/);
+      const huge = join(base, 'huge.json');
+      const fd = openSync(huge, 'w');
+      ftruncateSync(fd, MAX_MANIFEST_BYTES + 1); // sparse: costs no disk
+      closeSync(fd);
+      expect(() => readManifestFile(huge)).to.throw(ElfdepsError, /larger than/);
+    });
+  });
+});
