@@ -24,7 +24,8 @@ export function formatLdd(p: ProgramResolution): string[] {
       const o = p.objects[e.object];
       if (!o) continue;
       const name = e.as ?? o.names[0] ?? o.path;
-      lines.push(name === o.path ? `\t${o.path}` : `\t${name} => ${o.path}`);
+      // glibc prints the path alone when it is the name asked for; musl never does.
+      lines.push(name === o.path && p.flavour === 'glibc' ? `\t${o.path}` : `\t${name} => ${o.path}`);
     }
   }
   return lines;

@@ -89,7 +89,8 @@ export function openCandidateGlibc(
     if (walk.errno === 'ENOTDIR' && !enotdirAbandons) return { kind: 'skip', reason: walk.errno, otherClass: false };
     return { kind: 'abandon', reason: walk.errno ?? 'error' };
   }
-  if (walk.kind === 'dir') return { kind: 'fatal', message: `${pathString}: cannot read file data: Is a directory` };
+  // read() fails with EISDIR; ld.so's minimal strerror prints only the number (observed on 2.36).
+  if (walk.kind === 'dir') return { kind: 'fatal', message: `${pathString}: cannot read file data: Error 21` };
   if (walk.kind !== 'file') return { kind: 'fatal', message: `${pathString}: not a regular file` };
   const r = cache.read(walk.hostPath);
   if (r instanceof ElfdepsError) {
@@ -128,7 +129,15 @@ export function openCandidateGlibc(
   return { kind: 'ok', walk, elf: r.elf as ElfFile };
 }
 
-/** musl opens the first file that exists and maps it; anything unusable is an error, not a skip. */
+/**
+ * musl (map_library in ldso/dynlink.c) uses the first file that opens and
+ * checks little: at least an ELF header's worth of bytes and e_type ET_DYN or
+ * ET_EXEC read in its own byte order. It never compares class or machine, so
+ * an i386 library fails (its program headers make no sense: "Exec format
+ * error") but an ELF64 of another machine is mapped (observed with e_machine
+ * patched to aarch64). A directory opens and fails at read() (EISDIR). The
+ * message is errno's text; the caller adds "Error loading shared library N: ".
+ */
 export function openCandidateMusl(fs: RootFs, cache: ElfCache, pathString: string, cwd: string, target: TargetIdentity): CandidateOutcome {
   const walk = fs.walk(pathString, cwd);
   if (!walk.ok) {
@@ -137,12 +146,14 @@ export function openCandidateMusl(fs: RootFs, cache: ElfCache, pathString: strin
     }
     return { kind: 'abandon', reason: walk.errno ?? 'error' };
   }
-  if (walk.kind !== 'file') return { kind: 'fatal', message: `Error loading shared library ${pathString}: Exec format error` };
+  if (walk.kind === 'dir') return { kind: 'fatal', message: 'Is a directory' };
+  if (walk.kind !== 'file') return { kind: 'fatal', message: 'Exec format error' };
   const r = cache.read(walk.hostPath);
-  if (r instanceof ElfdepsError || r.error || !r.elf) return { kind: 'fatal', message: `Error loading shared library ${pathString}: Exec format error` };
+  // Not ELF, truncated, or details we cannot read: musl finds no usable header or program headers either.
+  if (r instanceof ElfdepsError || r.error || !r.elf) return { kind: 'fatal', message: 'Exec format error' };
   const h = r.header;
-  if (h.elfClass !== target.elfClass || h.machine !== target.machine || h.littleEndian !== target.littleEndian || (h.type !== C.ET_DYN && h.type !== C.ET_EXEC)) {
-    return { kind: 'fatal', message: `Error loading shared library ${pathString}: Exec format error` };
+  if (h.elfClass !== target.elfClass || h.littleEndian !== target.littleEndian || (h.type !== C.ET_DYN && h.type !== C.ET_EXEC)) {
+    return { kind: 'fatal', message: 'Exec format error' };
   }
   return { kind: 'ok', walk, elf: r.elf };
 }

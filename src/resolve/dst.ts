@@ -98,3 +98,13 @@ export function originOf(path: string, cwd: string): string {
   const slash = abs.lastIndexOf('/');
   return slash <= 0 ? '/' : abs.slice(0, slash);
 }
+
+/**
+ * musl's origin of an object: the directory part of the path string it was
+ * opened by, as is (fixup_rpath): relative stays relative, "." when there is
+ * no '/', "" for a file in '/'.
+ */
+export function muslOriginOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '.' : path.slice(0, slash);
+}

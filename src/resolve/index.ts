@@ -52,7 +52,10 @@ export class Resolver {
   readonly fs: RootFs;
   readonly elfCache = new ElfCache();
   private readonly cwd: string;
-  private ldCache: LdCache | null | undefined;
+  /** The parsed cache per byte order (a root may hold programs of both, only one can match the file). */
+  private readonly ldCaches = new Map<boolean, LdCache | null>();
+  /** Why <root>/etc/ld.so.cache exists but is not used, or null. */
+  private cacheProblem: string | null = null;
   private confDirs: SearchDir[] | undefined;
   private preloadFileEntries: string[] | undefined;
   private readonly muslPaths = new Map<string, SearchDir[]>();
@@ -63,15 +66,22 @@ export class Resolver {
   }
 
   private cache(littleEndian: boolean): LdCache | null {
-    if (this.ldCache === undefined) {
-      this.ldCache = null;
+    if (!this.ldCaches.has(littleEndian)) {
+      this.ldCaches.set(littleEndian, null);
       if (this.options.useCache !== false) {
-        const buf = this.fs.readFile('/etc/ld.so.cache', MAX_CACHE_BYTES);
-        // The cache's byte order is the target's; the new format says which it is.
-        if (buf) this.ldCache = parseLdCache(buf, '/etc/ld.so.cache', { littleEndian });
+        try {
+          const buf = this.fs.readFile('/etc/ld.so.cache', MAX_CACHE_BYTES);
+          // The cache's byte order is the target's; the new format says which it is.
+          if (buf) this.ldCaches.set(littleEndian, parseLdCache(buf, '/etc/ld.so.cache', { littleEndian }));
+        } catch (err) {
+          // ld.so runs without a cache it cannot read or use (wrong byte order,
+          // bad magic, truncated: dl-cache.c), it does not fail the program.
+          if (!(err instanceof ElfdepsError)) throw err;
+          this.cacheProblem = err.message;
+        }
       }
     }
-    return this.ldCache;
+    return this.ldCaches.get(littleEndian) ?? null;
   }
 
   private ldSoConfDirs(): SearchDir[] {
@@ -104,7 +114,8 @@ export class Resolver {
       dirs = text
         .split(/[:\n]/)
         .filter((e) => e !== '')
-        .map((e) => `${e.replace(/\/+$/, '')}/`);
+        // path_open joins "%s/%s": a trailing '/' stays (dir//name).
+        .map((e) => `${e}/`);
       this.muslPaths.set(key, dirs);
     }
     return dirs;
@@ -171,11 +182,13 @@ export class Resolver {
       if (ldCache) {
         const target = cacheTargetFor(h.machine, h.elfClass, h.littleEndian, h.flags, {
           activeHwcaps: profile.hwcaps,
-          isaLevel: profile.isaLevel,
+          // The profile counts psABI levels (1 = baseline .. 4 = x86-64-v4); the
+          // cache stores the level's index (0 .. 3, sysdeps/x86/dl-cache.h).
+          isaLevel: profile.isaLevel > 0 ? profile.isaLevel - 1 : undefined,
           legacyHwcapMask: profile.legacyHwcapMask,
         });
         cache = { kind: 'ld-so-cache', dirs: [], lookup: (name) => lookupLdCache(ldCache, name, target) };
-      } else {
+      } else if (this.cacheProblem === null) {
         cache = { kind: 'ld-so-conf', dirs: this.ldSoConfDirs(), lookup: () => null };
       }
       preloads = [...ldPreload, ...this.preloadFile()];
@@ -193,6 +206,7 @@ export class Resolver {
         cache,
         originMode: this.options.originMode ?? 'exec',
         muslSystemPath: profile.flavour === 'musl' ? this.muslSystemPath(profile.interpreter, profile.muslArch) : [],
+        notes: profile.flavour === 'glibc' && this.cacheProblem !== null ? [`${this.cacheProblem}; ld.so would run without it`] : [],
       },
       input,
       mainWalk,

@@ -322,6 +322,14 @@ function legacyHwcaps(machineName: string, platform: string | null, isHostMachin
     mask |= 0x2n;
     const idx = platform ? X86_PLATFORMS.indexOf(platform) : -1;
     if (idx >= 0) mask |= 1n << BigInt(48 + idx);
+  } else if (machineName === 'i386') {
+    // The i386 loader sets HWCAP_X86_SSE2 (bit 0, "sse2") when SSE2 is usable:
+    // on every CPU that also runs x86_64 code (observed under qemu-i386:
+    // dl_hwcap=0x1, platform i686).
+    parts.push('sse2');
+    mask |= 0x1n;
+    const idx = platform ? X86_PLATFORMS.indexOf(platform) : -1;
+    if (idx >= 0) mask |= 1n << BigInt(48 + idx);
   }
   const combos: string[] = [];
   for (let m = (1 << parts.length) - 1; m >= 0; m--) {

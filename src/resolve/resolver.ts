@@ -15,7 +15,7 @@ import { ElfdepsError } from '../errors.js';
 import * as C from '../elf/constants.js';
 import type { ElfFile } from '../elf/reader.js';
 import { ElfCache, openCandidateGlibc, openCandidateMusl, type CandidateOutcome, type TargetIdentity } from './candidate.js';
-import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
+import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, muslOriginOf, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
 import type { LoaderProfile } from './profile.js';
 import type { RootFs } from './rootfs.js';
 import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
@@ -45,7 +45,18 @@ export interface ProgramContext {
   originMode: 'exec' | 'ldd';
   /** musl: the directories of <prefix>/etc/ld-musl-ARCH.path, or its defaults. */
   muslSystemPath: SearchDir[];
+  /** Warnings about the environment (e.g. an unusable ld.so.cache), copied into the result. */
+  notes?: string[];
 }
+
+/** musl's strerror() text for the errno names our path walk reports. */
+const MUSL_STRERROR: Record<string, string> = {
+  ELOOP: 'Symbolic link loop',
+  ENAMETOOLONG: 'Filename too long',
+  ENOTDIR: 'Not a directory',
+  EACCES: 'Permission denied',
+  ENOENT: 'No such file or directory',
+};
 
 /** Names musl satisfies with itself (ldso/dynlink.c load_library). */
 const MUSL_RESERVED = /^lib(c|pthread|rt|m|dl|util|xnet)\./;
@@ -84,6 +95,10 @@ export class ProgramResolver {
   private readonly target: TargetIdentity;
   private libraryPathDirs: SearchDir[] | undefined;
   private readonly muslFamilies = new Set<string>();
+  /** glibc: whether the current search skipped a file of the other ELF class (found_other_class). */
+  private otherClassSeen = false;
+  /** Requests the loader skips without failing (preloads it cannot load, unexpandable DT_NEEDED). */
+  private readonly ignored = new Set<Dependency>();
 
   constructor(
     private readonly ctx: ProgramContext,
@@ -92,6 +107,7 @@ export class ProgramResolver {
     private readonly main: ElfFile,
   ) {
     this.target = { elfClass: main.header.elfClass, littleEndian: main.header.littleEndian, machine: main.header.machine };
+    this.warnings.push(...(ctx.notes ?? []));
   }
 
   private get glibc(): boolean {
@@ -127,7 +143,12 @@ export class ProgramResolver {
 
   run(): ProgramResolution {
     const { profile } = this.ctx;
-    const mainOrigin = this.ctx.originMode === 'exec' ? originOf(this.mainWalk.realPath, '/') : originOf(this.mainWalk.path, this.ctx.cwd);
+    const mainOrigin =
+      this.ctx.originMode === 'exec'
+        ? originOf(this.mainWalk.realPath, '/')
+        : this.glibc
+          ? originOf(this.mainWalk.path, this.ctx.cwd)
+          : muslOriginOf(this.mainWalk.path);
     const main = this.addObject({
       path: this.mainWalk.path,
       realPath: this.mainWalk.realPath,
@@ -148,11 +169,14 @@ export class ProgramResolver {
     });
     this.noteOpened(main.path);
     if (profile.vdso) this.linkMap.push({ kind: 'vdso', name: profile.vdso });
-    this.loadInterpreter();
+    // A static PIE has no PT_INTERP: the kernel starts it directly, no loader
+    // ever runs, so neither the interpreter nor preloads are part of it.
+    const loaderRuns = this.main.kind !== 'static-pie';
+    if (loaderRuns) this.loadInterpreter();
 
     const queue: MapObject[] = [main];
     main.queued = true;
-    for (const name of this.ctx.preloads) {
+    for (const name of loaderRuns ? this.ctx.preloads : []) {
       const obj = this.request(name, main, 'preload');
       if (obj && !obj.queued) {
         obj.queued = true;
@@ -180,7 +204,7 @@ export class ProgramResolver {
       vdso: profile.vdso,
       linkMap: this.linkMap,
       openedPaths: this.opened,
-      missing: this.dependencies.filter((d) => d.how === 'not-found' || d.how === 'error'),
+      missing: this.dependencies.filter((d) => (d.how === 'not-found' || d.how === 'error') && !this.ignored.has(d)),
       fatal: this.fatal,
       warnings: this.warnings,
     };
@@ -236,6 +260,8 @@ export class ProgramResolver {
         this.warnings.push(`${rawName}: dynamic string token cannot be expanded; skipped as the loader does`);
         dep.how = 'error';
         dep.error = 'cannot expand dynamic string token';
+        // glibc drops such an entry silently (dl-deps.c): nothing is missing.
+        this.ignored.add(dep);
         return null;
       }
       name = expanded;
@@ -243,7 +269,18 @@ export class ProgramResolver {
     const loaded = this.findLoaded(name);
     if (loaded) return this.satisfied(dep, loaded, 'loaded', name);
 
+    this.otherClassSeen = false;
     const result = this.glibc ? this.searchGlibc(name, requester, dep.tried) : this.searchMusl(name, requester, dep.tried);
+    if (why === 'preload' && (!result || 'fatal' in result)) {
+      // A preload that cannot be loaded, for whatever reason, is reported and
+      // skipped (rtld.c do_preload; musl load_preload is silent): the program
+      // still starts, and no placeholder enters the link map.
+      dep.how = result ? 'error' : 'not-found';
+      if (result) dep.error = result.fatal;
+      this.ignored.add(dep);
+      this.warnings.push(`object '${name}' from LD_PRELOAD cannot be preloaded (${result ? result.fatal : 'cannot open shared object file'}): ignored`);
+      return null;
+    }
     if (result && 'fatal' in result) {
       dep.how = 'error';
       dep.error = result.fatal;
@@ -253,8 +290,11 @@ export class ProgramResolver {
     if (!result) {
       // glibc's trace mode records a placeholder that never matches later requests.
       // (musl reports the error and records nothing.)
-      if (this.glibc) this.linkMap.push({ kind: 'not-found', name });
-      if (why === 'preload') this.warnings.push(`object '${name}' from LD_PRELOAD cannot be preloaded: ignored`);
+      if (this.glibc) {
+        this.linkMap.push({ kind: 'not-found', name });
+        // A real run says why when only files of the other class were seen (dl-load.c).
+        if (this.otherClassSeen) dep.error = `${name}: wrong ELF class: ELFCLASS${this.target.elfClass === 64 ? 32 : 64}`;
+      }
       return null;
     }
     if (result.found.how === 'musl-libc') {
@@ -273,7 +313,9 @@ export class ProgramResolver {
     if (same) {
       if (!same.aliasPaths.includes(pathString) && same.path !== pathString) same.aliasPaths.push(pathString);
       for (const l of outcome.walk.links) if (!same.links.some((x) => x.path === l.path)) same.links.push(l);
-      if (!this.glibc && !same.shortname && !name.includes('/')) same.shortname = name;
+      // musl: an object first loaded by a path gets, when a search finds its
+      // inode again, the basename of that first path as its short name (not N).
+      if (!this.glibc && !same.shortname && !name.includes('/')) same.shortname = same.path.slice(same.path.lastIndexOf('/') + 1);
       return this.satisfied(dep, same, 'loaded', name);
     }
     const obj = this.addObject({
@@ -290,7 +332,7 @@ export class ProgramResolver {
       file: outcome.elf,
       dev: outcome.elf.dev,
       ino: outcome.elf.ino,
-      origin: originOf(pathString, this.ctx.cwd),
+      origin: this.glibc ? originOf(pathString, this.ctx.cwd) : muslOriginOf(pathString),
       shortname: !this.glibc && !name.includes('/') ? name : null,
     });
     this.linkMap.push({ kind: 'object', object: obj.index });
@@ -302,12 +344,20 @@ export class ProgramResolver {
     dep.how = how;
     if (!obj.names.includes(name)) obj.names.push(name);
     // ld.so is taken out of the link map at startup and put back right after
-    // its predecessor in the breadth-first list (rtld.c): after the last entry
-    // so far, or, when nothing came before it but the program, ahead of the vDSO.
+    // its predecessor in the breadth-first search list (rtld.c): the last
+    // object mapped so far, or, when nothing came before it but the program,
+    // ahead of the vDSO. Not-found placeholders are in the link map but not in
+    // the search list, so ld.so goes before those that follow its predecessor.
     if (this.glibc && obj.isInterpreter && !this.linkMap.some((e) => e.kind === 'object' && e.object === obj.index)) {
       const entry: LinkMapEntry = { kind: 'object', object: obj.index };
-      if (!this.linkMap.some((e) => e.kind !== 'vdso')) this.linkMap.unshift(entry);
-      else this.linkMap.push(entry);
+      let at = -1;
+      for (let i = this.linkMap.length - 1; i >= 0; i--) {
+        if (this.linkMap[i]?.kind === 'object') {
+          at = i;
+          break;
+        }
+      }
+      this.linkMap.splice(at + 1, 0, entry);
     }
     return obj;
   }
@@ -362,21 +412,30 @@ export class ProgramResolver {
   private searchList(dirs: SearchDir[], name: string, how: FoundBy, via: number | null, tried: string[]): SearchResult {
     const { hwcaps, legacyHwcapDirs } = this.ctx.profile;
     for (const dir of dirs) {
+      // Every element, the empty one (CWD) included, is expanded into its
+      // hwcaps subdirectories first: "" gives "glibc-hwcaps/x86-64-v3/NAME"
+      // relative to the CWD (observed with LD_DEBUG=libs).
       const candidates: string[] = [];
-      if (dir === '') candidates.push(name);
-      else {
-        for (const h of hwcaps) candidates.push(`${dir}glibc-hwcaps/${h}/${name}`);
-        for (const l of legacyHwcapDirs) candidates.push(`${dir}${l}/${name}`);
-        candidates.push(dir + name);
-      }
+      for (const h of hwcaps) candidates.push(`${dir}glibc-hwcaps/${h}/${name}`);
+      for (const l of legacyHwcapDirs) candidates.push(`${dir}${l}/${name}`);
+      const plain = dir + name;
+      candidates.push(plain);
+      let last: CandidateOutcome | null = null;
       for (const pathString of candidates) {
         const outcome = this.open(pathString);
         if (outcome.kind === 'ok') return { found: { pathString, outcome, how, via } };
-        if (outcome.kind === 'fatal') return { fatal: outcome.message };
+        if (outcome.kind === 'skip' && outcome.otherClass) this.otherClassSeen = true;
         // Only the plain candidate is worth reporting; hwcaps misses are noise.
-        if (pathString === dir + name || dir === '') tried.push(pathString);
-        if (outcome.kind === 'abandon') return null;
+        if (pathString === plain || outcome.kind === 'fatal') tried.push(pathString);
+        if (outcome.kind === 'fatal') return { fatal: outcome.message };
+        last = outcome;
       }
+      // open_path (dl-load.c): after the element's last candidate (the plain
+      // one), an errno other than ENOENT/EACCES abandons the whole list, but
+      // only if some directory of the element exists. Relative elements
+      // always count as existing (fillin_rpath: the CWD may change); an
+      // absolute one naming a file or nothing does not.
+      if (last?.kind === 'abandon' && (!dir.startsWith('/') || this.ctx.fs.isDirectory(dir))) return null;
     }
     return null;
   }
@@ -384,8 +443,9 @@ export class ProgramResolver {
   private searchGlibc(name: string, requester: MapObject, tried: string[]): SearchResult {
     if (name.includes('/')) {
       const outcome = this.open(name);
-      tried.push(name);
       if (outcome.kind === 'ok') return { found: { pathString: name, outcome, how: 'direct', via: null } };
+      if (outcome.kind === 'skip' && outcome.otherClass) this.otherClassSeen = true;
+      tried.push(name);
       return outcome.kind === 'fatal' ? { fatal: outcome.message } : null;
     }
     let r: SearchResult = null;
@@ -407,8 +467,9 @@ export class ProgramResolver {
         const hit = cache.lookup(name);
         if (hit !== null && !(nodeflib && profile.systemDirs.some((d) => hit.startsWith(d)))) {
           const outcome = this.open(hit);
-          tried.push(hit);
           if (outcome.kind === 'ok') return { found: { pathString: hit, outcome, how: 'ld-so-cache', via: null } };
+          if (outcome.kind === 'skip' && outcome.otherClass) this.otherClassSeen = true;
+          tried.push(hit);
           if (outcome.kind === 'fatal') return { fatal: outcome.message };
         }
       } else {
@@ -425,21 +486,24 @@ export class ProgramResolver {
     if (MUSL_RESERVED.test(name) && this.interp) {
       return { found: { pathString: this.interp.path, outcome: { kind: 'ok', walk: this.ctx.fs.walk(this.interp.path), elf: this.interp.file }, how: 'musl-libc', via: null } };
     }
+    // musl's message: "Error loading shared library N: <strerror> (needed by R)".
+    const failure = (reason: string): SearchResult => ({ fatal: `Error loading shared library ${name}: ${MUSL_STRERROR[reason] ?? reason}` });
     if (name.includes('/')) {
       const outcome = this.open(name);
-      tried.push(name);
       if (outcome.kind === 'ok') return { found: { pathString: name, outcome, how: 'direct', via: null } };
-      return outcome.kind === 'fatal' ? { fatal: outcome.message } : null;
+      tried.push(name);
+      return outcome.kind === 'fatal' ? failure(outcome.message) : null;
     }
     const musl = (dirs: SearchDir[], how: FoundBy, via: number | null): SearchResult => {
       for (const dir of dirs) {
         if (dir === '') continue; // musl skips empty elements (no CWD meaning)
         const pathString = dir + name;
         const outcome = this.open(pathString);
-        tried.push(pathString);
         if (outcome.kind === 'ok') return { found: { pathString, outcome, how, via } };
-        if (outcome.kind === 'fatal') return { fatal: outcome.message };
-        if (outcome.kind === 'abandon') return { fatal: `Error loading shared library ${name}: ${outcome.reason}` };
+        tried.push(pathString);
+        if (outcome.kind === 'fatal') return failure(outcome.message);
+        // Any other open() error ends the whole search (path_open).
+        if (outcome.kind === 'abandon') return failure(outcome.reason);
       }
       return null;
     };
@@ -456,9 +520,10 @@ export class ProgramResolver {
     return musl(this.ctx.muslSystemPath, 'default', null);
   }
 
+  /** path_open joins "%s/%s": a trailing '/' in an element stays (dir//name). */
   private muslList(list: string | null): SearchDir[] {
     if (!list) return [];
-    return list.split(/[:\n]/).map((e) => (e === '' ? '' : `${e.replace(/\/+$/, '')}/`));
+    return list.split(/[:\n]/).map((e) => (e === '' ? '' : `${e}/`));
   }
 
   /** musl expands only $ORIGIN / ${ORIGIN}; any other '$' makes it ignore the whole rpath (fixup_rpath). */
