@@ -5,12 +5,13 @@
 //  - `elfdeps /bin/ls` against a bare `node -e 0`, interleaved;
 //  - peak memory of the whole-set run.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', 'dist', 'src', 'cli', 'bin.js');
+// The program users run: the package's `bin`.
+const cli = join(here, '..', JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).bin.elfdeps);
 const lib = join(here, '..', 'dist', 'src', 'index.js');
 
 function isElf(p) {

@@ -12,7 +12,8 @@ import { Ajv } from 'ajv';
 import { writeElf, PLATFORMS } from './helpers/elf-writer.js';
 
 const repo = join(import.meta.dirname, '..');
-const cli = join(repo, 'dist', 'src', 'cli', 'bin.js');
+/** The program users run: the package's `bin` (the bundled CLI). */
+const cli = join(repo, JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).bin.elfdeps);
 
 function elfdeps(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
@@ -32,7 +33,7 @@ describe('elfdeps (resolve command)', function () {
   let dir: string;
 
   before(function () {
-    if (!existsSync(cli)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repo });
+    if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: repo });
     dir = mkdtempSync(join(tmpdir(), 'elfdeps-cli-'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,8 +12,12 @@ import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ElfdepsError } from '../errors.js';
 
-/** Where the schema file lives, next to this module in src/ and in dist/. */
-export const manifestSchemaUrl = new URL('./manifest.schema.json', import.meta.url);
+/**
+ * Where the schema file lives, next to this module in src/ and in dist/. The
+ * path goes through ../manifest/ so that it also holds from the bundled CLI
+ * in dist/src/cli/ (scripts/bundle-cli.mjs).
+ */
+export const manifestSchemaUrl = new URL('../manifest/manifest.schema.json', import.meta.url);
 
 /** The manifest JSON Schema (draft 2020-12), as an object. */
 export const manifestSchema: Readonly<Record<string, unknown>> = JSON.parse(readFileSync(manifestSchemaUrl, 'utf8'));
