@@ -16,7 +16,6 @@ import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/io.js';
 import { ElfdepsError } from '../src/errors.js';
 import { createManifest, manifestSchema, serializeManifest, validateManifest, type Manifest } from '../src/manifest/index.js';
-import { traversedDirectories } from '../src/manifest/traversed.js';
 import { materialise } from '../src/materialise/index.js';
 import { RootFs } from '../src/resolve/rootfs.js';
 import { INTERPRETERS, PLATFORMS, writeElf } from './helpers/elf-writer.js';
@@ -182,21 +181,29 @@ describe('createManifest on the host', () => {
   });
 });
 
-describe('traversedDirectories', () => {
+describe('RootFs.walk: directories looked up on the way', () => {
   it('names every directory the walk looks up, including ones a later ".." leaves', () => {
-    expect(traversedDirectories('/opt/app/bin/../lib/libx.so', '/', [])).to.deep.equal(['/opt', '/opt/app', '/opt/app/bin', '/opt/app/lib']);
-    expect(traversedDirectories('/lib/x86_64-linux-gnu/libc.so.6', '/', [{ path: '/lib', target: 'usr/lib' }])).to.deep.equal([
-      '/usr',
-      '/usr/lib',
-      '/usr/lib/x86_64-linux-gnu',
-    ]);
-    const links = [
-      { path: '/lib64', target: 'usr/lib64' },
-      { path: '/usr/lib64/ld.so', target: '/lib/x/ld.so' },
-      { path: '/lib', target: 'usr/lib' },
-    ];
-    expect(traversedDirectories('/lib64/ld.so', '/', links)).to.deep.equal(['/usr', '/usr/lib64', '/usr/lib', '/usr/lib/x']);
-    expect(traversedDirectories('bin/tool', '/work', [])).to.deep.equal(['/work', '/work/bin']);
+    const root = mkdtempSync(join(tmpdir(), 'elfdeps-walkdirs-'));
+    try {
+      for (const d of ['opt/app/bin', 'opt/app/lib', 'usr/lib/x86_64-linux-gnu', 'usr/lib64', 'usr/lib/x', 'work/bin']) mkdirSync(join(root, d), { recursive: true });
+      for (const f of ['opt/app/lib/libx.so', 'usr/lib/x86_64-linux-gnu/libc.so.6', 'usr/lib/x/ld.so', 'work/bin/tool']) writeFileSync(join(root, f), '');
+      symlinkSync('usr/lib', join(root, 'lib'));
+      symlinkSync('usr/lib64', join(root, 'lib64'));
+      symlinkSync('/lib/x/ld.so', join(root, 'usr/lib64/ld.so'));
+      const fs = new RootFs(root);
+      expect(fs.walk('/opt/app/bin/../lib/libx.so').dirs).to.deep.equal(['/opt', '/opt/app', '/opt/app/bin', '/opt/app/lib']);
+      expect(fs.walk('/lib/x86_64-linux-gnu/libc.so.6').dirs).to.deep.equal(['/usr', '/usr/lib', '/usr/lib/x86_64-linux-gnu']);
+      const ld = fs.walk('/lib64/ld.so');
+      expect(ld.links).to.deep.equal([
+        { path: '/lib64', target: 'usr/lib64' },
+        { path: '/usr/lib64/ld.so', target: '/lib/x/ld.so' },
+        { path: '/lib', target: 'usr/lib' },
+      ]);
+      expect(ld.dirs).to.deep.equal(['/usr', '/usr/lib64', '/usr/lib', '/usr/lib/x']);
+      expect(fs.walk('bin/tool', '/work').dirs).to.deep.equal(['/work', '/work/bin']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

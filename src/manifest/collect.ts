@@ -10,7 +10,6 @@ import type { PathWalk, RootFs } from '../resolve/rootfs.js';
 import { PATH_LIMITS } from './entry-path.js';
 import { hashFd } from './hash.js';
 import { formatMode } from './mode.js';
-import { traversedDirectories } from './traversed.js';
 import type { FileEntry, ManifestEntry } from './types.js';
 
 /** Entries a manifest may hold (the schema's maxItems). */
@@ -56,7 +55,7 @@ export class EntryCollector {
 
   /** Records what the walk of `path` passed through; the caller decides what to do with where it ended. */
   private record(path: string, cwd: string, walk: PathWalk): void {
-    for (const dir of traversedDirectories(path, cwd, walk.links)) this.directory(dir);
+    for (const dir of walk.dirs) this.directory(dir);
     for (const link of walk.links) this.put({ kind: 'symlink', path: link.path, target: link.target, source: this.fs.hostPath(link.path) });
   }
 

@@ -40,6 +40,12 @@ export interface PathWalk {
   kind: 'file' | 'dir' | 'other' | 'missing';
   /** Symlinks followed, in order. */
   links: SymlinkStep[];
+  /**
+   * In-root directories looked up on the way (not "/"), in walk order, without
+   * repeats: a new root needs each of them, including ones a later ".." leaves
+   * ("/opt/app/bin/../lib/libx.so" needs /opt/app/bin).
+   */
+  dirs: string[];
 }
 
 type Node =
@@ -96,9 +102,10 @@ export class RootFs {
    */
   walk(path: string, cwd = '/'): PathWalk {
     const links: SymlinkStep[] = [];
+    const dirs: string[] = [];
     const fail = (errno: WalkErrno, at: string[]): PathWalk => {
       const realPath = '/' + at.join('/');
-      return { ok: false, errno, realPath, hostPath: this.hostPath(realPath), kind: 'missing', links };
+      return { ok: false, errno, realPath, hostPath: this.hostPath(realPath), kind: 'missing', links, dirs };
     };
     if (path.length >= MAX_PATH) return fail('ENAMETOOLONG', []);
     // `pending` holds the components still to walk, reversed so pop() is the next one.
@@ -125,15 +132,15 @@ export class RootFs {
         continue;
       }
       // A non-directory in the middle of a path (ignoring trailing empty or '.' parts).
-      if (node.kind !== 'dir' && pending.some((p) => p !== '' && p !== '.')) {
-        return fail('ENOTDIR', current);
-      }
+      const more = pending.some((p) => p !== '' && p !== '.');
+      if (node.kind !== 'dir' && more) return fail('ENOTDIR', current);
       current.push(comp);
+      if (more && !dirs.includes(candidate)) dirs.push(candidate);
     }
     const realPath = '/' + current.join('/');
     const node = current.length === 0 ? ({ kind: 'dir' } as const) : this.lookup(realPath);
     const kind = node.kind === 'file' || node.kind === 'dir' || node.kind === 'other' ? node.kind : 'missing';
-    return { ok: true, realPath, hostPath: this.hostPath(realPath), kind, links };
+    return { ok: true, realPath, hostPath: this.hostPath(realPath), kind, links, dirs };
   }
 
   /** st_dev/st_ino/size of an in-root canonical path, or null if it is not a file/dir. */
