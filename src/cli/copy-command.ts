@@ -32,8 +32,8 @@ only once complete.
   --dry-run              print what would be done; write nothing
   --json                 print the report as JSON
   -q, --quiet            no summary line
-With FILE...: the options of 'elfdeps manifest' (--add, --root, --library-path,
---preload, --no-preload-file, --no-cache).
+With FILE...: the options of 'elfdeps manifest' (--add and the loader options:
+--root, --library-path, --preload, --no-cache, --platform, ...).
   -h, --help             this help
 
 Exit status: 0 done; 1 done, but something the programs need was not found;

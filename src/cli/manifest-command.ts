@@ -10,6 +10,7 @@ import { createManifest, type CreateManifestOptions } from '../manifest/create.j
 import type { Manifest } from '../manifest/types.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { EXIT, type CliIo } from './io.js';
+import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
@@ -19,12 +20,7 @@ symlink and directory on the way. A #! script brings its interpreter.
 
   -o, --output FILE      write the manifest to FILE (default: standard output)
   --add PATH             also take PATH: a file, or a directory recursively (repeatable)
-  --root DIR             take everything from DIR as if it were / (FILEs and PATHs are inside it)
-  --library-path PATH    LD_LIBRARY_PATH to apply (default: the environment's, only without --root)
-  --preload LIST         LD_PRELOAD to apply (default: the environment's, only without --root)
-  --no-preload-file      ignore /etc/ld.so.preload
-  --no-cache             ignore /etc/ld.so.cache
-  -h, --help             this help
+${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
 written, with a "missing" list); 2 bad usage or an unreadable FILE.
@@ -33,34 +29,16 @@ written, with a "missing" list); 2 bad usage or an unreadable FILE.
 /** Options shared with `elfdeps copy FILE... NEWROOT`. */
 export const MANIFEST_OPTIONS = {
   add: { type: 'string', multiple: true },
-  root: { type: 'string' },
-  'library-path': { type: 'string' },
-  preload: { type: 'string' },
-  'no-preload-file': { type: 'boolean' },
-  'no-cache': { type: 'boolean' },
+  ...LOADER_OPTIONS,
 } as const;
 
-export interface ManifestOptionValues {
+export interface ManifestOptionValues extends LoaderOptionValues {
   add?: string[];
-  root?: string;
-  'library-path'?: string;
-  preload?: string;
-  'no-preload-file'?: boolean;
-  'no-cache'?: boolean;
 }
 
-/** createManifest options from the command line; like ldd, the caller's loader variables apply, but not to a foreign root. */
+/** createManifest options from the command line (throws USAGE for bad values). */
 export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateManifestOptions {
-  const hostEnv = v.root === undefined;
-  return {
-    root: v.root ?? '/',
-    cwd: hostEnv ? io.cwd : '/',
-    libraryPath: v['library-path'] ?? (hostEnv ? io.env.LD_LIBRARY_PATH ?? null : null),
-    preload: v.preload ?? (hostEnv ? io.env.LD_PRELOAD ?? null : null),
-    preloadFile: !v['no-preload-file'],
-    useCache: !v['no-cache'],
-    add: v.add ?? [],
-  };
+  return { ...loaderOptionsFrom(v, io), add: v.add ?? [] };
 }
 
 /** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */

@@ -6,6 +6,7 @@ import { describeError, ElfdepsError } from '../errors.js';
 import { readElf, type ElfFile } from '../elf/reader.js';
 import { flagNames, DF_1_NAMES, DF_NAMES } from '../elf/constants.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
+import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom } from './loader-options.js';
 import type { ProgramResolution } from '../resolve/types.js';
 import { formatLdd, formatTree } from './format.js';
 import { EXIT, type CliIo } from './io.js';
@@ -24,27 +25,12 @@ Output (one of):
   --elf                  what the ELF reader finds in each FILE (no resolution)
 
 Loader environment:
-  --root DIR             resolve inside DIR as if it were / (FILEs are paths inside it)
-  --library-path PATH    LD_LIBRARY_PATH to apply (default: the environment's, only without --root)
-  --preload LIST         LD_PRELOAD to apply (default: the environment's, only without --root)
-  --no-preload-file      ignore /etc/ld.so.preload
-  --no-cache             ignore /etc/ld.so.cache; use ld.so.conf's directories instead
-  --ldd-origin           $ORIGIN of FILE is its path as given, as glibc's ldd computes it
-                         (default: its real directory, as the kernel starts it)
-  --platform NAME        $PLATFORM (default: from the machine and this CPU)
-  --hwcaps LIST          glibc-hwcaps subdirectories to search, best first, comma-separated
-  --default-path DIRS    the loader's default directories, colon-separated
-  --glibc-version X.Y    the loader's version (default: read from the interpreter)
-
+${LOADER_OPTIONS_HELP}
   -h, --help             this help
 
 Exit status: 0 all found; 1 something not found or the loader would fail;
 2 bad usage or an unreadable FILE.
 `;
-
-function splitList(s: string, sep: RegExp): string[] {
-  return s.split(sep).filter((x) => x !== '');
-}
 
 function describeElf(elf: ElfFile): string[] {
   const d = elf.dynamic;
@@ -79,16 +65,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
         tree: { type: 'boolean' },
         json: { type: 'boolean' },
         elf: { type: 'boolean' },
-        root: { type: 'string' },
-        'library-path': { type: 'string' },
-        preload: { type: 'string' },
-        'no-preload-file': { type: 'boolean' },
-        'no-cache': { type: 'boolean' },
-        'ldd-origin': { type: 'boolean' },
-        platform: { type: 'string' },
-        hwcaps: { type: 'string' },
-        'default-path': { type: 'string' },
-        'glibc-version': { type: 'string' },
+        ...LOADER_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -124,32 +101,13 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return code;
   }
 
-  let glibcVersion: [number, number] | undefined;
-  if (v['glibc-version'] !== undefined) {
-    const m = /^(\d+)\.(\d+)$/.exec(v['glibc-version']);
-    if (!m) {
-      io.stderr.write(`elfdeps: --glibc-version wants X.Y, got '${v['glibc-version']}'\n`);
-      return EXIT.USAGE;
-    }
-    glibcVersion = [Number(m[1]), Number(m[2])];
+  let options: ResolveOptions;
+  try {
+    options = loaderOptionsFrom(v, io);
+  } catch (err) {
+    io.stderr.write(`elfdeps: ${describeError(err)}\n`);
+    return EXIT.USAGE;
   }
-  // Like ldd, honour the caller's loader variables, but not for a foreign root.
-  const hostEnv = v.root === undefined;
-  const options: ResolveOptions = {
-    root: v.root ?? '/',
-    cwd: v.root === undefined ? io.cwd : '/',
-    libraryPath: v['library-path'] ?? (hostEnv ? io.env.LD_LIBRARY_PATH ?? null : null),
-    preload: v.preload ?? (hostEnv ? io.env.LD_PRELOAD ?? null : null),
-    preloadFile: !v['no-preload-file'],
-    useCache: !v['no-cache'],
-    originMode: v['ldd-origin'] ? 'ldd' : 'exec',
-    profile: {
-      ...(v.platform !== undefined ? { platform: v.platform } : {}),
-      ...(v.hwcaps !== undefined ? { hwcaps: splitList(v.hwcaps, /,/) } : {}),
-      ...(v['default-path'] !== undefined ? { systemDirs: splitList(v['default-path'], /:/).map((d) => `${d.replace(/\/+$/, '')}/`) } : {}),
-      ...(glibcVersion ? { glibcVersion } : {}),
-    },
-  };
 
   let resolver: Resolver;
   try {

@@ -1,0 +1,81 @@
+/**
+ * The options that describe the loader's environment, shared by every command
+ * that resolves (`elfdeps`, `elfdeps manifest`, `elfdeps copy FILE...`), and
+ * their translation into ResolveOptions.
+ */
+import { ElfdepsError } from '../errors.js';
+import type { ResolveOptions } from '../resolve/index.js';
+import type { CliIo } from './io.js';
+
+/** node:util parseArgs specs. */
+export const LOADER_OPTIONS = {
+  root: { type: 'string' },
+  'library-path': { type: 'string' },
+  preload: { type: 'string' },
+  'no-preload-file': { type: 'boolean' },
+  'no-cache': { type: 'boolean' },
+  'ldd-origin': { type: 'boolean' },
+  platform: { type: 'string' },
+  hwcaps: { type: 'string' },
+  'default-path': { type: 'string' },
+  'glibc-version': { type: 'string' },
+} as const;
+
+export interface LoaderOptionValues {
+  root?: string;
+  'library-path'?: string;
+  preload?: string;
+  'no-preload-file'?: boolean;
+  'no-cache'?: boolean;
+  'ldd-origin'?: boolean;
+  platform?: string;
+  hwcaps?: string;
+  'default-path'?: string;
+  'glibc-version'?: string;
+}
+
+export const LOADER_OPTIONS_HELP = `  --root DIR             resolve inside DIR as if it were / (FILEs are paths inside it)
+  --library-path PATH    LD_LIBRARY_PATH to apply (default: the environment's, only without --root)
+  --preload LIST         LD_PRELOAD to apply (default: the environment's, only without --root)
+  --no-preload-file      ignore /etc/ld.so.preload
+  --no-cache             ignore /etc/ld.so.cache; use ld.so.conf's directories instead
+  --ldd-origin           $ORIGIN of FILE is its path as given, as glibc's ldd computes it
+                         (default: its real directory, as the kernel starts it)
+  --platform NAME        $PLATFORM (default: from the machine and this CPU)
+  --hwcaps LIST          glibc-hwcaps subdirectories to search, best first, comma-separated
+  --default-path DIRS    the loader's default directories, colon-separated
+  --glibc-version X.Y    the loader's version (default: read from the interpreter)
+`;
+
+function splitList(s: string, sep: RegExp): string[] {
+  return s.split(sep).filter((x) => x !== '');
+}
+
+/**
+ * ResolveOptions from the command line. Like ldd, the caller's LD_LIBRARY_PATH
+ * and LD_PRELOAD apply, but not to a foreign root. Throws USAGE for bad values.
+ */
+export function loaderOptionsFrom(v: LoaderOptionValues, io: CliIo): ResolveOptions {
+  let glibcVersion: [number, number] | undefined;
+  if (v['glibc-version'] !== undefined) {
+    const m = /^(\d+)\.(\d+)$/.exec(v['glibc-version']);
+    if (!m) throw new ElfdepsError('USAGE', `--glibc-version wants X.Y, got '${v['glibc-version']}'`);
+    glibcVersion = [Number(m[1]), Number(m[2])];
+  }
+  const hostEnv = v.root === undefined;
+  return {
+    root: v.root ?? '/',
+    cwd: hostEnv ? io.cwd : '/',
+    libraryPath: v['library-path'] ?? (hostEnv ? io.env.LD_LIBRARY_PATH ?? null : null),
+    preload: v.preload ?? (hostEnv ? io.env.LD_PRELOAD ?? null : null),
+    preloadFile: !v['no-preload-file'],
+    useCache: !v['no-cache'],
+    originMode: v['ldd-origin'] ? 'ldd' : 'exec',
+    profile: {
+      ...(v.platform !== undefined ? { platform: v.platform } : {}),
+      ...(v.hwcaps !== undefined ? { hwcaps: splitList(v.hwcaps, /,/) } : {}),
+      ...(v['default-path'] !== undefined ? { systemDirs: splitList(v['default-path'], /:/).map((d) => `${d.replace(/\/+$/, '')}/`) } : {}),
+      ...(glibcVersion ? { glibcVersion } : {}),
+    },
+  };
+}
