@@ -5,7 +5,8 @@
 //  - `elfdeps /bin/ls` against a bare `node -e 0`, interleaved;
 //  - peak memory of the whole-set run.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { listElfFiles } from './elf-bytes.mjs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,40 +15,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).bin.elfdeps);
 const lib = join(here, '..', 'dist', 'src', 'index.js');
 
-function isElf(p) {
-  let fd;
-  try {
-    fd = openSync(p, 'r');
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function elfFiles(dir, recursive, out = []) {
-  let names;
-  try {
-    names = readdirSync(dir).sort();
-  } catch {
-    return out;
-  }
-  for (const n of names) {
-    const p = join(dir, n);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st) continue;
-    if (st.isDirectory() && recursive) elfFiles(p, true, out);
-    else if (st.isFile() && st.size >= 64 && isElf(p)) out.push(p);
-  }
-  return out;
-}
-
 /** The dynamically linked x86_64 files of the conformance set. */
 export async function dynamicHostFiles() {
   const { readElf } = await import(lib);
-  const all = [...elfFiles('/usr/bin', false), ...elfFiles('/usr/sbin', false), ...elfFiles('/usr/lib/x86_64-linux-gnu', true), ...elfFiles('/usr/libexec', true)];
+  const all = listElfFiles([
+    { dir: '/usr/bin', recursive: false },
+    { dir: '/usr/sbin', recursive: false },
+    { dir: '/usr/lib/x86_64-linux-gnu', recursive: true },
+    { dir: '/usr/libexec', recursive: true },
+  ]);
   return all.filter((f) => {
     try {
       const e = readElf(f);

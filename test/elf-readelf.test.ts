@@ -7,12 +7,13 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as C from '../src/elf/constants.js';
 import { readElf, type ElfFile } from '../src/elf/reader.js';
 import { ElfdepsError } from '../src/errors.js';
+import { hostElfFiles } from './helpers/host-elves.js';
 import { DF_1_NOW, DF_1_NODEFLIB, DF_BIND_NOW, DF_ORIGIN, DT_RUNPATH, DT_SONAME, INTERPRETERS, PLATFORMS, writeElf, type PlatformName } from './helpers/elf-writer.js';
 
 /** What both sides report about one file, in one comparable shape. */
@@ -167,48 +168,6 @@ function readelfReports(files: string[], batchSize = 250): ReadelfRun {
     for (const f of batch) if (!reports.has(f)) failures.set(f, 'missing from readelf output');
   }
   return { reports, failures };
-}
-
-function isElf(path: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(C.ELFMAG);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Regular ELF files under the given directories, symlinks skipped, hard links counted once. */
-function hostElfFiles(dirs: ReadonlyArray<{ dir: string; recursive: boolean }>): string[] {
-  const seen = new Set<string>();
-  const files: string[] = [];
-  const walk = (dir: string, recursive: boolean): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory() && recursive) walk(p, recursive);
-      if (!e.isFile()) continue;
-      const st = statSync(p, { bigint: true });
-      const id = `${st.dev}:${st.ino}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      if (st.size >= 16n && isElf(p)) files.push(p);
-    }
-  };
-  for (const { dir, recursive } of dirs) walk(dir, recursive);
-  return files;
 }
 
 /** Compares reader and readelf on `files`; returns the disagreements as printable lines. */

@@ -46,10 +46,12 @@ describe('conformance with ldd on the host', function () {
       console.log(`      skipped: the conformance set is for x86_64 hosts, this is ${process.arch}`);
       this.skip();
     }
-    const candidates = [
-      ...hostElfFiles(['/usr/bin', '/usr/sbin'], false),
-      ...hostElfFiles(['/usr/lib/x86_64-linux-gnu', '/usr/libexec'], true),
-    ];
+    const candidates = hostElfFiles([
+      { dir: '/usr/bin', recursive: false },
+      { dir: '/usr/sbin', recursive: false },
+      { dir: '/usr/lib/x86_64-linux-gnu', recursive: true },
+      { dir: '/usr/libexec', recursive: true },
+    ]);
     // Dynamically linked, for this machine: has PT_DYNAMIC (ldd says "not a
     // dynamic executable" otherwise) and is x86_64 ELF64 (ldd cannot trace
     // other machines here; the kernel cannot even run i386 programs).

@@ -1,10 +1,12 @@
 /**
  * The host's own ELF files, for tests that compare with real tools: regular
- * files (symlinks skipped, so each file is seen once) whose first bytes are
- * the ELF magic, under the given directories.
+ * files whose first bytes are the ELF magic, symlinks skipped and hard links
+ * counted once (by st_dev:st_ino), in sorted order.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 
 function isElf(path: string): boolean {
   let fd: number;
@@ -15,7 +17,7 @@ function isElf(path: string): boolean {
   }
   try {
     const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(ELF_MAGIC);
   } catch {
     return false;
   } finally {
@@ -23,29 +25,39 @@ function isElf(path: string): boolean {
   }
 }
 
-/** Regular ELF files below `dirs`, sorted; `recursive` descends into subdirectories (not through symlinks). */
-export function hostElfFiles(dirs: string[], recursive: boolean): string[] {
-  const out: string[] = [];
-  const visit = (dir: string, depth: number): void => {
-    let names: string[];
+export interface HostDir {
+  dir: string;
+  /** Descend into subdirectories (never through symlinks). */
+  recursive: boolean;
+}
+
+export function hostElfFiles(dirs: ReadonlyArray<HostDir>): string[] {
+  const seen = new Set<string>();
+  const files: string[] = [];
+  const walk = (dir: string, recursive: boolean, depth: number): void => {
+    let entries;
     try {
-      names = readdirSync(dir);
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const name of names.sort()) {
-      const p = join(dir, name);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory() && recursive && depth < 8) walk(p, recursive, depth + 1);
+      if (!e.isFile()) continue;
       let st;
       try {
-        st = lstatSync(p);
+        st = statSync(p, { bigint: true });
       } catch {
         continue;
       }
-      if (st.isDirectory()) {
-        if (recursive && depth < 8) visit(p, depth + 1);
-      } else if (st.isFile() && st.size >= 64 && isElf(p)) out.push(p);
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (st.size >= 16n && isElf(p)) files.push(p);
     }
   };
-  for (const d of dirs) visit(d, 0);
-  return out;
+  for (const { dir, recursive } of dirs) walk(dir, recursive, 0);
+  return files;
 }
