@@ -23,7 +23,7 @@ export async function dynamicHostFiles() {
     { dir: '/usr/sbin', recursive: false },
     { dir: '/usr/lib/x86_64-linux-gnu', recursive: true },
     { dir: '/usr/libexec', recursive: true },
-  ]);
+  ]).map((f) => f.path);
   return all.filter((f) => {
     try {
       const e = readElf(f);
