@@ -6,7 +6,8 @@
  * trusted files.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { readElf } from '../src/elf/reader.js';
@@ -96,5 +97,97 @@ describe('conformance with ldd on the host', function () {
     if (mismatches.length) console.log(mismatches.slice(0, 20).join('\n'));
     expect(files.length).to.be.greaterThan(100);
     expect(mismatches, `${mismatches.length} files differ`).to.deep.equal([]);
+  });
+
+  it('follows the loader for programs reached through symlinks, and ldd with --ldd-origin', async function () {
+    if (!existsSync(LDD) || process.arch !== 'x64') {
+      console.log('      skipped: needs ldd on an x86_64 host');
+      this.skip();
+    }
+    // Symlinks in the program directories whose target is a dynamically linked
+    // x86_64 program (/etc/alternatives chains, ../lib/foo/bin/foo ...): where
+    // glibc 2.36's ldd and a real start disagree about $ORIGIN.
+    const links: string[] = [];
+    for (const dir of ['/usr/bin', '/usr/sbin']) {
+      for (const name of readdirSync(dir).sort()) {
+        const p = join(dir, name);
+        try {
+          if (!lstatSync(p).isSymbolicLink()) continue;
+          const elf = readElf(realpathSync(p));
+          if (elf.header.machine === EM_X86_64 && elf.header.elfClass === 64 && (elf.kind === 'executable' || elf.kind === 'pie-executable')) links.push(p);
+        } catch {
+          // dangling link, or not ELF
+        }
+      }
+    }
+    const asLdd = new Resolver({ root: '/', cwd: '/', originMode: 'ldd' });
+    const asExec = new Resolver({ root: '/', cwd: '/' });
+    const expectedLdd = await lddBatch(links);
+    const diffs: string[] = [];
+    let equalLdd = 0;
+    let equalExec = 0;
+    for (const f of links) {
+      const viaLdd = formatLdd(asLdd.resolveOne(f));
+      if (JSON.stringify(viaLdd) === JSON.stringify(expectedLdd.get(f) ?? [])) equalLdd++;
+      else diffs.push(`${f} (--ldd-origin vs ldd)`);
+      // The real start: the loader in trace mode, through the kernel, so the
+      // program's $ORIGIN is its real directory. It loads nothing but maps.
+      const { stdout } = await run(f, [], { env: { PATH: '/usr/bin:/bin', LD_TRACE_LOADED_OBJECTS: '1' } }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+      const real = stdout.split('\n').filter((l) => l !== '').map((l) => l.replace(/ \(0x[0-9a-f]+\)$/, ''));
+      const viaExec = formatLdd(asExec.resolveOne(f));
+      if (JSON.stringify(viaExec) === JSON.stringify(real)) equalExec++;
+      else diffs.push(`${f} (default vs LD_TRACE_LOADED_OBJECTS=1)\n  loader:  ${real.join(' | ')}\n  elfdeps: ${viaExec.join(' | ')}`);
+    }
+    console.log(`      symlinked programs: ${links.length} compared; ${equalLdd} equal to ldd with --ldd-origin, ${equalExec} equal to the real loader by default`);
+    if (diffs.length) console.log(diffs.slice(0, 10).join('\n'));
+    expect(links.length).to.be.greaterThan(10);
+    expect(diffs).to.deep.equal([]);
+  });
+
+  it('gives a library reached through a symlink the $ORIGIN of the path given, as dlopen and ldd do', async function () {
+    if (!existsSync(LDD) || process.arch !== 'x64') {
+      console.log('      skipped: needs ldd on an x86_64 host');
+      this.skip();
+    }
+    // Symlinks under /usr/lib to x86_64 libraries whose search paths use
+    // $ORIGIN (LLVM's gold plugin, the JDK's libraries...): nothing starts a
+    // library through the kernel, so its origin is never the resolved path.
+    const links: string[] = [];
+    const visit = (dir: string, depth: number): void => {
+      let names: string[];
+      try {
+        names = readdirSync(dir).sort();
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const p = join(dir, name);
+        let st;
+        try {
+          st = lstatSync(p);
+        } catch {
+          continue;
+        }
+        if (st.isDirectory() && depth < 6) visit(p, depth + 1);
+        if (!st.isSymbolicLink()) continue;
+        try {
+          const elf = readElf(realpathSync(p));
+          const paths = `${elf.dynamic?.rpath ?? ''}:${elf.dynamic?.runpath ?? ''}`;
+          if (elf.header.machine === EM_X86_64 && elf.kind === 'shared-library' && paths.includes('ORIGIN')) links.push(p);
+        } catch {
+          // dangling, a directory, or not ELF
+        }
+      }
+    };
+    visit('/usr/lib', 0);
+    if (links.length === 0) {
+      console.log('      skipped: no symlinked library with an $ORIGIN search path on this host');
+      this.skip();
+    }
+    const resolver = new Resolver({ root: '/', cwd: '/' });
+    const expected = await lddBatch(links);
+    const diffs = links.filter((f) => JSON.stringify(formatLdd(resolver.resolveOne(f))) !== JSON.stringify(expected.get(f) ?? []));
+    console.log(`      symlinked libraries with $ORIGIN: ${links.length} compared, ${links.length - diffs.length} equal to ldd`);
+    expect(diffs).to.deep.equal([]);
   });
 });

@@ -17,6 +17,7 @@ export const LOADER_OPTIONS = {
   'ldd-origin': { type: 'boolean' },
   platform: { type: 'string' },
   hwcaps: { type: 'string' },
+  'legacy-hwcaps': { type: 'string' },
   'default-path': { type: 'string' },
   'glibc-version': { type: 'string' },
 } as const;
@@ -30,6 +31,7 @@ export interface LoaderOptionValues {
   'ldd-origin'?: boolean;
   platform?: string;
   hwcaps?: string;
+  'legacy-hwcaps'?: string;
   'default-path'?: string;
   'glibc-version'?: string;
 }
@@ -43,6 +45,8 @@ export const LOADER_OPTIONS_HELP = `  --root DIR             resolve inside DIR 
                          (default: its real directory, as the kernel starts it)
   --platform NAME        $PLATFORM (default: from the machine and this CPU)
   --hwcaps LIST          glibc-hwcaps subdirectories to search, best first, comma-separated
+  --legacy-hwcaps LIST   glibc <= 2.36: the CPU's AT_HWCAP names for legacy subdirectories,
+                         highest bit first, comma-separated (e.g. altivec,dfp on POWER)
   --default-path DIRS    the loader's default directories, colon-separated
   --glibc-version X.Y    the loader's version (default: read from the interpreter)
 `;
@@ -74,6 +78,7 @@ export function loaderOptionsFrom(v: LoaderOptionValues, io: CliIo): ResolveOpti
     profile: {
       ...(v.platform !== undefined ? { platform: v.platform } : {}),
       ...(v.hwcaps !== undefined ? { hwcaps: splitList(v.hwcaps, /,/) } : {}),
+      ...(v['legacy-hwcaps'] !== undefined ? { legacyHwcaps: splitList(v['legacy-hwcaps'], /,/) } : {}),
       ...(v['default-path'] !== undefined ? { systemDirs: splitList(v['default-path'], /:/).map((d) => `${d.replace(/\/+$/, '')}/`) } : {}),
       ...(glibcVersion ? { glibcVersion } : {}),
     },

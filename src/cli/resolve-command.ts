@@ -1,6 +1,8 @@
 /**
  * `elfdeps [options] FILE...`: what the loader would load for each FILE.
  */
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError } from '../errors.js';
 import { readElf, type ElfFile } from '../elf/reader.js';
@@ -87,6 +89,12 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     io.stderr.write(`elfdeps: no FILE given\nTry 'elfdeps --help'.\n`);
     return EXIT.USAGE;
   }
+  const sub = files[0];
+  if ((sub === 'manifest' || sub === 'copy' || sub === 'run') && !existsSync(resolvePath(io.cwd, sub))) {
+    // `elfdeps --root D manifest ...`: the subcommand was meant, but options came first.
+    io.stderr.write(`elfdeps: '${sub}' must come first: elfdeps ${sub} [options] ...\n`);
+    return EXIT.USAGE;
+  }
 
   if (v.elf) {
     let code: number = EXIT.OK;
@@ -118,7 +126,8 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
   }
   let code: number = EXIT.OK;
   const results: ProgramResolution[] = [];
-  const color = io.stdout.isTTY === true && !('NO_COLOR' in io.env);
+  // no-color.org: a NO_COLOR that is present and not empty turns colour off.
+  const color = io.stdout.isTTY === true && !io.env.NO_COLOR;
   for (const file of files) {
     let p: ProgramResolution;
     try {

@@ -124,7 +124,8 @@ export class Resolver {
   /** Resolves one input. Throws ElfdepsError when the input itself cannot be read as ELF. */
   resolveOne(input: string): ProgramResolution {
     const walk = this.fs.walk(input, this.cwd);
-    if (!walk.ok) throw new ElfdepsError('ELF_IO', `${input}: cannot open (${walk.errno})`, { path: input });
+    const inRoot = this.fs.isHostRoot ? '' : ` inside ${this.fs.root}`;
+    if (!walk.ok) throw new ElfdepsError('ELF_IO', `${input}: cannot open${inRoot} (${walk.errno})`, { path: input });
     if (walk.kind !== 'file') throw new ElfdepsError('ELF_NOT_REGULAR', `${input}: not a regular file`, { path: input });
     const r = this.elfCache.read(walk.hostPath);
     if (r instanceof ElfdepsError) throw new ElfdepsError(r.code, r.message.replace(walk.hostPath, input), { path: input, cause: r });

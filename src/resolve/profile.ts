@@ -44,6 +44,8 @@ export interface LoaderProfile {
 export interface ProfileOverrides {
   platform?: string;
   hwcaps?: string[];
+  /** glibc <= 2.36: the "important" AT_HWCAP names the CPU has, highest bit first (e.g. ['neon', 'vfp'] on armhf). */
+  legacyHwcaps?: string[];
   systemDirs?: string[];
   glibcVersion?: [number, number];
 }
@@ -163,6 +165,11 @@ function findVersion(buf: Buffer): [number, number] | null {
 }
 
 const DIR_JOINT = Buffer.from('/\0/');
+const PATH_BYTE = /[A-Za-z0-9_.\-/]/;
+
+function isPathByte(b: number | undefined): boolean {
+  return b !== undefined && PATH_BYTE.test(String.fromCharCode(b));
+}
 const DIR_CHAR = /^\/[A-Za-z0-9_.\-/]*\/$/;
 
 /**
@@ -172,8 +179,11 @@ const DIR_CHAR = /^\/[A-Za-z0-9_.\-/]*\/$/;
  */
 function findSystemDirs(buf: Buffer): string[] | null {
   for (let joint = buf.indexOf(DIR_JOINT); joint >= 0; joint = buf.indexOf(DIR_JOINT, joint + 1)) {
+    // Walk back over path bytes only: the literal may follow code bytes rather
+    // than a NUL (armhf's ld.so), and those must not become part of the first entry.
     let start = joint;
-    while (start > 0 && buf[start - 1] !== 0 && joint - start < 256) start--;
+    while (start > 0 && isPathByte(buf[start - 1]) && joint - start < 256) start--;
+    start = buf.indexOf(0x2f, start);
     const dirs: string[] = [];
     let pos = start;
     while (pos < buf.length && dirs.length < 8) {
@@ -298,6 +308,9 @@ function hwcapsFor(machineName: string, isHostMachine: boolean): { dirs: string[
   return { dirs: [], isaLevel: 0 };
 }
 
+/** Machines whose AT_PLATFORM is known without knowing the CPU model. */
+const LEGACY_PLATFORM_MACHINES = new Set(['x86_64', 'i386', 'x32', 'arm', 'aarch64']);
+
 /** x86 platform names in glibc's order (dl-procinfo.c); their bits start at 48. */
 const X86_PLATFORMS = ['i586', 'i686', 'haswell', 'xeon_phi'];
 
@@ -309,11 +322,29 @@ const X86_PLATFORMS = ['i586', 'i686', 'haswell', 'xeon_phi'];
  * tls, haswell/avx512_1/x86_64, ..., x86_64. Returns the subdirectories and
  * the hwcap mask legacy cache entries are checked against.
  */
-function legacyHwcaps(machineName: string, platform: string | null, isHostMachine: boolean): { dirs: string[]; mask: bigint } {
+function legacyHwcaps(
+  machineName: string,
+  platform: string | null,
+  isHostMachine: boolean,
+  names: string[] | undefined,
+  platformGiven: boolean,
+): { dirs: string[]; mask: bigint } {
   const parts: string[] = [];
   let mask = 1n << 63n; // the tls/ bit
-  if (platform) parts.push(platform);
-  if (machineName === 'x86_64') {
+  // The platform is a subdirectory name only where its value is known without
+  // the CPU: x86 (i686, x86_64 or the Intel overrides), arm (v7l), aarch64.
+  // ppc64 and s390x report the CPU model (power9, z15...); say it with --platform.
+  if (platform && (LEGACY_PLATFORM_MACHINES.has(machineName) || platformGiven)) parts.push(platform);
+  if (names !== undefined) {
+    // Given by the caller (highest AT_HWCAP bit first); cache entries' masks are not checked against them.
+    parts.push(...names);
+  } else if (machineName === 'arm') {
+    // Every ARMv7 hard-float CPU has NEON and VFP: HWCAP_ARM_NEON (0x1000) and
+    // HWCAP_ARM_VFP (0x40) are "important" (observed under qemu-arm:
+    // tls/v7l/neon/vfp, ..., neon, vfp).
+    parts.push('neon', 'vfp');
+    mask |= 0x1000n | 0x40n;
+  } else if (machineName === 'x86_64') {
     if (isHostMachine && x86Overrides().avx512_1) {
       parts.push('avx512_1');
       mask |= 0x4n;
@@ -383,7 +414,8 @@ export function loaderProfile(input: ProfileInput): LoaderProfile {
   const systemDirs = overrides.systemDirs ?? facts.systemDirs ?? guessSystemDirs(fs, machineName, interpreter);
   const platform = overrides.platform ?? platformFor(machineName, isHostMachine);
   const hw = hwcapsFor(machineName, isHostMachine);
-  const legacy = glibcVersion[0] === 2 && glibcVersion[1] <= 36 ? legacyHwcaps(machineName, platform, isHostMachine) : null;
+  const legacy =
+    glibcVersion[0] === 2 && glibcVersion[1] <= 36 ? legacyHwcaps(machineName, platform, isHostMachine, overrides.legacyHwcaps, overrides.platform !== undefined) : null;
   return {
     flavour: 'glibc',
     interpreter,

@@ -137,18 +137,36 @@ export class ProgramResolver {
     };
   }
 
+  /** Whether the program's own search paths or DT_NEEDED use $ORIGIN (which glibc computes from /proc for it). */
+  private usesOrigin(file: ElfFile): boolean {
+    const d = file.dynamic;
+    if (!d) return false;
+    const strings = [d.rpath, d.runpath, ...d.needed].filter((x): x is string => x !== null);
+    return strings.some((x) => /\$(ORIGIN\b|\{ORIGIN\})/.test(x));
+  }
+
   private noteOpened(path: string): void {
     if (!this.opened.includes(path)) this.opened.push(path);
   }
 
   run(): ProgramResolution {
     const { profile } = this.ctx;
+    // Only a program is started by the kernel, which resolves its path (the
+    // loader reads /proc/self/exe). A library is dlopen()ed by the path given,
+    // unresolved, like every library's origin (dl-object.c); so is anything
+    // under ldd, which names the input on the loader's command line.
+    const kernelStarted = this.main.kind === 'executable' || this.main.kind === 'pie-executable';
     const mainOrigin =
-      this.ctx.originMode === 'exec'
+      this.ctx.originMode === 'exec' && kernelStarted
         ? originOf(this.mainWalk.realPath, '/')
         : this.glibc
           ? originOf(this.mainWalk.path, this.ctx.cwd)
           : muslOriginOf(this.mainWalk.path);
+    if (this.glibc && kernelStarted && this.usesOrigin(this.main)) {
+      this.warnings.push(
+        `$ORIGIN of ${this.mainWalk.path} comes from /proc/self/exe when it runs: in a root without /proc the loader drops the elements that use it (run it with /proc mounted, e.g. elfdeps run --proc)`,
+      );
+    }
     const main = this.addObject({
       path: this.mainWalk.path,
       realPath: this.mainWalk.realPath,

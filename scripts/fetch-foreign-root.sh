@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Builds a small real Debian root filesystem for a foreign architecture, for
+# test/resolve-foreign-real.test.ts: real packages from Debian's registry,
+# unpacked with dpkg-deb -x (never installed on the host), laid out merged-/usr
+# as usrmerge would, with an ld.so.cache built by the TARGET's own ldconfig
+# run under qemu-user (the host's ldconfig -r cannot: it skips every library
+# of another machine, "is for unknown machine 183", and writes an empty cache).
+#
+# Usage: scripts/fetch-foreign-root.sh ARCH DEST     (ARCH: arm64, armhf, ppc64el or s390x)
+#
+# Idempotent: when DEST holds a root built by this script from the same
+# package list, it does nothing. Needs root (chroot), apt-get, dpkg-deb and
+# qemu-ARCH-static. The apt state lives in a private temporary directory:
+# the host's dpkg architectures, package lists and installed packages are
+# left as they were.
+set -euo pipefail
+
+die() { echo "fetch-foreign-root: $*" >&2; exit 1; }
+
+[ $# -eq 2 ] || die "usage: $0 ARCH DEST"
+arch=$1
+dest=$2
+case "$dest" in /*) ;; *) die "DEST must be an absolute path, got '$dest'" ;; esac
+[ "$dest" != / ] || die "DEST must not be /"
+
+case "$arch" in
+  arm64) triplet=aarch64-linux-gnu; qemu=qemu-aarch64-static; interp=/lib/ld-linux-aarch64.so.1 ;;
+  armhf) triplet=arm-linux-gnueabihf; qemu=qemu-arm-static; interp=/lib/ld-linux-armhf.so.3 ;;
+  ppc64el) triplet=powerpc64le-linux-gnu; qemu=qemu-ppc64le-static; interp=/lib64/ld64.so.2 ;;
+  s390x) triplet=s390x-linux-gnu; qemu=qemu-s390x-static; interp=/lib/ld64.so.1 ;;
+  *) die "unsupported ARCH '$arch' (known: arm64 armhf ppc64el s390x, Debian 12's release architectures that qemu-user runs)" ;;
+esac
+
+# ~50 packages, about 25 MB of .deb files: a C and C++ runtime, programs with
+# deep dependency graphs (util-linux -> libsystemd0 -> libgcrypt20 ...),
+# libssl3's plugin directories (engines-3/, ossl-modules/) and man-db, whose
+# programs reach their private library through DT_RUNPATH=/usr/lib/man-db,
+# a directory neither the cache nor the default path knows. Every library
+# these programs need is here, so the root is closed.
+packages=(
+  libc6 libc-bin libgcc-s1 libstdc++6 gcc-12-base
+  bash coreutils grep sed tar gzip findutils diffutils xz-utils bzip2 zstd
+  openssl man-db groff-base util-linux ncurses-bin sqlite3
+  libtinfo6 libncursesw6 libreadline8 libselinux1 libpcre2-8-0 libacl1 libattr1
+  libgmp10 libssl3 zlib1g libzstd1 liblzma5 libbz2-1.0 liblz4-1 libcap2
+  libcap-ng0 libcrypt1 libgdbm6 libpipeline1 libseccomp2 libuchardet0
+  libmount1 libblkid1 libsmartcols1 libuuid1 libudev1 libsystemd0
+  libgcrypt20 libgpg-error0 libpam0g libaudit1 libsqlite3-0
+)
+marker="$dest/.elfdeps-foreign-root"
+want_marker="arch=$arch packages=${packages[*]}"
+
+if [ -f "$marker" ] && [ "$(head -n1 "$marker")" = "$want_marker" ]; then
+  echo "fetch-foreign-root: $dest already holds the $arch root"
+  exit 0
+fi
+if [ -e "$dest" ] && [ ! -f "$marker" ] && [ -n "$(ls -A "$dest" 2>/dev/null || echo x)" ]; then
+  die "$dest exists but was not built by this script (no $marker); remove it or choose another DEST"
+fi
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (it chroots into the new root to run the target's ldconfig)"
+for tool in apt-get dpkg-deb chroot "$qemu"; do
+  command -v "$tool" >/dev/null || die "'$tool' is not installed (qemu-user-static provides $qemu)"
+done
+qemu_path=$(command -v "$qemu")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fetch-foreign-root.XXXXXX")
+stage="$dest.partial.$$"
+cleanup() { rm -rf "$work" "$stage"; }
+trap cleanup EXIT
+
+# A private apt state whose native (and only) architecture is ARCH; the
+# sources and apt.conf.d settings (proxies, mirrors) are the host's.
+mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+touch "$work/status"
+apt_opts=(
+  -o "Dir::State::Lists=$work/lists" -o "Dir::State::status=$work/status"
+  -o "Dir::Cache=$work/cache" -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+  -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+  -o Acquire::Retries=3
+)
+# A mirror in mid-sync can fail one index for a moment: try again, and go on
+# with what arrived when the packages themselves can still be downloaded.
+index_ok=false
+for attempt in 1 2 3; do
+  echo "fetch-foreign-root: fetching the $arch package lists (attempt $attempt)"
+  if apt-get -q "${apt_opts[@]}" update >"$work/update.log" 2>&1 &&
+     ! grep -qE '^(W|E): (Failed to fetch|Some index files failed)' "$work/update.log"; then
+    index_ok=true
+    break
+  fi
+  [ "$attempt" -eq 3 ] || sleep 5
+done
+$index_ok || { cat "$work/update.log" >&2; echo "fetch-foreign-root: warning: some $arch package lists failed (above); trying with the rest" >&2; }
+echo "fetch-foreign-root: downloading ${#packages[@]} $arch packages"
+(cd "$work/debs" && apt-get -q "${apt_opts[@]}" download "${packages[@]}") >"$work/download.log" 2>&1 || {
+  cat "$work/download.log" >&2
+  $index_ok || die "cannot reach the Debian package registry: apt-get update and download for $arch failed (see above)"
+  die "apt-get download of the $arch packages failed (registry unreachable, or a package is gone; see above)"
+}
+count=$(find "$work/debs" -name '*.deb' | wc -l)
+[ "$count" -eq "${#packages[@]}" ] || die "expected ${#packages[@]} .deb files, got $count"
+
+# Unpack each package into the stage, then merge /bin, /sbin and /lib into
+# /usr and leave symlinks, as usrmerge does on an installed system (bookworm's
+# packages still ship files under /lib and /bin; dpkg-deb -x would replace a
+# lib -> usr/lib symlink with a directory).
+mkdir -p "$stage"
+for deb in "$work"/debs/*.deb; do
+  dpkg-deb -x "$deb" "$stage"
+done
+# Documentation and translations are a third of the size and no loader reads them.
+rm -rf "$stage/usr/share/doc" "$stage/usr/share/man" "$stage/usr/share/info" "$stage/usr/share/locale"
+for d in bin sbin lib lib32 lib64 libx32; do
+  if [ ! -e "$stage/$d" ]; then
+    case "$d" in bin|sbin|lib) mkdir -p "$stage/usr/$d"; ln -s "usr/$d" "$stage/$d" ;; esac
+    continue
+  fi
+  [ -L "$stage/$d" ] && die "$d in the unpacked packages is already a symlink"
+  mkdir -p "$stage/usr/$d"
+  # A file in both /X and /usr/X would make the merge ambiguous: stop there.
+  (cd "$stage/$d" && find . ! -type d) | while read -r f; do
+    if [ -e "$stage/usr/$d/$f" ] || [ -L "$stage/usr/$d/$f" ]; then die "both /$d/${f#./} and /usr/$d/${f#./} exist"; fi
+  done
+  cp -a "$stage/$d/." "$stage/usr/$d/"
+  rm -rf "${stage:?}/$d"
+  ln -s "usr/$d" "$stage/$d"
+done
+# The target's ldconfig (static in Debian's libc-bin) under qemu, inside the
+# root: the cache the real system would have, no host file involved.
+mkdir -p "$stage/etc" "$stage/var/cache/ldconfig"
+cp "$qemu_path" "$stage/$qemu"
+chroot "$stage" "/$qemu" /sbin/ldconfig -X || die "the $arch ldconfig failed under $qemu"
+[ -s "$stage/etc/ld.so.cache" ] || die "ldconfig wrote no /etc/ld.so.cache"
+# The programs' PT_INTERP must resolve inside the root and work there.
+chroot "$stage" "/$qemu" "$interp" --list /usr/bin/true | grep -q "libc.so.6 => /lib/$triplet/libc.so.6" ||
+  die "the loader $interp does not work inside the new root"
+rm -f "$stage/$qemu"
+
+{
+  echo "$want_marker"
+  for deb in "$work"/debs/*.deb; do basename "$deb"; done
+} >"$stage/.elfdeps-foreign-root"
+rm -rf "$dest"
+mkdir -p "$(dirname "$dest")"
+mv "$stage" "$dest"
+echo "fetch-foreign-root: built the $arch root in $dest ($(du -sh "$dest" | cut -f1))"
