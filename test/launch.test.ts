@@ -39,9 +39,11 @@ import {
 } from '../src/launch/plan.js';
 import { openRoot, rootBinDirs, shebangInterpreter } from '../src/launch/root.js';
 import { run } from '../src/launch/run.js';
+import { elfdepsCommand } from './helpers/cli.js';
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const CLI = [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO, 'src/cli/bin.ts')];
+/** The shipped CLI ([node, bin]), built on first use. */
+const cli = (): string[] => elfdepsCommand();
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const APPLETS = ['sh', 'env', 'ls', 'cat', 'echo', 'pwd', 'head', 'wc', 'sleep', 'id', 'readlink', 'true'];
 
@@ -262,7 +264,7 @@ const BASE_ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
 
 /** Runs `elfdeps ARGS` as a subprocess, optionally wrapped (e.g. by setpriv). */
 function elfdeps(args: string[], opts: { env?: Record<string, string>; cwd?: string; wrap?: string[] } = {}): CliRun {
-  const argv = [...(opts.wrap ?? []), ...CLI, ...args];
+  const argv = [...(opts.wrap ?? []), ...cli(), ...args];
   const r: SpawnSyncReturns<string> = spawnSync(argv[0] as string, argv.slice(1), {
     env: opts.env ?? BASE_ENV,
     cwd: opts.cwd ?? REPO,
@@ -406,7 +408,8 @@ describe('elfdeps run (busybox root)', function () {
     const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'pipe'];
     for (let fd = 4; fd < 40; fd++) stdio.push('ignore');
     stdio.push('pipe');
-    const r = spawnSync(CLI[0] as string, [...CLI.slice(1), 'run', '--proc', root, 'ls', '/proc/self/fd'], {
+    const [node, bin] = elfdepsCommand();
+    const r = spawnSync(node, [bin, 'run', '--proc', root, 'ls', '/proc/self/fd'], {
       env: BASE_ENV,
       stdio,
       encoding: 'utf8',
@@ -476,7 +479,8 @@ describe('elfdeps run (busybox root)', function () {
       [['--proc'], 137],
     ];
     for (const [flags, expected] of cases) {
-      const child = spawn(CLI[0] as string, [...CLI.slice(1), 'run', ...flags, root, 'sh', '-c', 'echo ready; exec sleep 60'], {
+      const [node, bin] = elfdepsCommand();
+      const child = spawn(node, [bin, 'run', ...flags, root, 'sh', '-c', 'echo ready; exec sleep 60'], {
         env: BASE_ENV,
         stdio: ['ignore', 'pipe', 'inherit'],
       });

@@ -265,7 +265,8 @@ describe('ld.so.cache', function () {
   describe('caches written by the real ldconfig for a test root, checked against ld.so in a chroot', function () {
     let root: string;
     let hw: { active: string[]; legacyMask: bigint };
-    let chrootWorks = true;
+    /** Why ld.so --list cannot run in the chroot (found by the first format tried), or null. */
+    let chrootBroken: string | null = null;
     const names = ['libdup.so.1', 'libhw.so.1', 'libv4.so.1', 'libm32.so.1', 'libfoo.so.9', 'libfoo.so.10', 'libfoo.so.1.2', 'lib\xc3\xa9t\xc3\xa9.so.1'];
     // Legacy hwcap subdirectories (tls/, x86_64/, platform/) live in a directory listed only for
     // the new format: ldconfig 2.36 -c old/compat mixes up its old/new indices when such entries
@@ -357,11 +358,14 @@ describe('ld.so.cache', function () {
         for (const e of cache.entries) expect(lookupLdCache(cache, e.key, target), e.key).to.not.equal(null);
         expect(lookupLdCache(cache, 'libm32.so.1', i386())).to.equal(existsSync(join(root, 'opt/lib32/libm32.so.1')) ? '/opt/lib32/libm32.so.1' : null);
 
-        if (!chrootWorks) return;
+        if (chrootBroken !== null) {
+          console.log(`    note: format ${format}: loader comparison skipped (${chrootBroken})`);
+          return;
+        }
         const listed = run('chroot', [root, '/lib64/ld-linux-x86-64.so.2', '--list', withLegacy ? '/bin/prog-legacy' : '/bin/prog']);
         if (listed.status !== 0) {
-          chrootWorks = false;
-          console.log(`    note: ld.so --list in a chroot failed (${listed.stderr.trim() || listed.error}); loader comparison skipped`);
+          chrootBroken = `ld.so --list in a chroot failed: ${listed.stderr.trim() || listed.error}`;
+          console.log(`    note: format ${format}: loader comparison skipped (${chrootBroken})`);
           return;
         }
         const byLoader = new Map<string, string>();

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,6 +18,7 @@ import { ElfdepsError } from '../src/errors.js';
 import { createManifest, manifestSchema, serializeManifest, validateManifest, type Manifest } from '../src/manifest/index.js';
 import { materialise } from '../src/materialise/index.js';
 import { RootFs } from '../src/resolve/rootfs.js';
+import { elfdepsCommand } from './helpers/cli.js';
 import { INTERPRETERS, PLATFORMS, writeElf } from './helpers/elf-writer.js';
 
 const projectDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -296,5 +297,78 @@ describe('elfdeps manifest (CLI)', () => {
     const missing = await cli(['manifest', join(work, 'absent')], work);
     expect(missing.code).to.equal(2);
     expect(missing.stderr).to.match(/^elfdeps: .*absent: cannot open \(ENOENT\)\n$/);
+  });
+});
+
+describe('elfdeps manifest -o FILE (the shipped CLI)', () => {
+  /** Runs the package's bin; `elfdeps manifest /bin/ls -o OUT`. */
+  function writeTo(out: string): { status: number | null; stdout: string; stderr: string } {
+    const [node, bin] = elfdepsCommand();
+    const r = spawnSync(node, [bin, 'manifest', '/bin/ls', '-o', out], { cwd: work, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  /** Exit 2 and exactly one line, naming OUT and never the temporary name. */
+  function expectRefused(r: { status: number | null; stdout: string; stderr: string }, out: string, what: RegExp): void {
+    expect(r.status, r.stderr).to.equal(2);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr.split('\n')).to.have.length(2); // one line and its newline
+    expect(r.stderr.startsWith(`elfdeps: ${out}: `), r.stderr).to.equal(true);
+    expect(r.stderr).to.match(what);
+    expect(r.stderr).not.to.include('elfdeps-tmp');
+  }
+  const leftovers = (dir: string) => readdirSync(dir).filter((n) => n.includes('elfdeps-tmp'));
+
+  it('replaces a regular file atomically and leaves no temporary', () => {
+    const out = join(work, 'm.json');
+    writeFileSync(out, 'old contents\n');
+    const r = writeTo(out);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(validateManifest(JSON.parse(readFileSync(out, 'utf8'))).programs[0]?.path).to.equal('/bin/ls');
+    expect(leftovers(work)).to.deep.equal([]);
+  });
+
+  it('refuses a FIFO and leaves it a FIFO', () => {
+    const out = join(work, 'fifo');
+    execFileSync('mkfifo', [out]);
+    expectRefused(writeTo(out), out, /is a FIFO; refusing to replace it/);
+    expect(lstatSync(out).isFIFO()).to.equal(true);
+    expect(leftovers(work)).to.deep.equal([]);
+  });
+
+  it('refuses a symlink and leaves it pointing where it did, its target untouched', () => {
+    const target = join(work, 'real.json');
+    writeFileSync(target, 'keep\n');
+    const out = join(work, 'link.json');
+    symlinkSync(target, out);
+    expectRefused(writeTo(out), out, /is a symlink \(-> .*real\.json\); refusing/);
+    expect(lstatSync(out).isSymbolicLink()).to.equal(true);
+    expect(readlinkSync(out)).to.equal(target);
+    expect(readFileSync(target, 'utf8')).to.equal('keep\n');
+    expect(leftovers(work)).to.deep.equal([]);
+  });
+
+  it('refuses a directory, and writes nothing into it', () => {
+    const out = join(work, 'dir');
+    mkdirSync(out);
+    expectRefused(writeTo(out), out, /is a directory; refusing/);
+    expect(readdirSync(out)).to.deep.equal([]);
+    expect(leftovers(work)).to.deep.equal([]);
+  });
+
+  it('refuses a character device (as root; -o /dev/null must never replace the host\'s)', function () {
+    const out = join(work, 'null');
+    const made = spawnSync('mknod', [out, 'c', '1', '3'], { encoding: 'utf8' });
+    if (made.status !== 0) {
+      console.log(`      skipped: cannot make a device node here (${(made.stderr || String(made.error)).trim()})`);
+      this.skip();
+    }
+    expectRefused(writeTo(out), out, /is a character device; refusing/);
+    expect(lstatSync(out).isCharacterDevice()).to.equal(true);
+  });
+
+  it('a missing parent directory is one line naming FILE, not the temporary', () => {
+    const out = join(work, 'no', 'such', 'dir', 'x.json');
+    expectRefused(writeTo(out), out, /cannot write the manifest \(ENOENT: directory .*\/no\/such\/dir does not exist\)$/m);
+    expect(existsSync(join(work, 'no'))).to.equal(false);
   });
 });

@@ -9,16 +9,15 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { TEMP_PREFIX } from '../src/manifest/entry-path.js';
 import { createManifest } from '../src/manifest/create.js';
 import type { FileEntry } from '../src/manifest/types.js';
 import { serializeManifest } from '../src/manifest/validate.js';
 import { materialise } from '../src/materialise/index.js';
 import { hashFd } from '../src/manifest/hash.js';
+import { elfdepsCommand } from './helpers/cli.js';
 
-const projectDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FILES = 4;
 const MIB = 1024 * 1024;
 const FILE_MIB = 96;
@@ -97,8 +96,9 @@ describe('materialise: crash safety', function () {
    * shows a short file. Resolves with how the child ended.
    */
   function copyAndKill(): Promise<{ signal: NodeJS.Signals | null; code: number | null; shortSeen: string[] }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectDir, 'src/cli/bin.ts'), 'copy', '-q', manifestPath, newRoot], {
-      cwd: projectDir,
+    const [node, bin] = elfdepsCommand();
+    const child = spawn(node, [bin, 'copy', '-q', manifestPath, newRoot], {
+      cwd: work,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const shortSeen: string[] = [];

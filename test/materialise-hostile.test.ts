@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   ftruncateSync,
   lstatSync,
@@ -17,6 +18,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -242,6 +244,37 @@ describe('materialise: hostile manifests and target roots', () => {
       expect(() => lstatSync(join(newRoot, 'etc', 'x'))).to.throw();
       expect(readdirSync(join(newRoot, 'etc'))).to.deep.equal([]);
     });
+    it('a source changed in place (same size) stops the copy at that file: earlier files complete, no half-written file, a rerun completes', () => {
+      // Contents are not hashed while planning (that would read every source twice): the change is found while copying.
+      const contents: Record<string, string> = { a: 'first file\n', b: 'second file\n', c: 'third file\n' };
+      const entries = Object.entries(contents).map(([name, text]) => {
+        writeFileSync(join(base, 'src', name), text);
+        return fileEntry(`/etc/${name}`, { source: join(base, 'src', name), size: text.length, sha256: sha(text) });
+      });
+      // Under --force, an older /etc/c is replaced: it must survive the refusal unchanged.
+      mkdirSync(join(newRoot, 'etc'));
+      writeFileSync(join(newRoot, 'etc', 'c'), 'older c\n');
+      writeFileSync(join(base, 'src', 'c'), 'THIRD FILE\n'); // same size, other contents
+      const m = manifestOf(entries);
+      refused(m, 'SOURCE_CHANGED', new RegExp(`^${join(base, 'src', 'c')}: source of /etc/c changed since the manifest was made`), { force: true });
+      for (const name of ['a', 'b']) {
+        const written = readFileSync(join(newRoot, 'etc', name));
+        expect(written.toString(), `/etc/${name} complete`).to.equal(contents[name]);
+        expect(sha(written)).to.equal(sha(contents[name] as string));
+      }
+      expect(readFileSync(join(newRoot, 'etc', 'c'), 'utf8'), '/etc/c unchanged under its final name').to.equal('older c\n');
+      expect(readdirSync(join(newRoot, 'etc')).sort(), 'no temporary left').to.deep.equal(['a', 'b', 'c']);
+      // Without the older file, the changed one is simply absent.
+      rmSync(join(newRoot, 'etc', 'c'));
+      refused(m, 'SOURCE_CHANGED', /source of \/etc\/c changed since the manifest was made/);
+      expect(readdirSync(join(newRoot, 'etc')).sort()).to.deep.equal(['a', 'b']);
+      // The source fixed, the same manifest completes the root; what was written stays.
+      writeFileSync(join(base, 'src', 'c'), contents.c as string);
+      const report = materialise(m, newRoot);
+      expect(report.actions.filter((a) => a.kind === 'file').map((a) => `${a.path} ${a.op}`)).to.deep.equal(['/etc/a unchanged', '/etc/b unchanged', '/etc/c create']);
+      expect(readFileSync(join(newRoot, 'etc', 'c'), 'utf8')).to.equal(contents.c);
+      expect(readdirSync(join(newRoot, 'etc')).sort()).to.deep.equal(['a', 'b', 'c']);
+    });
     it('the same with --link (the hard link is removed again)', () => {
       const m = manifestOf([fileEntry('/etc/x', { sha256: sha('nope') })]);
       refused(m, 'SOURCE_CHANGED', /changed since the manifest was made/, { link: true });
@@ -258,6 +291,13 @@ describe('materialise: hostile manifests and target roots', () => {
       const m = manifestOf([fileEntry('/etc/x')], { root: join(base, 'image') });
       refusedUntouched(m, 'MANIFEST_UNSAFE', /outside the manifest root/);
     });
+    it('a source replaced by a symlink (to identical contents outside) after the manifest was made is refused while planning', () => {
+      writeFileSync(join(outside, 'same'), PAYLOAD);
+      const m = manifestOf([fileEntry('/etc/x')]);
+      rmSync(payload);
+      symlinkSync(join(outside, 'same'), payload);
+      refusedUntouched(m, 'SOURCE_CHANGED', /source of \/etc\/x is no longer a regular file/);
+    });
     it('a source that is a FIFO is refused without blocking', () => {
       const fifo = join(base, 'src', 'fifo');
       execFileSync('mkfifo', [fifo]);
@@ -271,6 +311,73 @@ describe('materialise: hostile manifests and target roots', () => {
     it('NEWROOT may not be the host root', () => {
       expect(() => materialise(manifestOf([]), '/')).to.throw(ElfdepsError, /host's own root/);
     });
+  });
+
+  describe('a source swapped between planning and copying', () => {
+    // The swap happens in onProgress, after /etc (handled first) and before /etc/x is written.
+    const swaps: Array<[string, () => void, RegExp]> = [
+      [
+        'a symlink to a file outside with identical contents (following it would read outside the source root)',
+        () => {
+          writeFileSync(join(outside, 'same'), PAYLOAD);
+          rmSync(payload);
+          symlinkSync(join(outside, 'same'), payload);
+        },
+        /no longer a regular file \(now a symlink\)/,
+      ],
+      [
+        'a FIFO (opening it would block the copy)',
+        () => {
+          rmSync(payload);
+          execFileSync('mkfifo', [payload]);
+        },
+        /no longer a regular file \(now a FIFO\)/,
+      ],
+      [
+        'another regular file with identical contents, renamed over it',
+        () => {
+          writeFileSync(`${payload}.new`, PAYLOAD);
+          renameSync(`${payload}.new`, payload);
+        },
+        /was replaced by another file after it was checked/,
+      ],
+    ];
+    const methods: Array<[string, MaterialiseOptions, string]> = [
+      ['copy', {}, '0644'],
+      ['--link', { link: true }, '0644'],
+      ['copy dropping setuid (read/write loop)', {}, '4755'],
+    ];
+    for (const [what, swap, message] of swaps) {
+      for (const [method, options, mode] of methods) {
+        it(`${what} [${method}]`, () => {
+          chmodSync(payload, parseInt(mode, 8));
+          const m = manifestOf([{ kind: 'directory', path: '/etc', mode: '0755' }, fileEntry('/etc/x', { mode })]);
+          let swapped = false;
+          let error: unknown;
+          try {
+            materialise(m, newRoot, {
+              ...options,
+              onProgress: (p) => {
+                if (p.path === '/etc' && !swapped) {
+                  swapped = true;
+                  swap();
+                }
+              },
+            });
+          } catch (err) {
+            error = err;
+          }
+          expect(swapped, 'the source was swapped after planning').to.equal(true);
+          expect(error).to.be.instanceOf(ElfdepsError);
+          const e = error as ElfdepsError;
+          expect(e.code, e.message).to.equal('SOURCE_CHANGED');
+          expect(e.message).to.match(message);
+          expect(e.message).to.not.include('\n');
+          expect(readdirSync(join(newRoot, 'etc')), 'nothing written, no temporary left').to.deep.equal([]);
+          expect(readFileSync(join(outside, 'victim'), 'utf8')).to.equal('original\n');
+        });
+      }
+    }
   });
 
   describe('manifests that fail the schema', () => {

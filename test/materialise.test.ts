@@ -28,9 +28,11 @@ import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/io.js';
 import { ElfdepsError } from '../src/errors.js';
 import { createManifest } from '../src/manifest/create.js';
+import { serializeManifest } from '../src/manifest/validate.js';
 import type { FileEntry, Manifest } from '../src/manifest/types.js';
 import { materialise } from '../src/materialise/index.js';
 import { RootFs } from '../src/resolve/rootfs.js';
+import { elfdepsCommand } from './helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -319,7 +321,10 @@ describe('materialise: a full disk', () => {
 
 describe('elfdeps copy (CLI)', () => {
   it('copies programs in one go, and a written manifest the same way; --dry-run prints the plan', async function () {
-    if (!existsSync('/bin/ls')) this.skip();
+    if (!existsSync('/bin/ls')) {
+      console.log('      skipped: this host has no /bin/ls to copy');
+      this.skip();
+    }
     const a = join(work, 'a');
     const r1 = await cli(['copy', '/bin/ls', a]);
     expect(r1.code, r1.stderr).to.equal(0);
@@ -352,5 +357,55 @@ describe('elfdeps copy (CLI)', () => {
     writeFileSync(m, '{}');
     expect((await cli(['copy', m, '/bin/ls', join(work, 'r')])).code).to.equal(2);
     expect((await cli(['copy', '--add', '/etc/hostname', m, join(work, 'r')])).code).to.equal(2);
+  });
+});
+
+describe('elfdeps copy: the progress line (the shipped CLI)', function () {
+  this.timeout(300_000);
+  const FILES = 2000; // well above the 500 entries that make a copy show progress
+  let dir: string; // not `work`: that one is fresh for each test
+  let manifestPath: string;
+  before(function () {
+    dir = mkdtempSync(join(tmpdir(), 'elfdeps-progress-'));
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    for (let i = 0; i < FILES; i++) writeFileSync(join(many, `f${i}`), `file ${i}\n`);
+    manifestPath = join(dir, 'many.json');
+    writeFileSync(manifestPath, serializeManifest(createManifest([], { add: [many] })));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('shows a progress line on a terminal, ending at every entry done', function () {
+    if (spawnSync('script', ['--version']).error !== undefined) {
+      console.log('      skipped: script(1) (util-linux) is not installed, so there is no terminal to run the CLI on');
+      this.skip();
+    }
+    const [node, bin] = elfdepsCommand();
+    const root = join(work, 'tty-root');
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const command = [node, bin, 'copy', manifestPath, root].map(quote).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, TERM: 'xterm' }, maxBuffer: 64 << 20 });
+    expect(r.status, r.stdout).to.equal(0);
+    const lines = [...r.stdout.matchAll(/(\d+)\/(\d+) entries, [\d.]+ [KM]iB of [\d.]+ [KM]iB \((\d+)%\)/g)];
+    expect(lines.length, `progress on the terminal: ${JSON.stringify(r.stdout.slice(0, 300))}`).to.be.at.least(1);
+    const last = lines[lines.length - 1] as RegExpMatchArray;
+    expect(last[1], 'the last progress line has every entry done').to.equal(last[2]);
+    expect(Number(last[2])).to.be.above(FILES);
+    expect(last[3]).to.equal('100');
+    // Drawn in place (carriage return, clear line), and cleared before the summary line.
+    expect(r.stdout).to.include('\r\x1b[K');
+    expect(r.stdout).to.match(/\r\x1b\[K[^\r]*: \d+ created, 0 replaced, 0 unchanged/);
+    expect(readdirSync(join(root, dir, 'many'))).to.have.length(FILES);
+  });
+
+  it('prints no progress line without a terminal', () => {
+    const [node, bin] = elfdepsCommand();
+    const root = join(work, 'pipe-root');
+    const r = spawnSync(node, [bin, 'copy', manifestPath, root], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.equal('');
+    expect(r.stdout).not.to.match(/entries,|\r|\x1b/);
+    expect(r.stdout).to.match(/^\/\S*: \d+ created, 0 replaced, 0 unchanged .*\n$/);
+    expect(readdirSync(join(root, dir, 'many'))).to.have.length(FILES);
   });
 });

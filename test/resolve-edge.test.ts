@@ -14,6 +14,7 @@ import { expect } from 'chai';
 import { Resolver, type ResolveOptions } from '../src/resolve/index.js';
 import type { ProgramResolution } from '../src/resolve/types.js';
 import { formatLdd } from '../src/cli/format.js';
+import { elfdepsCommand } from './helpers/cli.js';
 import { cleanEnv, hasTool, LoaderTally, loaderError, mkexe, mklib, mkstatic, mktracer, mustRun, patchBytes, run, traceExec, traceLines, useFixtures, writeText } from './helpers/build.js';
 
 const LDSO = '/lib64/ld-linux-x86-64.so.2';
@@ -545,8 +546,9 @@ describe('resolver edge cases against the real loader', function () {
     const { staticExe, staticPie } = fixtures().statics;
     for (const f of [staticExe, staticPie]) {
       const ldd = run('ldd', [f], { env: cleanEnv() });
-      // The CLI from source (tsx), so that the check never runs a stale dist/.
-      const cli = run(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', '--ldd', f], { cwd: REPO, env: cleanEnv() });
+      // The shipped CLI, rebuilt first when it is older than src/.
+      const [node, bin] = elfdepsCommand();
+      const cli = run(node, [bin, '--ldd', f], { cwd: REPO, env: cleanEnv() });
       same(`elfdeps --ldd ${f}`, { stdout: cli.stdout, stderr: cli.stderr.trim(), status: cli.status }, { stdout: ldd.stdout, stderr: ldd.stderr.trim(), status: ldd.status });
       expect(resolveLike(f, {}).objects).to.have.length(1);
     }

@@ -10,7 +10,7 @@
  * glibc confirms it on x86-64 programs built with gcc.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
@@ -18,6 +18,7 @@ import { formatLdd } from '../src/cli/format.js';
 import { resolve, type ResolveOptions } from '../src/resolve/index.js';
 import type { FoundBy, ProgramResolution } from '../src/resolve/types.js';
 import { PLATFORMS, type Platform } from './helpers/elf-writer.js';
+import { elfdepsCommand } from './helpers/cli.js';
 import { buildRoot, makeTempRoot, program, removeTempRoot, sharedLibrary, type RootSpec } from './helpers/fake-root.js';
 
 const run = promisify(execFile);
@@ -734,31 +735,15 @@ describe('resolving foreign root filesystems', function () {
   });
 
   describe('the compiled CLI on a root', function () {
-    // A private build: other work may rebuild dist/ at the same time. It lives under
-    // node_modules so that the compiled modules find their dependencies.
-    let outDir: string | undefined;
+    // The package's `bin`, as users run it (built once per test run when older than src/).
+    let node: string;
     let bin: string;
     let a64: string;
     let ppc: string;
     let musl: string;
-    before(async function () {
-      this.timeout(300_000);
-      const cacheDir = join(process.cwd(), 'node_modules', '.cache');
-      mkdirSync(cacheDir, { recursive: true });
-      outDir = mkdtempSync(join(cacheDir, 'elfdeps-roots-cli-'));
-      try {
-        await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(outDir, 'dist')], { cwd: process.cwd() });
-      } catch (err) {
-        // tsc still writes its output on type errors (someone else's work in progress).
-        console.log(`      note: tsc reported errors: ${String((err as { stdout?: string }).stdout ?? err).split('\n')[0]}`);
-      }
-      bin = join(outDir, 'dist', 'src', 'cli', 'bin.js');
-      if (!existsSync(bin)) {
-        console.log(`      skipped: the build produced no ${bin}`);
-        this.skip();
-      }
-      // Node does not look past node_modules for a package.json's "type".
-      writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n');
+    before(function () {
+      this.timeout(300_000); // a first `npm run build` when dist/ is stale
+      [node, bin] = elfdepsCommand();
       a64 = newRoot('cli-a64', debianArm64(true));
       const lib = (o: Parameters<typeof sharedLibrary>[1]) => sharedLibrary(PPC64, o);
       ppc = newRoot('cli-ppc64', {
@@ -780,13 +765,9 @@ describe('resolving foreign root filesystems', function () {
         },
       });
     });
-    after(function () {
-      if (outDir) rmSync(outDir, { recursive: true, force: true });
-    });
-
     const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
       try {
-        const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+        const { stdout, stderr } = await run(node, [bin, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
         return { code: 0, stdout, stderr };
       } catch (err) {
         const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -2,12 +2,14 @@
  * `elfdeps manifest FILE... [-o MANIFEST.json]`: the JSON manifest of what a
  * new root needs so that FILE... run in it (docs/manifest.md).
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, readlinkSync, renameSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError } from '../errors.js';
+import { describeError, ElfdepsError, errnoOf } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
+import { describeType } from '../materialise/plan.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { EXIT, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
@@ -18,7 +20,8 @@ Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
 that each FILE runs in it: the program, its interpreter, every library, every
 symlink and directory on the way. A #! script brings its interpreter.
 
-  -o, --output FILE      write the manifest to FILE (default: standard output)
+  -o, --output FILE      write the manifest to FILE, absent or a regular file
+                         (default, or -: standard output)
   --add PATH             also take PATH: a file, or a directory recursively (repeatable)
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
@@ -48,9 +51,42 @@ export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
-/** Writes `text` to `path` under a temporary name first, so a reader never sees half a manifest. */
+/** What a non-regular file at `path` is, for an error message (a symlink with its target). */
+function describeNonRegular(st: Stats, path: string): string {
+  if (!st.isSymbolicLink()) return describeType(st);
+  try {
+    return `a symlink (-> ${readlinkSync(path, 'utf8')})`;
+  } catch {
+    return 'a symlink';
+  }
+}
+
+/** -o FILE must be absent or a regular file (checked before the work, and again just before the rename). */
+function checkOutputPath(path: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') {
+      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (ENOENT: directory ${dirname(path)} does not exist)`, { path });
+      return;
+    }
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (${errnoOf(err) ?? 'error'})`, { path, cause: err });
+  }
+  if (!st.isFile()) {
+    throw new ElfdepsError('TARGET_CONFLICT', `${path}: is ${describeNonRegular(st, path)}; refusing to replace it with the manifest (-o takes a regular file, or a new name)`, { path });
+  }
+}
+
+/**
+ * Writes `text` to `path` under a temporary name first, so a reader never
+ * sees half a manifest. Only a regular file (or nothing) at `path` is
+ * replaced: renaming over a device, FIFO or symlink would destroy it (as
+ * root, `-o /dev/null` would replace the host's /dev/null).
+ */
 function writeAtomically(path: string, text: string): void {
-  const tmp = `${path}.elfdeps-tmp-${process.pid}`;
+  checkOutputPath(path);
+  const tmp = `${path}.elfdeps-tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
     writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
     renameSync(tmp, path);
@@ -60,7 +96,9 @@ function writeAtomically(path: string, text: string): void {
     } catch {
       // never created
     }
-    throw err;
+    const errno = errnoOf(err);
+    const why = errno === 'ENOENT' ? `ENOENT: directory ${dirname(path)} does not exist` : errno ?? describeError(err);
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (${why})`, { path, cause: err });
   }
 }
 
@@ -85,9 +123,11 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     io.stderr.write(`elfdeps manifest: no FILE given\nTry 'elfdeps manifest --help'.\n`);
     return EXIT.USAGE;
   }
+  const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
+  if (output !== null) checkOutputPath(output); // before the work, not after it
   const manifest = createManifest(files, manifestOptionsFrom(v, io));
   const text = serializeManifest(manifest);
-  if (v.output === undefined || v.output === '-') io.stdout.write(text);
-  else writeAtomically(resolvePath(io.cwd, v.output), text);
+  if (output === null) io.stdout.write(text);
+  else writeAtomically(output, text);
   return reportManifestProblems(manifest, io);
 }

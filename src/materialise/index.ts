@@ -2,19 +2,27 @@
  * materialise(): writes a manifest into a new root directory.
  *
  * Two phases. The plan (plan.ts) validates the manifest again, inspects
- * NEWROOT and refuses anything unsafe or conflicting before a single byte is
- * written. The execution writes directories (0700 while building), then files,
+ * NEWROOT and the sources, and refuses anything unsafe or conflicting before
+ * a single byte is written. A source whose contents changed (same size,
+ * another sha256) is found only while it is copied: the copy stops at that
+ * file, with every file written before it complete and verified. The execution writes directories (0700 while building), then files,
  * then symlinks (last, so no write can ever pass through one created here),
  * then sets directory modes, deepest first. Running it twice is a no-op.
  */
 import { mkdirSync } from 'node:fs';
 import { ElfdepsError, errnoOf } from '../errors.js';
 import { validateManifest } from '../manifest/validate.js';
-import { planMaterialise } from './plan.js';
+import { planMaterialise, type SourceIdentity } from './plan.js';
 import type { MaterialiseOptions, MaterialiseReport, PlannedAction } from './types.js';
 import { makeDirectory, removeStaleTemp, setDirectoryMode, writeFile, writeSymlink } from './write.js';
 
 export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './types.js';
+
+function plannedSource(sources: Map<string, SourceIdentity>, path: string): SourceIdentity {
+  const id = sources.get(path);
+  if (id === undefined) throw new ElfdepsError('INTERNAL', `${path}: the plan did not check this file's source`, { path });
+  return id;
+}
 
 /** Materialises `manifest` (a Manifest or parsed JSON, validated here) into `newRoot`. */
 export function materialise(manifest: unknown, newRoot: string, options: MaterialiseOptions = {}): MaterialiseReport {
@@ -52,7 +60,7 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
   for (const action of ordered) {
     if (action.op !== 'unchanged') {
       if (action.kind === 'directory') makeDirectory(plan.root, action);
-      else if (action.kind === 'file') bytesDone += writeFile(plan.root, action);
+      else if (action.kind === 'file') bytesDone += writeFile(plan.root, action, plannedSource(plan.sources, action.path));
       else writeSymlink(plan.root, action);
     }
     tick(action.path);

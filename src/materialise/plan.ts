@@ -1,10 +1,14 @@
 /**
  * Phase one of materialising: look at the manifest and at NEWROOT and decide
- * what to do with every entry, before anything is written. Every refusal
- * (unsafe path, symlink in the way, conflicting file, changed source) happens
- * here, so a hostile manifest writes nothing at all.
+ * what to do with every entry, before anything is written. Every refusal that
+ * needs no file contents (unsafe path, symlink in the way, conflicting file, a
+ * source gone, no longer a regular file, reached through a symlink or of
+ * another size) happens here, so a hostile manifest writes nothing at all.
+ * A source's sha256 is checked only while it is copied (hashing it here too
+ * would read every source twice); each source's device and inode are recorded
+ * so that the writer can tell when the file was swapped after this check.
  */
-import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats, type Stats } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf } from '../errors.js';
 import { ancestorsOf, comparePaths, parentOf } from '../manifest/entry-path.js';
@@ -13,6 +17,12 @@ import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { DirectoryEntry, FileEntry, Manifest, ManifestEntry } from '../manifest/types.js';
 import { staleTempNames } from './temp-files.js';
 import type { MaterialiseOptions, PlannedAction } from './types.js';
+
+/** Which file a source path named when it was checked (st_dev, st_ino). */
+export interface SourceIdentity {
+  dev: bigint;
+  ino: bigint;
+}
 
 export interface Plan {
   /** Host path of NEWROOT. */
@@ -24,6 +34,8 @@ export interface Plan {
   staleTemps: string[];
   /** Bytes of file content to write. */
   bytes: number;
+  /** By in-root path, for each file to write: the source file checked here. */
+  sources: Map<string, SourceIdentity>;
   warnings: string[];
 }
 
@@ -34,10 +46,14 @@ type Existing =
   | { type: 'symlink'; target: string }
   | { type: 'other'; what: string };
 
-function describeOther(st: Stats): string {
+/** What a file that is not a regular file is, for messages ("a FIFO"). */
+export function describeType(st: Stats | BigIntStats): string {
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device node';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
   return 'not a regular file';
 }
 
@@ -52,7 +68,7 @@ function inspect(host: string): Existing {
   if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
   if (st.isFile()) return { type: 'file', mode: st.mode & 0o7777, size: st.size };
   if (st.isSymbolicLink()) return { type: 'symlink', target: readlinkSync(host, 'utf8') };
-  return { type: 'other', what: describeOther(st) };
+  return { type: 'other', what: describeType(st) };
 }
 
 /** Whether a host path is NEWROOT or inside it. */
@@ -80,23 +96,24 @@ function sameContent(host: string, entry: FileEntry): boolean {
   }
 }
 
-/** The source must still be the regular file the manifest describes, reached without symlinks. */
-function checkSource(entry: FileEntry): void {
+/** The source must still be the regular file the manifest describes, reached without symlinks; returns which file it is. */
+function checkSource(entry: FileEntry): SourceIdentity {
   const src = entry.source;
-  let st: Stats;
+  let st: BigIntStats;
   try {
-    st = lstatSync(src);
+    st = lstatSync(src, { bigint: true });
   } catch (err) {
     throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is gone (${errnoOf(err) ?? 'error'})`, { path: src, cause: err });
   }
   if (!st.isFile()) throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is no longer a regular file`, { path: src });
-  if (st.size !== entry.size) {
+  if (st.size !== BigInt(entry.size)) {
     throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} changed size (${st.size} bytes, manifest says ${entry.size})`, { path: src });
   }
   // A symlinked parent could lead the read anywhere on the host (rsync CVE-2024-12086).
   if (realpathSync.native(src) !== src) {
     throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is now reached through a symlink`, { path: src });
   }
+  return { dev: st.dev, ino: st.ino };
 }
 
 function resolveRoot(newRoot: string): { root: string; exists: boolean } {
@@ -186,6 +203,7 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
   const absent = new Set<string>(); // paths known not to exist (or to be replaced), so their contents are absent too
   const actions: PlannedAction[] = [];
   const staleTemps: string[] = [];
+  const sources = new Map<string, SourceIdentity>();
   let bytes = 0;
   for (let i = 0; i < paths.length; i++) {
     const path = paths[i] as string;
@@ -201,7 +219,7 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
       for (const name of staleTempNames(root + path)) staleTemps.push(`${root}${path}/${name}`);
     }
     if (entry.kind === 'file' && action.op !== 'unchanged') {
-      checkSource(entry);
+      sources.set(path, checkSource(entry));
       bytes += entry.size;
     }
     actions.push(action);
@@ -212,5 +230,5 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
     const copied = actions.filter((a) => a.kind === 'file' && a.op !== 'unchanged' && a.method === 'copy').length;
     if (copied > 0) warnings.push(`${copied} file(s) copied instead of hard-linked: their setuid/setgid bits are dropped, which must not change the host's file`);
   }
-  return { root, rootExists: exists, actions, staleTemps, bytes, warnings };
+  return { root, rootExists: exists, actions, staleTemps, bytes, sources, warnings };
 }

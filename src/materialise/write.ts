@@ -5,6 +5,11 @@
  * files and symlinks under a temporary name with O_EXCL (which never follows
  * a symlink) and renames them into place. Node has no openat(), so this
  * cannot defeat another user racing us inside NEWROOT; docs/manifest.md says so.
+ *
+ * Each source is checked again just before it is read: still a regular file,
+ * still the inode the plan checked (a symlink or FIFO swapped in after the
+ * plan would otherwise be followed, or block the copy), then read through a
+ * descriptor opened with O_NOFOLLOW and checked with fstat.
  */
 import {
   closeSync,
@@ -18,9 +23,11 @@ import {
   openSync,
   readSync,
   renameSync,
+  statfsSync,
   symlinkSync,
   unlinkSync,
   writeSync,
+  type BigIntStats,
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { ElfdepsError, errnoOf } from '../errors.js';
@@ -28,7 +35,7 @@ import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { FileEntry, SymlinkEntry } from '../manifest/types.js';
-import { inside } from './plan.js';
+import { describeType, inside, type SourceIdentity } from './plan.js';
 import { tempName } from './temp-files.js';
 import type { PlannedAction } from './types.js';
 
@@ -96,6 +103,61 @@ export function setDirectoryMode(root: string, action: PlannedAction): void {
   }
 }
 
+/** `st` (of the source, or of what was read from it) must be the regular file the plan checked. */
+function expectSameSource(st: BigIntStats, entry: FileEntry, expected: SourceIdentity): void {
+  if (!st.isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file (now ${describeType(st)})`);
+  if (st.dev !== expected.dev || st.ino !== expected.ino) {
+    throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} was replaced by another file after it was checked`);
+  }
+}
+
+/** lstat of the source just before it is opened: a symlink, FIFO or device swapped in is refused without being opened. */
+function recheckSource(entry: FileEntry, expected: SourceIdentity): void {
+  let st: BigIntStats;
+  try {
+    st = lstatSync(entry.source, { bigint: true });
+  } catch (err) {
+    throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is gone`, err);
+  }
+  expectSameSource(st, entry, expected);
+}
+
+/** Opens the source without following a symlink or blocking on a FIFO, and checks it is still the planned file. */
+function openSource(entry: FileEntry, expected: SourceIdentity): number {
+  let fd: number;
+  try {
+    fd = openSync(entry.source, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fail('SOURCE_CHANGED', entry.source, `cannot open source of ${entry.path}`, err);
+  }
+  try {
+    expectSameSource(fstatSync(fd, { bigint: true }), entry, expected);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+const PROC_SUPER_MAGIC = 0x9fa0;
+let procFdUsable: boolean | undefined;
+
+/**
+ * A path that reopens exactly the file open as `fd` (/proc/self/fd/N), or
+ * null without procfs. copyFileSync takes paths only; through this one it
+ * copies the inode already checked, whatever happens to the source's name.
+ */
+function pathOfFd(fd: number): string | null {
+  if (procFdUsable === undefined) {
+    try {
+      procFdUsable = statfsSync('/proc/self/fd').type === PROC_SUPER_MAGIC;
+    } catch {
+      procFdUsable = false;
+    }
+  }
+  return procFdUsable ? `/proc/self/fd/${fd}` : null;
+}
+
 /** Checks what sits under the temporary name against the manifest; returns nothing or throws SOURCE_CHANGED. */
 function verify(fd: number, entry: FileEntry, tmp: string): void {
   const st = fstatSync(fd);
@@ -111,16 +173,11 @@ function verify(fd: number, entry: FileEntry, tmp: string): void {
 }
 
 /** Reads the source and writes the temporary in one pass: used when the copy must never carry the source's setuid bit, even briefly. */
-function streamCopy(entry: FileEntry, tmp: string): number {
+function streamCopy(entry: FileEntry, expected: SourceIdentity, tmp: string): number {
   let src: number | undefined;
   let dst: number | undefined;
   try {
-    try {
-      src = openSync(entry.source, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-    } catch (err) {
-      throw fail('SOURCE_CHANGED', entry.source, `cannot open source of ${entry.path}`, err);
-    }
-    if (!fstatSync(src).isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file`);
+    src = openSource(entry, expected);
     dst = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     const buf = Buffer.allocUnsafe(1024 * 1024);
     const hash = createHash('sha256');
@@ -150,13 +207,15 @@ function streamCopy(entry: FileEntry, tmp: string): number {
  * against the manifest's size and sha256, sets its mode and renames it over
  * the final name. Returns the bytes written.
  */
-export function writeFile(root: string, action: PlannedAction): number {
+export function writeFile(root: string, action: PlannedAction, expected: SourceIdentity): number {
   const entry = action.entry as FileEntry;
   const host = checkedHostPath(root, action.path);
   const tmp = `${root}${parentOf(action.path) === '/' ? '' : parentOf(action.path)}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
   const mode = parseMode(action.mode ?? entry.mode);
   let fd: number | undefined;
+  let src: number | undefined;
   try {
+    recheckSource(entry, expected);
     if (action.method === 'link') {
       try {
         linkSync(entry.source, tmp); // link() does not follow a symlink that replaced the source
@@ -165,16 +224,20 @@ export function writeFile(root: string, action: PlannedAction): number {
         throw fail('SOURCE_CHANGED', entry.source, `cannot hard-link source of ${entry.path}`, err);
       }
       fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+      // The link is the source's inode itself: it must be the one the plan checked.
+      expectSameSource(fstatSync(fd, { bigint: true }), entry, expected);
       // The inode is the host's: its mode must already be right, never chmod it.
       if ((fstatSync(fd).mode & 0o7777) !== mode) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} changed mode since the manifest was made`);
       verify(fd, entry, tmp);
     } else if ((parseMode(entry.mode) & SETID_BITS & ~mode) !== 0) {
-      fd = streamCopy(entry, tmp);
+      fd = streamCopy(entry, expected, tmp);
       fchmodSync(fd, mode);
     } else {
+      src = openSource(entry, expected);
       try {
         // O_EXCL on the destination (never follows a symlink); FICLONE shares extents where the filesystem can.
-        copyFileSync(entry.source, tmp, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+        // Without procfs the source is named by its path again: the lstat and fstat checks above leave a tiny window.
+        copyFileSync(pathOfFd(src) ?? entry.source, tmp, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
       } catch (err) {
         const errno = errnoOf(err);
         if (errno === 'ENOENT' || errno === 'ELOOP' || errno === 'EISDIR') {
@@ -182,6 +245,8 @@ export function writeFile(root: string, action: PlannedAction): number {
         }
         throw fail('COPY_FAILED', host, `cannot copy from ${entry.source}`, err);
       }
+      closeSync(src);
+      src = undefined;
       fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
       verify(fd, entry, tmp);
       fchmodSync(fd, mode);
@@ -192,6 +257,7 @@ export function writeFile(root: string, action: PlannedAction): number {
     return entry.size;
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
+    if (src !== undefined) closeSync(src);
     removeQuietly(tmp);
     if (err instanceof ElfdepsError) throw err;
     throw fail('COPY_FAILED', host, 'cannot write file', err);
