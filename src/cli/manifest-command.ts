@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError, errnoOf } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
-import { describeType } from '../materialise/plan.js';
+import { describeFileType } from '../file-type.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { EXIT, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
@@ -53,7 +53,7 @@ export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
 
 /** What a non-regular file at `path` is, for an error message (a symlink with its target). */
 function describeNonRegular(st: Stats, path: string): string {
-  if (!st.isSymbolicLink()) return describeType(st);
+  if (!st.isSymbolicLink()) return describeFileType(st);
   try {
     return `a symlink (-> ${readlinkSync(path, 'utf8')})`;
   } catch {

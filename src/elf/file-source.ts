@@ -6,6 +6,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { ElfFormatError, ElfIoError, errnoOf, type ElfErrorCode } from '../errors.js';
+import { describeFileType } from '../file-type.js';
 
 /** Largest single read the reader ever asks for (a program header table is at most 64 KiB). */
 export const MAX_READ = 1 << 20;
@@ -37,14 +38,14 @@ export class FileSource {
       // open(2) on a Unix socket fails with ENXIO: say what the path is, as for a FIFO.
       if (errno === 'ENXIO') {
         const st = statQuietly(path);
-        if (st && !st.isFile()) throw new ElfFormatError('ELF_NOT_REGULAR', path, `not a regular file (${fileTypeName(st)})`);
+        if (st && !st.isFile()) throw new ElfFormatError('ELF_NOT_REGULAR', path, `not a regular file (${describeFileType(st)})`);
       }
       throw new ElfIoError(path, describeOpenErrno(errno), errno, err);
     }
     try {
       const st = fstatSync(fd, { bigint: true });
       if (!st.isFile()) {
-        throw new ElfFormatError('ELF_NOT_REGULAR', path, `not a regular file (${fileTypeName(st)})`);
+        throw new ElfFormatError('ELF_NOT_REGULAR', path, `not a regular file (${describeFileType(st)})`);
       }
       return new FileSource(path, fd, st.size, st.dev, st.ino, Number(st.mode));
     } catch (err) {
@@ -135,11 +136,3 @@ function describeOpenErrno(errno: string | undefined): string {
   }
 }
 
-function fileTypeName(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}

@@ -16,6 +16,7 @@ import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { DirectoryEntry, FileEntry, Manifest, ManifestEntry } from '../manifest/types.js';
 import { staleTempNames } from './temp-files.js';
+import { describeFileType } from '../file-type.js';
 import type { MaterialiseOptions, PlannedAction } from './types.js';
 
 /** Which file a source path named when it was checked (st_dev, st_ino). */
@@ -47,15 +48,6 @@ type Existing =
   | { type: 'other'; what: string };
 
 /** What a file that is not a regular file is, for messages ("a FIFO"). */
-export function describeType(st: Stats | BigIntStats): string {
-  if (st.isSymbolicLink()) return 'a symlink';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
-}
 
 function inspect(host: string): Existing {
   let st: Stats;
@@ -68,7 +60,7 @@ function inspect(host: string): Existing {
   if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
   if (st.isFile()) return { type: 'file', mode: st.mode & 0o7777, size: st.size };
   if (st.isSymbolicLink()) return { type: 'symlink', target: readlinkSync(host, 'utf8') };
-  return { type: 'other', what: describeType(st) };
+  return { type: 'other', what: describeFileType(st) };
 }
 
 /** Whether a host path is NEWROOT or inside it. */

@@ -35,7 +35,8 @@ import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { FileEntry, SymlinkEntry } from '../manifest/types.js';
-import { describeType, inside, type SourceIdentity } from './plan.js';
+import { inside, type SourceIdentity } from './plan.js';
+import { describeFileType } from '../file-type.js';
 import { tempName } from './temp-files.js';
 import type { PlannedAction } from './types.js';
 
@@ -105,7 +106,7 @@ export function setDirectoryMode(root: string, action: PlannedAction): void {
 
 /** `st` (of the source, or of what was read from it) must be the regular file the plan checked. */
 function expectSameSource(st: BigIntStats, entry: FileEntry, expected: SourceIdentity): void {
-  if (!st.isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file (now ${describeType(st)})`);
+  if (!st.isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file (now ${describeFileType(st)})`);
   if (st.dev !== expected.dev || st.ino !== expected.ino) {
     throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} was replaced by another file after it was checked`);
   }
