@@ -33,16 +33,29 @@ export type CandidateOutcome =
 /** glibc's LIBC_ABI_MAX (x86): EI_ABIVERSION must stay below it with ELFOSABI_GNU. */
 const LIBC_ABI_MAX = 4;
 
-/** Parsed files by host path + identity, shared by every lookup of one resolve() call. */
+/** A file whose header could be read: its details, or why they could not. */
+export interface ElfRead {
+  header: ElfHeader;
+  elf: ElfFile | null;
+  error: ElfdepsError | null;
+}
+
+/** Parsed files by host path, shared by every lookup of one resolve() call. */
 export class ElfCache {
-  private readonly byPath = new Map<string, ElfFile | ElfdepsError>();
+  private readonly byPath = new Map<string, ElfRead | ElfdepsError>();
   readonly stats = { files: 0, bytesRead: 0 };
 
-  /** Header and details of the regular file at hostPath; errors are cached too. */
-  read(hostPath: string): { header: ElfHeader; elf: ElfFile | null; error: ElfdepsError | null } | ElfdepsError {
-    const cached = this.byPath.get(hostPath);
-    if (cached instanceof ElfdepsError) return cached;
-    if (cached) return { header: cached.header, elf: cached, error: null };
+  /** Header and details of the regular file at hostPath; every outcome, errors included, is read once. */
+  read(hostPath: string): ElfRead | ElfdepsError {
+    let result = this.byPath.get(hostPath);
+    if (result === undefined) {
+      result = this.readUncached(hostPath);
+      this.byPath.set(hostPath, result);
+    }
+    return result;
+  }
+
+  private readUncached(hostPath: string): ElfRead | ElfdepsError {
     let src: FileSource;
     try {
       src = FileSource.open(hostPath);
@@ -53,18 +66,13 @@ export class ElfCache {
     try {
       const header = readElfHeader(src);
       try {
-        const elf = readElfDetails(src, header);
-        this.byPath.set(hostPath, elf);
-        return { header, elf, error: null };
+        return { header, elf: readElfDetails(src, header), error: null };
       } catch (err) {
         if (err instanceof ElfdepsError) return { header, elf: null, error: err };
         throw err;
       }
     } catch (err) {
-      if (err instanceof ElfdepsError) {
-        this.byPath.set(hostPath, err);
-        return err;
-      }
+      if (err instanceof ElfdepsError) return err;
       throw err;
     } finally {
       this.stats.files++;

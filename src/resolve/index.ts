@@ -10,7 +10,7 @@ import type { SearchDir } from './dst.js';
 import { cacheTargetFor, lookupLdCache, parseLdCache, type LdCache } from './ldcache.js';
 import { readLdSoConf } from './ldconf.js';
 import { loaderProfile, type ProfileOverrides } from './profile.js';
-import { ProgramResolver, type CacheLookup } from './resolver.js';
+import { elfSummary, ProgramResolver, type CacheLookup } from './resolver.js';
 import { RootFs } from './rootfs.js';
 import type { ProgramResolution, ResolveResult } from './types.js';
 
@@ -152,7 +152,7 @@ export class Resolver {
             foundBy: 'input',
             via: null,
             loader: null,
-            elf: { class: main.header.elfClass, machine: main.machineName, kind: main.kind, needed: [], rpath: null, runpath: null, nodeflib: false },
+            elf: elfSummary(main),
             isInterpreter: false,
           },
         ],

@@ -58,6 +58,20 @@ const MUSL_STRERROR: Record<string, string> = {
   ENOENT: 'No such file or directory',
 };
 
+/** What a result says about an object's ELF file. */
+export function elfSummary(file: ElfFile): LoadedObject['elf'] {
+  const d = file.dynamic;
+  return {
+    class: file.header.elfClass,
+    machine: file.machineName,
+    kind: file.kind,
+    needed: d?.needed ?? [],
+    rpath: d?.rpath ?? null,
+    runpath: d?.runpath ?? null,
+    nodeflib: d?.flags1 != null && (d.flags1 & C.DF_1_NODEFLIB) !== 0n,
+  };
+}
+
 /** Names musl satisfies with itself (ldso/dynlink.c load_library). */
 const MUSL_RESERVED = /^lib(c|pthread|rt|m|dl|util|xnet)\./;
 
@@ -124,19 +138,6 @@ export class ProgramResolver {
     return obj;
   }
 
-  private summary(file: ElfFile): LoadedObject['elf'] {
-    const d = file.dynamic;
-    return {
-      class: file.header.elfClass,
-      machine: file.machineName,
-      kind: file.kind,
-      needed: d?.needed ?? [],
-      rpath: d?.rpath ?? null,
-      runpath: d?.runpath ?? null,
-      nodeflib: d?.flags1 != null && (d.flags1 & C.DF_1_NODEFLIB) !== 0n,
-    };
-  }
-
   /** Whether the program's own search paths or DT_NEEDED use $ORIGIN (which glibc computes from /proc for it). */
   private usesOrigin(file: ElfFile): boolean {
     const d = file.dynamic;
@@ -176,7 +177,7 @@ export class ProgramResolver {
       foundBy: 'input',
       via: null,
       loader: null,
-      elf: this.summary(this.main),
+      elf: elfSummary(this.main),
       isInterpreter: false,
       file: this.main,
       // The program is never matched by file identity (dl-load.c skips it).
@@ -257,7 +258,7 @@ export class ProgramResolver {
       foundBy: 'interpreter',
       via: null,
       loader: null,
-      elf: this.summary(r.elf),
+      elf: elfSummary(r.elf),
       isInterpreter: true,
       file: r.elf,
       dev: null, // ld.so has no file identity in its own link map
@@ -345,7 +346,7 @@ export class ProgramResolver {
       foundBy: why === 'preload' && result.found.how === 'direct' ? 'preload' : result.found.how,
       via: result.found.via,
       loader: requester.index,
-      elf: this.summary(outcome.elf),
+      elf: elfSummary(outcome.elf),
       isInterpreter: false,
       file: outcome.elf,
       dev: outcome.elf.dev,
