@@ -16,6 +16,10 @@ export type ElfErrorCode =
   | 'ELF_BAD_DYNAMIC' // PT_DYNAMIC malformed
   | 'ELF_BAD_STRTAB' // DT_STRTAB missing or not mapped by a PT_LOAD
   | 'ELF_BAD_STRING' // string offset out of range, or unterminated
+  | 'ELF_BAD_VERSION' // DT_VERNEED / DT_VERDEF / DT_VERSYM malformed
+  | 'ELF_BAD_SYMTAB' // DT_SYMTAB malformed or not mapped
+  | 'ELF_BAD_HASH' // DT_HASH / DT_GNU_HASH malformed
+  | 'ELF_BAD_RELOC' // relocation tables malformed
   | 'ELF_LIMIT'; // a count or size beyond what any real loader accepts
 
 export type ErrorCode =

@@ -61,7 +61,7 @@ function paint(style: TreeStyle, code: string, s: string): string {
  * under the edge that mapped it (its first loader); later references to it
  * say "already loaded" and are not expanded again, so cycles end.
  */
-export function formatTree(p: ProgramResolution, style: TreeStyle): string[] {
+export function formatTree(p: ProgramResolution, style: TreeStyle, marks: ReadonlyMap<string, string[]> = new Map()): string[] {
   const main = p.objects[0];
   if (!main) return [];
   const lines: string[] = [];
@@ -87,6 +87,8 @@ export function formatTree(p: ProgramResolution, style: TreeStyle): string[] {
         const via = d.how === 'rpath' && o?.via != null ? ` of ${p.objects[o.via]?.path ?? '?'}` : '';
         const tag = paint(style, d.how === 'loaded' ? '2' : '33', `[${HOW_LABEL[d.how]}${via}]`);
         label = `${d.name}${o && o.path !== d.name ? ` => ${o.path}` : ''} ${tag}`;
+        // The loader's verdict on this edge (versions the requester needs from it).
+        for (const m of o ? (marks.get(`${d.requester}:${o.index}`) ?? []) : []) label += ` ${paint(style, '31', `[${m}]`)}`;
       }
       lines.push(prefix + branch + label);
       // Expand where the object was mapped; guard depth against malformed input.

@@ -10,7 +10,9 @@ import { flagNames, DF_1_NAMES, DF_NAMES } from '../elf/constants.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom } from './loader-options.js';
 import type { ProgramResolution } from '../resolve/types.js';
-import { formatLdd, formatTree } from './format.js';
+import { formatTree } from './format.js';
+import { formatLddVerdict, formatVerdictTail, treeMarks } from './format-verdict.js';
+import { Judge, type Verdict } from '../verdict/index.js';
 import { EXIT, type CliIo } from './io.js';
 
 export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
@@ -21,17 +23,25 @@ export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
 Shows what the dynamic loader would load for each FILE, without running it.
 
 Output (one of):
-  --ldd                  ldd's lines, without load addresses (default)
+  --ldd                  ldd's lines, without load addresses (default); the
+                         loader's version errors first, as ldd shows them
   --tree                 an indented tree saying how each library was found
   --json                 one JSON document (schema: docs/resolve-result.schema.json)
   --elf                  what the ELF reader finds in each FILE (no resolution)
+
+The loader's verdict (ldd's flags, same output):
+  -v, --verbose          also the "Version information:" block (ldd -v)
+  -u, --unused           the program's unused direct dependencies (ldd -u)
+  -d, --data-relocs      undefined symbols the loader resolves at start (ldd -d)
+  -r, --function-relocs  undefined symbols, function symbols too (ldd -r)
 
 Loader environment:
 ${LOADER_OPTIONS_HELP}
   -h, --help             this help
 
-Exit status: 0 all found; 1 something not found or the loader would fail;
-2 bad usage or an unreadable FILE.
+Exit status: 0 the loader would start every FILE; 1 it would not (a library
+not found, a version missing, a symbol it resolves at start undefined, or
+another fatal loader error); 2 bad usage or an unreadable FILE.
 `;
 
 function describeElf(elf: ElfFile): string[] {
@@ -67,6 +77,10 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
         tree: { type: 'boolean' },
         json: { type: 'boolean' },
         elf: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
+        unused: { type: 'boolean', short: 'u' },
+        'data-relocs': { type: 'boolean', short: 'd' },
+        'function-relocs': { type: 'boolean', short: 'r' },
         ...LOADER_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -125,7 +139,9 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return EXIT.USAGE;
   }
   let code: number = EXIT.OK;
-  const results: ProgramResolution[] = [];
+  const results: Array<ProgramResolution & { verdict: Verdict }> = [];
+  const judge = new Judge(resolver.fs, resolver.elfCache);
+  const relocations = v['function-relocs'] ? 'all' : 'start';
   // no-color.org: a NO_COLOR that is present and not empty turns colour off.
   const color = io.stdout.isTTY === true && !io.env.NO_COLOR;
   for (const file of files) {
@@ -138,13 +154,16 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       continue;
     }
     if (p.missing.length > 0 || p.fatal !== null) code = Math.max(code, EXIT.NOT_FOUND);
+    const judgement = judge.judge(p, { relocations, unused: v.unused === true });
+    const { verdict } = judgement;
+    if (!verdict.starts) code = Math.max(code, EXIT.NOT_FOUND);
     if (v.json) {
-      results.push(p);
+      results.push({ ...p, verdict });
       continue;
     }
     if (files.length > 1) io.stdout.write(`${file}:\n`);
     if (v.tree) {
-      io.stdout.write(formatTree(p, { color }).join('\n') + '\n');
+      io.stdout.write([...formatTree(p, { color }, treeMarks(verdict)), ...formatVerdictTail(judgement, { color })].join('\n') + '\n');
     } else if (p.flavour === 'none') {
       io.stderr.write('\tnot a dynamic executable\n');
       code = Math.max(code, EXIT.NOT_FOUND);
@@ -154,8 +173,13 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       io.stderr.write(`elfdeps: ${file}: error while loading shared libraries: ${p.fatal}\n`);
       continue;
     } else {
-      const lines = formatLdd(p);
+      const flags = { verbose: v.verbose === true, unused: v.unused === true, undefined: v['data-relocs'] === true || v['function-relocs'] === true };
+      const lines = formatLddVerdict(p, judgement, flags, process.pid);
       if (lines.length) io.stdout.write(lines.join('\n') + '\n');
+      // ldd shows nothing of a symbol the loader cannot bind at start unless asked (-d/-r): say why the status is 1.
+      const atStart = verdict.undefinedSymbols.find((u) => u.atStart);
+      if (atStart && !flags.undefined && !flags.unused) io.stderr.write(`elfdeps: ${file} would not start: ${verdict.refusal}\n`);
+      for (const u of verdict.unreadable) io.stderr.write(`elfdeps: ${u}\n`);
     }
     for (const m of p.missing) {
       const who = p.objects[m.requester]?.path ?? file;

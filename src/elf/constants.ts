@@ -43,6 +43,57 @@ export const DT_FLAGS_1 = 0x6ffffffbn;
 export const DT_AUXILIARY = 0x7ffffffdn;
 export const DT_FILTER = 0x7fffffffn;
 
+// Tags of the tables the loader uses after mapping (symbols, versions, relocations).
+export const DT_PLTRELSZ = 2n;
+export const DT_HASH = 4n;
+export const DT_SYMTAB = 6n;
+export const DT_RELA = 7n;
+export const DT_RELASZ = 8n;
+export const DT_RELAENT = 9n;
+export const DT_SYMENT = 11n;
+export const DT_SYMBOLIC = 16n;
+export const DT_REL = 17n;
+export const DT_RELSZ = 18n;
+export const DT_RELENT = 19n;
+export const DT_PLTREL = 20n;
+export const DT_JMPREL = 23n;
+export const DT_BIND_NOW = 24n;
+export const DT_RELRSZ = 35n;
+export const DT_RELR = 36n;
+export const DT_RELRENT = 37n;
+export const DT_GNU_HASH = 0x6ffffef5n;
+export const DT_VERSYM = 0x6ffffff0n;
+export const DT_VERDEF = 0x6ffffffcn;
+export const DT_VERDEFNUM = 0x6ffffffdn;
+export const DT_VERNEED = 0x6ffffffen;
+export const DT_VERNEEDNUM = 0x6fffffffn;
+
+// Symbol versioning (gABI, GNU extension).
+export const VER_FLG_BASE = 0x1;
+export const VER_FLG_WEAK = 0x2;
+export const VER_NDX_LOCAL = 0;
+export const VER_NDX_GLOBAL = 1;
+
+// Symbol table fields.
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+export const STB_GNU_UNIQUE = 10;
+export const STT_NOTYPE = 0;
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
+export const STT_SECTION = 3;
+export const STT_FILE = 4;
+export const STT_COMMON = 5;
+export const STT_TLS = 6;
+export const STT_GNU_IFUNC = 10;
+export const STV_DEFAULT = 0;
+export const STV_INTERNAL = 1;
+export const STV_HIDDEN = 2;
+export const STV_PROTECTED = 3;
+export const SHN_UNDEF = 0;
+export const SHN_ABS = 0xfff1;
+
 export const DF_ORIGIN = 0x1n;
 export const DF_SYMBOLIC = 0x2n;
 export const DF_TEXTREL = 0x4n;

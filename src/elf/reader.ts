@@ -83,6 +83,45 @@ export interface DynamicInfo {
   /** DT_AUXILIARY and DT_FILTER names (rare: filter objects). */
   auxiliary: string[];
   filter: string[];
+  /**
+   * The values of the tags that locate the tables the loader uses after
+   * mapping (symbols, versions, relocations), the last of each tag as
+   * glibc keeps them. Recorded, not read: src/elf/image.ts reads the
+   * tables themselves, and only when asked.
+   */
+  tables: DynamicTables;
+}
+
+/** Addresses (virtual, as in the file) and sizes of the dynamic tables; null when the tag is absent. */
+export interface DynamicTables {
+  strtab: bigint | null;
+  strsz: bigint | null;
+  symtab: bigint | null;
+  syment: bigint | null;
+  hash: bigint | null;
+  gnuHash: bigint | null;
+  versym: bigint | null;
+  verneed: bigint | null;
+  verneedNum: bigint | null;
+  verdef: bigint | null;
+  verdefNum: bigint | null;
+  rela: bigint | null;
+  relaSz: bigint | null;
+  relaEnt: bigint | null;
+  rel: bigint | null;
+  relSz: bigint | null;
+  relEnt: bigint | null;
+  jmprel: bigint | null;
+  pltRelSz: bigint | null;
+  /** DT_PLTREL: DT_REL (17) or DT_RELA (7). */
+  pltRel: bigint | null;
+  relr: bigint | null;
+  relrSz: bigint | null;
+  relrEnt: bigint | null;
+  /** DT_BIND_NOW present, or DF_BIND_NOW in DT_FLAGS, or DF_1_NOW in DT_FLAGS_1 (get-dynamic-info.h). */
+  bindNow: boolean;
+  /** DT_SYMBOLIC present, or DF_SYMBOLIC in DT_FLAGS. */
+  symbolic: boolean;
 }
 
 export interface ElfFile {
@@ -191,7 +230,7 @@ function readInterpreter(src: FileSource, ph: ProgramHeader): string {
 }
 
 /** Translates a virtual address to a file offset through the PT_LOAD segments. */
-function mapAddress(phdrs: ProgramHeader[], addr: bigint): { offset: bigint; available: bigint } | null {
+export function mapAddress(phdrs: ProgramHeader[], addr: bigint): { offset: bigint; available: bigint } | null {
   for (const p of phdrs) {
     if (p.type !== C.PT_LOAD) continue;
     if (addr >= p.vaddr && addr - p.vaddr < p.filesz) {
@@ -335,6 +374,36 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     const v = last.get(tag);
     return v === undefined ? null : str(v, name);
   };
+  const tag = (t: bigint): bigint | null => last.get(t) ?? null;
+  const flags = tag(C.DT_FLAGS);
+  const flags1 = tag(C.DT_FLAGS_1);
+  const tables: DynamicTables = {
+    strtab,
+    strsz,
+    symtab: tag(C.DT_SYMTAB),
+    syment: tag(C.DT_SYMENT),
+    hash: tag(C.DT_HASH),
+    gnuHash: tag(C.DT_GNU_HASH),
+    versym: tag(C.DT_VERSYM),
+    verneed: tag(C.DT_VERNEED),
+    verneedNum: tag(C.DT_VERNEEDNUM),
+    verdef: tag(C.DT_VERDEF),
+    verdefNum: tag(C.DT_VERDEFNUM),
+    rela: tag(C.DT_RELA),
+    relaSz: tag(C.DT_RELASZ),
+    relaEnt: tag(C.DT_RELAENT),
+    rel: tag(C.DT_REL),
+    relSz: tag(C.DT_RELSZ),
+    relEnt: tag(C.DT_RELENT),
+    jmprel: tag(C.DT_JMPREL),
+    pltRelSz: tag(C.DT_PLTRELSZ),
+    pltRel: tag(C.DT_PLTREL),
+    relr: tag(C.DT_RELR),
+    relrSz: tag(C.DT_RELRSZ),
+    relrEnt: tag(C.DT_RELRENT),
+    bindNow: last.has(C.DT_BIND_NOW) || (flags !== null && (flags & C.DF_BIND_NOW) !== 0n) || (flags1 !== null && (flags1 & C.DF_1_NOW) !== 0n),
+    symbolic: last.has(C.DT_SYMBOLIC) || (flags !== null && (flags & C.DF_SYMBOLIC) !== 0n),
+  };
   return {
     needed: needed.map((v) => str(v, 'DT_NEEDED')),
     soname: opt(C.DT_SONAME, 'DT_SONAME'),
@@ -344,6 +413,7 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     flags1: last.get(C.DT_FLAGS_1) ?? null,
     auxiliary: auxiliary.map((v) => str(v, 'DT_AUXILIARY')),
     filter: filter.map((v) => str(v, 'DT_FILTER')),
+    tables,
   };
 }
 

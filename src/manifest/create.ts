@@ -4,7 +4,8 @@
  */
 import { posix } from 'node:path';
 import { ElfdepsError } from '../errors.js';
-import { resolve, type ResolveOptions } from '../resolve/index.js';
+import { Resolver, type ResolveOptions } from '../resolve/index.js';
+import { Judge } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
 import type { ProgramResolution } from '../resolve/types.js';
 import { EntryCollector } from './collect.js';
@@ -88,8 +89,11 @@ export function createManifest(files: string[], options: CreateManifestOptions =
 
   const elfInputs = items.filter((i) => i.type === 'elf').map((i) => i.input);
   const resolved = new Map<string, ProgramResolution>();
-  const result = resolve(elfInputs, options);
-  result.programs.forEach((p, i) => resolved.set(elfInputs[i] as string, p));
+  const resolver = new Resolver(options);
+  elfInputs.forEach((input) => resolved.set(input, resolver.resolveOne(input)));
+  // The loader's checks after mapping: a version the root's library lacks, or a
+  // symbol it resolves at start and cannot find, means the program will not start there.
+  const judge = new Judge(resolver.fs, resolver.elfCache);
 
   const programs: ManifestProgram[] = [];
   const warnings: string[] = [];
@@ -110,6 +114,17 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       missing.push({ program: p.path, name: dep.name, neededBy, reason: dep.how === 'error' ? dep.error ?? 'rejected by the loader' : 'not found' });
     }
     if (p.fatal !== null) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
+    const { verdict } = judge.judge(p);
+    for (const v of verdict.versionProblems) {
+      const neededBy = p.objects[v.requester]?.path ?? p.path;
+      if (v.fatal) missing.push({ program: p.path, name: v.version || v.about, neededBy, reason: `${v.about}: ${v.message}` });
+      else warnings.push(`${p.path}: ${v.about}: ${v.message}`);
+    }
+    for (const u of verdict.undefinedSymbols) {
+      const neededBy = p.objects[u.object]?.path ?? p.path;
+      if (u.atStart) missing.push({ program: p.path, name: u.symbol, neededBy, reason: u.message });
+    }
+    for (const w of verdict.unreadable) warnings.push(`${p.path}: cannot check: ${w}`);
     for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
     if (p.flavour === 'glibc' && p.objects.some((o) => o.foundBy === 'ld-so-cache')) usedLdCache = true;
   }

@@ -1,0 +1,266 @@
+/**
+ * The dynamic symbol table and its hash table, read the way the loader uses
+ * them (glibc elf/dl-lookup.c, dl-setup_hash in dl-lookup.c):
+ *
+ * - DT_SYMTAB has no size of its own: its length is taken from the hash
+ *   table, DT_GNU_HASH (preferred by glibc when present) or DT_HASH (nchain);
+ * - a name is looked up through the hash table only: with DT_GNU_HASH the
+ *   Bloom filter first, then the bucket and its chain; with DT_HASH the bucket
+ *   and chain. A defined symbol the hash table does not reach is invisible to
+ *   the loader, and so it is here.
+ *
+ * Records are decoded on demand from one read of the table (a libc has a few
+ * thousand symbols; a program needs a few dozen of them looked up).
+ */
+import { ElfFormatError } from '../errors.js';
+import * as C from './constants.js';
+import type { ElfImage } from './image.js';
+
+export { elfHash } from './versions.js';
+
+export const SYMBOL_LIMITS = {
+  /** Dynamic symbols per object (libLLVM has ~100 000; the loader has no limit, memory is ours). */
+  maxSymbols: 4_000_000,
+  /** Hash buckets per object. */
+  maxBuckets: 4_000_000,
+} as const;
+
+export interface ElfSymbol {
+  index: number;
+  name: string;
+  value: bigint;
+  size: bigint;
+  /** STB_* */
+  bind: number;
+  /** STT_* */
+  type: number;
+  /** STV_* */
+  visibility: number;
+  shndx: number;
+}
+
+/** The GNU hash of a name (glibc _dl_new_hash: h = h * 33 + c, from 5381). */
+export function gnuHash(name: string): number {
+  let h = 5381;
+  for (let i = 0; i < name.length; i++) h = (Math.imul(h, 33) + (name.charCodeAt(i) & 0xff)) >>> 0;
+  return h >>> 0;
+}
+
+/** Hash entries are 32-bit, except DT_HASH on 64-bit s390 and Alpha (glibc Elf_Symndx). */
+function sysvEntrySize(image: ElfImage): 4 | 8 {
+  const m = image.file.header.machine;
+  return image.file.header.elfClass === 64 && (m === C.EM_S390 || m === 0x9026 /* EM_ALPHA */) ? 8 : 4;
+}
+
+interface GnuHashTable {
+  kind: 'gnu';
+  nbuckets: number;
+  symoffset: number;
+  bloomShift: number;
+  /** Bloom filter words split in 32-bit halves (low, high for 64-bit words): no bigint on the lookup path. */
+  bloom: Uint32Array;
+  /** 32 or 64: bits per Bloom word (the class's word size). */
+  bloomBits: number;
+  buckets: Uint32Array;
+  /** Chain words from index symoffset on. */
+  chain: Uint32Array;
+}
+
+interface SysvHashTable {
+  kind: 'sysv';
+  buckets: Uint32Array;
+  chain: Uint32Array;
+}
+
+export class SymbolTable {
+  private readonly entsize: number;
+  private readonly decoded: Array<ElfSymbol | undefined>;
+
+  private constructor(
+    private readonly image: ElfImage,
+    /** Number of dynamic symbols (index 0 is the null symbol). */
+    readonly count: number,
+    private readonly bytes: Buffer,
+    private readonly hash: GnuHashTable | SysvHashTable | null,
+  ) {
+    this.entsize = image.file.header.elfClass === 64 ? 24 : 16;
+    this.decoded = new Array<ElfSymbol | undefined>(count);
+  }
+
+  /** The symbol table of an image, read once; null when the object has no DT_SYMTAB. */
+  static of(image: ElfImage): SymbolTable | null {
+    return image.cached('symtab', () => {
+      const t = image.file.dynamic?.tables;
+      if (!t || t.symtab === null) return null;
+      const hash = t.gnuHash !== null ? readGnuHash(image, t.gnuHash) : t.hash !== null ? readSysvHash(image, t.hash) : null;
+      // Without a hash table the loader can look nothing up here (l_nbuckets == 0);
+      // the table's length is then unknown, and only index 0 is taken as present.
+      const count = hash === null ? 1 : hash.kind === 'sysv' ? hash.chain.length : gnuSymbolCount(image, hash);
+      if (count > SYMBOL_LIMITS.maxSymbols) throw new ElfFormatError('ELF_LIMIT', image.path, `${count} dynamic symbols (limit ${SYMBOL_LIMITS.maxSymbols})`);
+      const entsize = image.file.header.elfClass === 64 ? 24 : 16;
+      const bytes = image.read(t.symtab, BigInt(count) * BigInt(entsize), 'dynamic symbol table', 'ELF_BAD_SYMTAB');
+      image.loadStringTable();
+      return new SymbolTable(image, count, bytes, hash);
+    });
+  }
+
+  /** Whether the loader can look names up in this object at all. */
+  get hasHashTable(): boolean {
+    return this.hash !== null && (this.hash.kind === 'gnu' ? this.hash.nbuckets > 0 : this.hash.buckets.length > 0);
+  }
+
+  symbol(index: number): ElfSymbol {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new ElfFormatError('ELF_BAD_SYMTAB', this.image.path, `symbol index ${index} is outside the dynamic symbol table (${this.count} symbols)`);
+    }
+    let s = this.decoded[index];
+    if (s === undefined) {
+      const f = this.image.fields;
+      const b = this.bytes;
+      const at = index * this.entsize;
+      let name: number, info: number, other: number, shndx: number, value: bigint, size: bigint;
+      if (this.entsize === 24) {
+        name = f.u32(b, at);
+        info = f.u8(b, at + 4);
+        other = f.u8(b, at + 5);
+        shndx = f.u16(b, at + 6);
+        value = f.u64(b, at + 8);
+        size = f.u64(b, at + 16);
+      } else {
+        name = f.u32(b, at);
+        value = BigInt(f.u32(b, at + 4));
+        size = BigInt(f.u32(b, at + 8));
+        info = f.u8(b, at + 12);
+        other = f.u8(b, at + 13);
+        shndx = f.u16(b, at + 14);
+      }
+      s = { index, name: name === 0 ? '' : this.image.string(name, `symbol ${index} name`), value, size, bind: info >> 4, type: info & 0xf, visibility: other & 3, shndx };
+      this.decoded[index] = s;
+    }
+    return s;
+  }
+
+  /**
+   * Indexes of the symbols the loader would consider for `name`, in the order
+   * it considers them (bucket chain order). The caller applies the matching
+   * rules (check_match); the hash table only decides who is a candidate.
+   */
+  candidates(name: string, hashes: { gnu: number; sysv: () => number }): number[] {
+    const h = this.hash;
+    if (h === null) return [];
+    const out: number[] = [];
+    if (h.kind === 'gnu') {
+      if (h.nbuckets === 0) return out;
+      const bits = h.bloomBits;
+      const words = h.bloom.length / (bits / 32);
+      const w = Math.floor(hashes.gnu / bits) & (words - 1);
+      const bitSet = (bit: number): boolean => ((h.bloom[w * (bits / 32) + (bit >>> 5)] as number) >>> (bit & 31) & 1) === 1;
+      if (!bitSet(hashes.gnu & (bits - 1)) || !bitSet((hashes.gnu >>> h.bloomShift) & (bits - 1))) return out;
+      let i = h.buckets[hashes.gnu % h.nbuckets] as number;
+      if (i === 0) return out;
+      for (;;) {
+        const c = h.chain[i - h.symoffset];
+        if (c === undefined) break; // checked when the table was read; defensive
+        if (((c ^ hashes.gnu) >>> 1) === 0) out.push(i);
+        if ((c & 1) !== 0) break;
+        i++;
+      }
+      return out;
+    }
+    if (h.buckets.length === 0) return out;
+    const seen = new Set<number>();
+    for (let i = h.buckets[hashes.sysv() % h.buckets.length] as number; i !== 0; i = h.chain[i] as number) {
+      // A SysV chain that loops would hang the loader; it ends here.
+      if (seen.has(i) || i >= h.chain.length) break;
+      seen.add(i);
+      out.push(i);
+    }
+    return out;
+  }
+}
+
+function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
+  const f = image.fields;
+  const head = image.read(at, 16n, 'DT_GNU_HASH header', 'ELF_BAD_HASH');
+  const nbuckets = f.u32(head, 0);
+  const symoffset = f.u32(head, 4);
+  const bloomSize = f.u32(head, 8);
+  const bloomShift = f.u32(head, 12);
+  if (nbuckets > SYMBOL_LIMITS.maxBuckets) throw new ElfFormatError('ELF_LIMIT', image.path, `DT_GNU_HASH has ${nbuckets} buckets (limit ${SYMBOL_LIMITS.maxBuckets})`);
+  // glibc requires a power-of-two Bloom filter size (it masks with size - 1).
+  if (nbuckets > 0 && (bloomSize === 0 || (bloomSize & (bloomSize - 1)) !== 0)) {
+    throw new ElfFormatError('ELF_BAD_HASH', image.path, `DT_GNU_HASH Bloom filter size ${bloomSize} is not a power of two`);
+  }
+  if (bloomSize > SYMBOL_LIMITS.maxBuckets) throw new ElfFormatError('ELF_LIMIT', image.path, `DT_GNU_HASH Bloom filter has ${bloomSize} words`);
+  const w = BigInt(f.wordSize);
+  const bloomAt = at + 16n;
+  const bloomBytes = image.read(bloomAt, BigInt(bloomSize) * w, 'DT_GNU_HASH Bloom filter', 'ELF_BAD_HASH');
+  const halves = f.wordSize / 4;
+  const bloom = new Uint32Array(bloomSize * halves);
+  for (let i = 0; i < bloomSize; i++) {
+    const word = f.word(bloomBytes, i * f.wordSize);
+    bloom[i * halves] = Number(word & 0xffffffffn);
+    if (halves === 2) bloom[i * halves + 1] = Number(word >> 32n);
+  }
+  const bucketsAt = bloomAt + BigInt(bloomSize) * w;
+  const bucketBytes = image.read(bucketsAt, BigInt(nbuckets) * 4n, 'DT_GNU_HASH buckets', 'ELF_BAD_HASH');
+  const buckets = new Uint32Array(nbuckets);
+  let maxBucket = 0;
+  for (let i = 0; i < nbuckets; i++) {
+    const b = f.u32(bucketBytes, i * 4);
+    buckets[i] = b;
+    if (b !== 0 && b < symoffset) throw new ElfFormatError('ELF_BAD_HASH', image.path, `DT_GNU_HASH bucket ${i} names symbol ${b}, below symoffset ${symoffset}`);
+    if (b > maxBucket) maxBucket = b;
+  }
+  // The chain runs from symoffset to the end of the last bucket's chain (its
+  // last word has bit 0 set); read it in growing pieces until that word.
+  const chainAt = bucketsAt + BigInt(nbuckets) * 4n;
+  const words: number[] = [];
+  if (maxBucket !== 0) {
+    let i = symoffset;
+    let piece = 1024;
+    let done = false;
+    while (!done) {
+      if (i - symoffset > SYMBOL_LIMITS.maxSymbols) throw new ElfFormatError('ELF_LIMIT', image.path, `DT_GNU_HASH chain longer than ${SYMBOL_LIMITS.maxSymbols} entries`);
+      const start = chainAt + BigInt(i - symoffset) * 4n;
+      // Never ask past the segment: shrink the last piece to what is mapped.
+      let n = piece;
+      while (n > 1 && !image.isMapped(start, BigInt(n) * 4n)) n = Math.floor(n / 2);
+      const buf = image.read(start, BigInt(n) * 4n, 'DT_GNU_HASH chain', 'ELF_BAD_HASH');
+      for (let k = 0; k < n; k++, i++) {
+        const c = f.u32(buf, k * 4);
+        words.push(c);
+        if (i >= maxBucket && (c & 1) !== 0) {
+          done = true;
+          break;
+        }
+      }
+      piece = Math.min(piece * 4, 65536);
+    }
+  }
+  return { kind: 'gnu', nbuckets, symoffset, bloomShift, bloom, bloomBits: f.wordSize * 8, buckets, chain: Uint32Array.from(words) };
+}
+
+/** Number of symbols a GNU hash table covers: symoffset plus every chain entry. */
+function gnuSymbolCount(_image: ElfImage, h: GnuHashTable): number {
+  return h.symoffset + h.chain.length;
+}
+
+function readSysvHash(image: ElfImage, at: bigint): SysvHashTable {
+  const f = image.fields;
+  const size = sysvEntrySize(image);
+  const entry = (b: Buffer, i: number): number => (size === 8 ? Number(f.u64(b, i * 8) & 0xffffffffn) : f.u32(b, i * 4));
+  const head = image.read(at, BigInt(2 * size), 'DT_HASH header', 'ELF_BAD_HASH');
+  const nbucket = entry(head, 0);
+  const nchain = entry(head, 1);
+  if (nbucket > SYMBOL_LIMITS.maxBuckets || nchain > SYMBOL_LIMITS.maxSymbols) {
+    throw new ElfFormatError('ELF_LIMIT', image.path, `DT_HASH has ${nbucket} buckets and ${nchain} chain entries (limits ${SYMBOL_LIMITS.maxBuckets}, ${SYMBOL_LIMITS.maxSymbols})`);
+  }
+  const body = image.read(at + BigInt(2 * size), BigInt(nbucket + nchain) * BigInt(size), 'DT_HASH table', 'ELF_BAD_HASH');
+  const buckets = new Uint32Array(nbucket);
+  const chain = new Uint32Array(nchain);
+  for (let i = 0; i < nbucket; i++) buckets[i] = entry(body, i);
+  for (let i = 0; i < nchain; i++) chain[i] = entry(body, nbucket + i);
+  return { kind: 'sysv', buckets, chain };
+}
+

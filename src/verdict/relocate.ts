@@ -1,0 +1,210 @@
+/**
+ * The relocation walk, as far as symbols go (elf/dl-reloc.c, do-rel.h,
+ * RESOLVE_MAP): for each object in relocation order (the interpreter and
+ * placeholders left out), each relocation whose type takes a symbol and whose
+ * symbol is not local is looked up in the scope with the version its
+ * DT_VERSYM index names. Nothing is written and no IFUNC resolver is run.
+ *
+ * Lazy binding (the default; LD_BIND_NOW unset) leaves the PLT range of every
+ * object without DT_BIND_NOW / DF_BIND_NOW / DF_1_NOW unresolved until a call:
+ * what is looked up then is exactly what the loader resolves before the
+ * program's first instruction. ldd -r binds everything.
+ *
+ * RESOLVE_MAP's one-entry cache (l_lookup_cache) means two consecutive
+ * relocations of one symbol and type class are looked up once; a symbol that
+ * is undefined is therefore reported once per run of such relocations, as the
+ * loader reports it.
+ */
+import { ElfdepsError } from '../errors.js';
+import * as C from '../elf/constants.js';
+import { machineRelocations, readRelocations } from '../elf/relocations.js';
+import type { LinkMap, MapEntry } from './link-map.js';
+import { definedNames, lookupSymbol, tablesOf, type Reference } from './lookup.js';
+import { RTYPE_CLASS_COPY } from '../elf/relocations.js';
+import type { UndefinedSymbol } from './types.js';
+
+export interface RelocationWalk {
+  undefined: UndefinedSymbol[];
+  /** Objects some lookup bound to (l_used). */
+  used: Set<MapEntry>;
+  unreadable: string[];
+  notes: string[];
+}
+
+export interface WalkOptions {
+  /** true: every PLT range too (LD_BIND_NOW, ldd -r, ldd -u). */
+  bindNow: boolean;
+  /** Only these objects (ldd -u relocates the program alone). */
+  only?: MapEntry[];
+}
+
+/** A small number per image, to name a scope by the images in it. */
+const imageIds = new WeakMap<object, number>();
+let nextImageId = 0;
+function imageId(e: MapEntry): number {
+  const key = e.image as object;
+  let id = imageIds.get(key);
+  if (id === undefined) imageIds.set(key, (id = nextImageId++));
+  return id;
+}
+
+/**
+ * The scope after the program: the same list for many programs of a run.
+ * What a library's references bind to there is computed once per such list
+ * and reused; only the program itself (first in every scope) is looked at
+ * again for each program.
+ */
+interface Tail {
+  key: string;
+  entries: MapEntry[];
+}
+
+export function walkRelocations(map: LinkMap, options: WalkOptions): RelocationWalk {
+  const out: RelocationWalk = { undefined: [], used: new Set(), unreadable: [], notes: [] };
+  const entries = map.scope.slice(1);
+  const tail: Tail = { key: entries.map(imageId).join(','), entries };
+  for (const e of options.only ?? map.relocationOrder) {
+    if (e.faked || e.isInterpreter || !e.image) continue;
+    try {
+      relocateOne(map, tail, e, options.bindNow, out, options.only !== undefined);
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      out.unreadable.push(err.message);
+    }
+  }
+  return out;
+}
+
+/** The relocations of one object that look a symbol up, with their type class: computed once per file. */
+interface SymbolicRelocations {
+  kind: Array<'data' | 'plt'>;
+  symbols: Uint32Array;
+  classes: Uint8Array;
+}
+
+function symbolicRelocations(e: MapEntry): SymbolicRelocations | 'unknown-machine' {
+  const image = e.image as NonNullable<MapEntry['image']>;
+  return image.cached('symbolic-relocations', () => {
+    const machine = machineRelocations(image.file.header.machine);
+    const { ranges } = readRelocations(image);
+    if (ranges.length === 0) return { kind: [], symbols: new Uint32Array(0), classes: new Uint8Array(0) };
+    if (!machine) return 'unknown-machine' as const;
+    const symtab = tablesOf(e).symbols;
+    const kind: Array<'data' | 'plt'> = [];
+    const syms: number[] = [];
+    const classes: number[] = [];
+    for (const r of ranges) {
+      for (let i = 0; i < r.types.length; i++) {
+        const type = r.types[i] as number;
+        if (machine.noSymbol.has(type)) continue;
+        const symIndex = r.symbols[i] as number;
+        if (!symtab) throw new ElfdepsError('ELF_BAD_SYMTAB', `${e.name}: relocations name symbols but there is no DT_SYMTAB`, { path: e.name });
+        const ref = symtab.symbol(symIndex);
+        // RESOLVE_MAP: local symbols (index 0 among them) bind to the object itself.
+        if (ref.bind === C.STB_LOCAL || ref.visibility === C.STV_HIDDEN || ref.visibility === C.STV_INTERNAL) continue;
+        kind.push(r.kind);
+        syms.push(symIndex);
+        classes.push(machine.typeClass(type));
+      }
+    }
+    return { kind, symbols: Uint32Array.from(syms), classes: Uint8Array.from(classes) };
+  });
+}
+
+/**
+ * Per library, tail scope and binding mode: the relocations (indexes into
+ * its symbolic relocations) whose non-weak symbol nothing in the tail
+ * defines, after RESOLVE_MAP's cache has dropped repeats. Only the program,
+ * first in the scope, can still define them: that is all a program changes.
+ */
+function undefinedInTail(tail: Tail, e: MapEntry, rel: SymbolicRelocations, bindNow: boolean): number[] {
+  const byTail = (e.image as NonNullable<MapEntry['image']>).cached('tail-undefined', () => new Map<string, number[]>());
+  const key = `${bindNow ? 'now' : 'lazy'}:${tail.key}`;
+  let list = byTail.get(key);
+  if (list) return list;
+  list = [];
+  const t = tablesOf(e);
+  const symtab = t.symbols as NonNullable<typeof t.symbols>;
+  let lastSym = -1;
+  let lastClass = -1;
+  for (let i = 0; i < rel.symbols.length; i++) {
+    // A lazily bound PLT range is only prepared (elf_machine_lazy_rel): no lookups.
+    if (rel.kind[i] === 'plt' && !bindNow) continue;
+    const symIndex = rel.symbols[i] as number;
+    const typeClass = rel.classes[i] as number;
+    if (symIndex === lastSym && typeClass === lastClass) continue;
+    lastSym = symIndex;
+    lastClass = typeClass;
+    const ref = symtab.symbol(symIndex);
+    if (ref.bind === C.STB_WEAK) continue;
+    if (!lookupSymbol(referenceOf(e, t, symIndex, typeClass), tail.entries)) list.push(i);
+  }
+  byTail.set(key, list);
+  return list;
+}
+
+function referenceOf(e: MapEntry, t: ReturnType<typeof tablesOf>, symIndex: number, typeClass: number): Reference {
+  const ref = (t.symbols as NonNullable<typeof t.symbols>).symbol(symIndex);
+  let version = null;
+  if (t.versym) {
+    const v = t.versions?.[(t.versym[symIndex] ?? 0) & 0x7fff];
+    if (v && v.hash !== 0) version = v;
+  }
+  return { name: ref.name, symbol: ref, from: e, version, typeClass };
+}
+
+function undefinedSymbol(e: MapEntry, r: Reference, kind: 'data' | 'plt', objectBindNow: boolean): UndefinedSymbol {
+  return {
+    object: e.object,
+    symbol: r.name,
+    version: r.version?.name ?? null,
+    relocation: kind === 'plt' ? 'function' : 'data',
+    atStart: kind === 'data' || objectBindNow,
+    message: `undefined symbol: ${r.name}${r.version ? `, version ${r.version.name}` : ''}`,
+  };
+}
+
+function relocateOne(map: LinkMap, tail: Tail, e: MapEntry, bindNowAll: boolean, out: RelocationWalk, trackUse: boolean): void {
+  const image = e.image;
+  if (!image) return;
+  const rel = symbolicRelocations(e);
+  if (rel === 'unknown-machine') {
+    out.notes.push(`${e.name}: relocation types of machine ${image.file.machineName} are not known; its symbols were not checked`);
+    return;
+  }
+  const objectBindNow = image.file.dynamic?.tables.bindNow ?? false;
+  const bindNow = bindNowAll || objectBindNow;
+  const t = tablesOf(e);
+  const main = map.scope[0] as MapEntry;
+  // A library's references, when nobody asks which object they bind to, are
+  // judged once per tail scope; the program's own references (which may bind
+  // to itself) and a DT_SYMBOLIC library's are looked up in full.
+  if (!trackUse && !e.isMain && !(image.file.dynamic?.tables.symbolic ?? false)) {
+    for (const i of undefinedInTail(tail, e, rel, bindNow)) {
+      const r = referenceOf(e, t, rel.symbols[i] as number, rel.classes[i] as number);
+      if ((r.typeClass & RTYPE_CLASS_COPY) === 0 && definedNames(main).has(r.name) && lookupSymbol(r, [main])) continue;
+      out.undefined.push(undefinedSymbol(e, r, rel.kind[i] as 'data' | 'plt', objectBindNow));
+    }
+    return;
+  }
+  let lastSym = -1;
+  let lastClass = -1;
+  for (let i = 0; i < rel.symbols.length; i++) {
+    const kind = rel.kind[i] as 'data' | 'plt';
+    // A lazily bound PLT range is only prepared (elf_machine_lazy_rel): no lookups.
+    if (kind === 'plt' && !bindNow) continue;
+    const symIndex = rel.symbols[i] as number;
+    const typeClass = rel.classes[i] as number;
+    if (symIndex === lastSym && typeClass === lastClass) continue;
+    lastSym = symIndex;
+    lastClass = typeClass;
+    const r = referenceOf(e, t, symIndex, typeClass);
+    const found = lookupSymbol(r, map.scope);
+    if (found) {
+      out.used.add(found.entry);
+      continue;
+    }
+    if (r.symbol.bind === C.STB_WEAK) continue;
+    out.undefined.push(undefinedSymbol(e, r, kind, objectBindNow));
+  }
+}
