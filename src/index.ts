@@ -4,8 +4,17 @@
 export { ElfdepsError, ElfFormatError, ElfIoError, describeError } from './errors.js';
 export type { ErrorCode, ElfErrorCode } from './errors.js';
 export { readElf, readElfHeader, readElfDetails, readProgramHeaders, isDynamicallyLinked, LIMITS } from './elf/reader.js';
-export type { ElfFile, ElfHeader, ElfKind, ProgramHeader, DynamicInfo } from './elf/reader.js';
+export type { ElfFile, ElfHeader, ElfKind, ProgramHeader, DynamicInfo, DynamicTables } from './elf/reader.js';
 export { FileSource } from './elf/file-source.js';
+export { ElfImage } from './elf/image.js';
+export { readVersionNeeds, readVersionDefs, readVersionIndexes, elfHash } from './elf/versions.js';
+export type { VersionNeed as ElfVersionNeed, VersionNeedAux, VersionDef } from './elf/versions.js';
+export { SymbolTable, gnuHash } from './elf/symbols.js';
+export type { ElfSymbol } from './elf/symbols.js';
+export { readRelocations, machineRelocations } from './elf/relocations.js';
+export type { RelocationRange, RelocationTables } from './elf/relocations.js';
+export { Judge } from './verdict/index.js';
+export type { JudgeOptions, Judgement, Verdict, VersionProblem, VersionNeed, HighestVersion, UndefinedSymbol } from './verdict/index.js';
 export * as elfConstants from './elf/constants.js';
 export { resolve, Resolver, parsePreloadFile } from './resolve/index.js';
 export type { ResolveOptions } from './resolve/index.js';
