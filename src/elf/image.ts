@@ -108,6 +108,16 @@ export class ElfImage {
     }
   }
 
+  /** Runs `make` with the file open as cached() does, keeping nothing: for tables read once and reduced by the caller. */
+  uncached<T>(make: () => T): T {
+    this.depth++;
+    try {
+      return make();
+    } finally {
+      if (--this.depth === 0) this.close();
+    }
+  }
+
   private source(): FileSource {
     if (this.src === null) {
       const src = FileSource.open(this.hostPath);

@@ -110,9 +110,13 @@ function readRange(image: ElfImage, kind: 'data' | 'plt', format: 'rel' | 'rela'
   return { kind, format, types, symbols };
 }
 
-/** The relocation ranges of an image, read once. */
+/**
+ * The relocation ranges of an image. Not kept: callers keep what they need of
+ * them (the verdict keeps only the relocations that name symbols), and a large
+ * library's ranges are megabytes.
+ */
 export function readRelocations(image: ElfImage): RelocationTables {
-  return image.cached('relocations', () => {
+  return image.uncached(() => {
     const t = image.file.dynamic?.tables;
     const ranges: RelocationRange[] = [];
     if (!t) return { ranges, relrEntries: 0 };
