@@ -55,6 +55,7 @@ export class ElfImage {
   private strtabBytes: Buffer | null = null;
   private strtabLimit: bigint | null | undefined;
   private readonly memo = new Map<string, unknown>();
+  private readonly windowStrings = new Map<bigint, string>();
   private depth = 0;
   /** Bytes read through this image (the reader's own reads not included). */
   bytesRead = 0;
@@ -139,9 +140,13 @@ export class ElfImage {
     return null;
   }
 
-  /** Whether [addr, addr+length) lies in one segment's file bytes. */
+  /** Whether [addr, addr+length) lies in one segment's file bytes and inside the file (a truncated file claims more than it has). */
   isMapped(addr: bigint, length: bigint): boolean {
-    return length >= 0n && this.segmentFor(addr, length) !== null;
+    if (length < 0n) return false;
+    const seg = this.segmentFor(addr, length);
+    if (seg === null) return false;
+    const offset = addr - seg.vaddr + seg.offset;
+    return offset >= 0n && offset + length <= this.file.size;
   }
 
   /**
@@ -221,7 +226,15 @@ export class ElfImage {
       if (end < 0) throw new ElfFormatError('ELF_BAD_STRING', this.path, `${what} string at offset ${off} is not NUL-terminated inside DT_STRSZ`);
       return this.strtabBytes.toString('latin1', start, end);
     }
-    // A few names only (versions): read a window at a time instead of the whole table.
+    // A few names only (versions): read a window at a time instead of the whole table, each offset once.
+    const known = this.windowStrings.get(off);
+    if (known !== undefined) return known;
+    const found = this.readWindowed(off, size, what);
+    this.windowStrings.set(off, found);
+    return found;
+  }
+
+  private readWindowed(off: bigint, size: bigint, what: string): string {
     const base = (this.file.dynamic?.tables.strtab ?? 0n) + off;
     const parts: Buffer[] = [];
     let window = 256n;

@@ -155,7 +155,9 @@ export class SymbolTable {
       const words = h.bloom.length / (bits / 32);
       const w = Math.floor(hashes.gnu / bits) & (words - 1);
       const bitSet = (bit: number): boolean => ((h.bloom[w * (bits / 32) + (bit >>> 5)] as number) >>> (bit & 31) & 1) === 1;
-      if (!bitSet(hashes.gnu & (bits - 1)) || !bitSet((hashes.gnu >>> h.bloomShift) & (bits - 1))) return out;
+      // glibc shifts a uint_fast32_t: 64 bits wide on 64-bit targets, where a shift of 32 or more gives 0.
+      const shifted = h.bloomShift >= 32 ? (bits === 64 ? 0 : hashes.gnu >>> (h.bloomShift & 31)) : hashes.gnu >>> h.bloomShift;
+      if (!bitSet(hashes.gnu & (bits - 1)) || !bitSet(shifted & (bits - 1))) return out;
       let i = h.buckets[hashes.gnu % h.nbuckets] as number;
       if (i === 0) return out;
       for (;;) {
@@ -249,7 +251,12 @@ function gnuSymbolCount(_image: ElfImage, h: GnuHashTable): number {
 function readSysvHash(image: ElfImage, at: bigint): SysvHashTable {
   const f = image.fields;
   const size = sysvEntrySize(image);
-  const entry = (b: Buffer, i: number): number => (size === 8 ? Number(f.u64(b, i * 8) & 0xffffffffn) : f.u32(b, i * 4));
+  const entry = (b: Buffer, i: number): number => {
+    if (size === 4) return f.u32(b, i * 4);
+    const v = f.u64(b, i * 8);
+    if (v > 0xffffffffn) throw new ElfFormatError('ELF_LIMIT', image.path, `DT_HASH entry ${i} is ${v}, beyond any symbol count`);
+    return Number(v);
+  };
   const head = image.read(at, BigInt(2 * size), 'DT_HASH header', 'ELF_BAD_HASH');
   const nbucket = entry(head, 0);
   const nchain = entry(head, 1);

@@ -18,8 +18,8 @@ import { ElfFormatError } from '../errors.js';
 import type { ElfImage } from './image.js';
 
 export const VERSION_LIMITS = {
-  /** Records in one chain (needed files, versions of a file, definitions). Real objects have a few dozen. */
-  maxRecords: 65536,
+  /** Records in one table, all chains together (needed files and their versions; definitions). Real objects have a few dozen. */
+  maxRecords: 16384,
 } as const;
 
 const VERNEED_SIZE = 16n;
@@ -61,13 +61,15 @@ export interface VersionDef {
 }
 
 /** Follows one chain of records linked by relative offsets, refusing loops and overlong chains. */
-function walkChain(image: ElfImage, start: bigint, size: bigint, what: string, nextAt: (rec: Buffer) => number, visit: (rec: Buffer, addr: bigint) => void): void {
+function walkChain(image: ElfImage, start: bigint, size: bigint, what: string, nextAt: (rec: Buffer) => number, visit: (rec: Buffer, addr: bigint) => void, budget: { left: number }): void {
   const seen = new Set<bigint>();
   let addr = start;
   for (;;) {
     if (seen.has(addr)) throw new ElfFormatError('ELF_BAD_VERSION', image.path, `${what} chain loops back to address 0x${addr.toString(16)}`);
     if (seen.size >= VERSION_LIMITS.maxRecords) throw new ElfFormatError('ELF_LIMIT', image.path, `${what} chain has more than ${VERSION_LIMITS.maxRecords} records`);
     seen.add(addr);
+    // All chains of one table together: records shared between chains must not make the walk quadratic.
+    if (--budget.left < 0) throw new ElfFormatError('ELF_LIMIT', image.path, `version tables have more than ${VERSION_LIMITS.maxRecords} records in all`);
     const rec = image.read(addr, size, `${what} record`, 'ELF_BAD_VERSION');
     visit(rec, addr);
     const next = nextAt(rec);
@@ -83,6 +85,7 @@ export function readVersionNeeds(image: ElfImage): VersionNeed[] {
     if (at === null) return [];
     const f = image.fields;
     const needs: VersionNeed[] = [];
+    const budget = { left: VERSION_LIMITS.maxRecords };
     walkChain(
       image,
       at,
@@ -102,9 +105,11 @@ export function readVersionNeeds(image: ElfImage): VersionNeed[] {
           (a) => {
             need.versions.push({ hash: f.u32(a, 0), flags: f.u16(a, 4), other: f.u16(a, 6), name: image.string(f.u32(a, 8), 'vna_name') });
           },
+          budget,
         );
         needs.push(need);
       },
+      budget,
     );
     return needs;
   });
@@ -117,6 +122,7 @@ export function readVersionDefs(image: ElfImage): VersionDef[] | null {
     if (at === null) return null;
     const f = image.fields;
     const defs: VersionDef[] = [];
+    const budget = { left: VERSION_LIMITS.maxRecords };
     walkChain(
       image,
       at,
@@ -141,6 +147,7 @@ export function readVersionDefs(image: ElfImage): VersionDef[] | null {
         }
         defs.push(def);
       },
+      budget,
     );
     return defs;
   });

@@ -2,9 +2,11 @@
  * A small ELF *writer* for tests: builds ELF files of either class, either
  * byte order and any e_machine, with the program headers and dynamic entries
  * the loader looks at (PT_PHDR, PT_INTERP, PT_LOAD, PT_DYNAMIC; DT_NEEDED,
- * DT_SONAME, DT_RPATH, DT_RUNPATH, DT_FLAGS, DT_FLAGS_1, DT_STRTAB, DT_STRSZ).
- * The files contain no code: they are for readers and resolvers, not for
- * running.
+ * DT_SONAME, DT_RPATH, DT_RUNPATH, DT_FLAGS, DT_FLAGS_1, DT_STRTAB, DT_STRSZ)
+ * and, when `tables` asks for them, the tables the loader reads after
+ * mapping: DT_SYMTAB, DT_HASH, DT_GNU_HASH, DT_VERSYM, DT_VERNEED, DT_VERDEF,
+ * DT_RELA/DT_REL, DT_JMPREL and DT_RELR (see TablesSpec). The files contain
+ * no code: they are for readers and resolvers, not for running.
  *
  * High level:  buildElf(spec) -> Buffer, writeElf(path, spec).
  * Low level:   layoutElf(spec) -> the buffer plus every offset and address it
@@ -89,6 +91,48 @@ export const DT_DEBUG = 21n;
 export const DT_RUNPATH = 29n;
 export const DT_FLAGS = 30n;
 export const DT_FLAGS_1 = 0x6ffffffbn;
+export const DT_PLTRELSZ = 2n;
+export const DT_HASH = 4n;
+export const DT_SYMTAB = 6n;
+export const DT_RELA = 7n;
+export const DT_RELASZ = 8n;
+export const DT_RELAENT = 9n;
+export const DT_SYMENT = 11n;
+export const DT_REL = 17n;
+export const DT_RELSZ = 18n;
+export const DT_RELENT = 19n;
+export const DT_PLTREL = 20n;
+export const DT_JMPREL = 23n;
+export const DT_RELRSZ = 35n;
+export const DT_RELR = 36n;
+export const DT_RELRENT = 37n;
+export const DT_GNU_HASH = 0x6ffffef5n;
+export const DT_VERSYM = 0x6ffffff0n;
+export const DT_VERDEF = 0x6ffffffcn;
+export const DT_VERDEFNUM = 0x6ffffffdn;
+export const DT_VERNEED = 0x6ffffffen;
+export const DT_VERNEEDNUM = 0x6fffffffn;
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+export const STB_GNU_UNIQUE = 10;
+export const STT_NOTYPE = 0;
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
+export const STT_TLS = 6;
+export const STT_GNU_IFUNC = 10;
+export const STV_DEFAULT = 0;
+export const STV_INTERNAL = 1;
+export const STV_HIDDEN = 2;
+export const STV_PROTECTED = 3;
+export const SHN_UNDEF = 0;
+export const SHN_ABS = 0xfff1;
+export const VER_NDX_LOCAL = 0;
+export const VER_NDX_GLOBAL = 1;
+/** Bit 15 of a DT_VERSYM entry / vna_other: the version is hidden. */
+export const VERSYM_HIDDEN = 0x8000;
+export const VER_FLG_BASE = 0x1;
+export const VER_FLG_WEAK = 0x2;
 export const DF_ORIGIN = 0x1n;
 export const DF_BIND_NOW = 0x8n;
 export const DF_1_NOW = 0x1n;
@@ -182,6 +226,148 @@ export interface ElfSpec {
   header?: Partial<HeaderFields>;
   /** Zero bytes appended at the end of the file (inside no segment). */
   trailingBytes?: number;
+  /** Symbol, hash, version and relocation tables (needs a dynamic segment). */
+  tables?: TablesSpec;
+}
+
+/** One dynamic symbol (Elf_Sym). The null symbol at index 0 is always added by the writer. */
+export interface SymbolSpec {
+  name: string;
+  /** STB_*; default STB_GLOBAL. */
+  bind?: number;
+  /** STT_*; default STT_FUNC. */
+  type?: number;
+  /** STV_*; default STV_DEFAULT. Written into the low bits of st_other. */
+  visibility?: number;
+  /** st_shndx; default 1 (defined). SHN_UNDEF (0) makes the symbol undefined. */
+  shndx?: number;
+  /** st_value; default 0 for undefined symbols, else 0x1000 + 16 * position. */
+  value?: bigint;
+  /** st_size; default 0. */
+  size?: bigint;
+  /** The DT_VERSYM entry (bit 15 hides it); default VER_NDX_GLOBAL (1). */
+  version?: number;
+}
+
+/** One version needed from a file (Elf_Vernaux). */
+export interface VersionNeedAuxSpec {
+  name: string;
+  /** vna_flags (VER_FLG_WEAK); default 0. */
+  flags?: number;
+  /** vna_other: the version index symbols use for it. */
+  other: number;
+  /** vna_hash; default the ELF hash of name. */
+  hash?: number;
+}
+
+/** One needed file (Elf_Verneed). */
+export interface VersionNeedSpec {
+  /** vn_file (interned into .dynstr). */
+  file: string;
+  /** vn_version; default 1. */
+  version?: number;
+  /** vn_cnt; default versions.length. */
+  count?: number;
+  versions: readonly VersionNeedAuxSpec[];
+}
+
+/** One version this object defines (Elf_Verdef); the VER_FLG_BASE entry is added by the writer. */
+export interface VersionDefSpec {
+  name: string;
+  /** vd_flags; default 0. */
+  flags?: number;
+  /** vd_ndx; default 2, 3, ... in order (1 is the base entry). */
+  index?: number;
+  /** Names of the parent versions (further Verdaux entries). */
+  parents?: readonly string[];
+  /** vd_hash; default the ELF hash of name. */
+  hash?: number;
+}
+
+/** One relocation (Elf_Rel / Elf_Rela). */
+export interface RelocationSpec {
+  /** The machine's relocation type (low 8 bits only in ELF32). */
+  type: number;
+  /** The symbol: a name from `symbols` (its final index) or an index; default 0 (no symbol). */
+  symbol?: string | number;
+  /** r_offset; default an address inside the table segment. */
+  offset?: bigint;
+  /** r_addend (RELA only); default 0. */
+  addend?: bigint;
+}
+
+/**
+ * The tables the loader reads after mapping, all written in the PT_LOAD that
+ * holds .dynstr (between .dynstr and .dynamic), with their dynamic entries
+ * added after the generated ones and before `extraDynamic` (which therefore
+ * overrides them: the last entry of a tag wins).
+ */
+export interface TablesSpec {
+  /**
+   * Dynamic symbols, after the null symbol. With a GNU hash table the writer
+   * reorders them as the linker does: undefined symbols first (below
+   * symoffset), then the defined ones sorted by bucket; the final index of
+   * each is in the layout's `symbolIndex`.
+   */
+  symbols?: readonly SymbolSpec[];
+  /** Hash tables to write: default 'both' when there are symbols. */
+  hash?: 'gnu' | 'sysv' | 'both' | 'none';
+  /** DT_GNU_HASH bucket count; default max(1, defined / 2). */
+  gnuBuckets?: number;
+  /** DT_GNU_HASH Bloom filter words (a power of two); default 2. */
+  gnuBloomWords?: number;
+  /** DT_GNU_HASH Bloom shift; default 6. */
+  gnuBloomShift?: number;
+  /** DT_HASH bucket count; default max(1, symbols / 2). */
+  sysvBuckets?: number;
+  /** DT_HASH entry size; default 8 on 64-bit s390 and Alpha, 4 elsewhere (glibc Elf_Symndx). */
+  sysvEntrySize?: 4 | 8;
+  /** Writes DT_VERSYM; default true when there are symbols and versions are needed or defined. */
+  versym?: boolean;
+  verneed?: readonly VersionNeedSpec[];
+  /** Versions defined; a VER_FLG_BASE entry named `verdefBase` comes first (index 1). */
+  verdef?: readonly VersionDefSpec[];
+  /** The base Verdef's name; default the soname, else 'a.out'. */
+  verdefBase?: string;
+  /** Format of DT_REL(A) and DT_JMPREL; default 'rela'. */
+  relocationFormat?: 'rel' | 'rela';
+  /** DT_RELA / DT_REL relocations. */
+  relocations?: readonly RelocationSpec[];
+  /** DT_JMPREL relocations (DT_PLTREL names relocationFormat). */
+  pltRelocations?: readonly RelocationSpec[];
+  /** Place the PLT relocations right after the data ones and count them in DT_RELASZ too, as some linkers do. */
+  pltInsideData?: boolean;
+  /** DT_RELR words (addresses and bitmaps, as written). */
+  relr?: readonly bigint[];
+  /** Generated table entries (tags) to leave out, e.g. DT_RELASZ. */
+  omitDynamic?: readonly bigint[];
+}
+
+/** Where each table went (file offset, virtual address, size in bytes); null when not written. */
+export interface TableRegion {
+  offset: number;
+  addr: bigint;
+  size: number;
+}
+
+export interface TablesLayout {
+  symtab: TableRegion | null;
+  /** Bytes per symbol (24 or 16). */
+  syment: number;
+  /** Number of symbols including the null one. */
+  symbolCount: number;
+  gnuHash: TableRegion | null;
+  /** DT_GNU_HASH symoffset. */
+  symoffset: number;
+  hash: TableRegion | null;
+  versym: TableRegion | null;
+  verneed: TableRegion | null;
+  verdef: TableRegion | null;
+  rel: TableRegion | null;
+  jmprel: TableRegion | null;
+  relr: TableRegion | null;
+  /** The whole table area. */
+  all: TableRegion;
 }
 
 /** Where everything went: file offsets, sizes and virtual addresses. */
@@ -206,6 +392,8 @@ export interface ElfAddresses {
   dynEntSize: number;
   vaddrBase: bigint;
   fileSize: number;
+  /** The tables of `spec.tables`, or null. */
+  tables: TablesLayout | null;
 }
 
 export interface ElfLayout extends ElfAddresses {
@@ -215,6 +403,8 @@ export interface ElfLayout extends ElfAddresses {
   programHeaders: RawPhdr[];
   /** The dynamic array as written (tag, value). */
   dynamic: Array<[bigint, bigint]>;
+  /** Final index of each named symbol in DT_SYMTAB (see TablesSpec.symbols). */
+  symbolIndex: ReadonlyMap<string, number>;
 }
 
 /** Field positions, enough to patch a header, a program header or a dynamic entry. */
@@ -382,6 +572,326 @@ class StrtabBuilder {
   }
 }
 
+/** The ELF (SysV) hash of a name, from the gABI's elf_hash. */
+export function sysvHashOf(name: string): number {
+  let h = 0;
+  for (const c of Buffer.from(name, 'utf8')) {
+    h = ((h << 4) + c) >>> 0;
+    const g = h & 0xf0000000;
+    if (g !== 0) h = (h ^ (g >>> 24)) >>> 0;
+    h = (h & ~g) >>> 0;
+  }
+  return h;
+}
+
+/** The GNU hash of a name (Drepper's dl_new_hash: h * 33 + c from 5381). */
+export function gnuHashOf(name: string): number {
+  let h = 5381;
+  for (const c of Buffer.from(name, 'utf8')) h = (h * 33 + c) % 0x100000000;
+  return h;
+}
+
+/** Byte offsets (relative to the table area) and sizes of each table, plus how to write them. */
+interface TablePlan {
+  size: number;
+  regions: Record<'symtab' | 'gnuHash' | 'hash' | 'versym' | 'verneed' | 'verdef' | 'rel' | 'jmprel' | 'relr', [number, number] | null>;
+  syment: number;
+  symbolCount: number;
+  symoffset: number;
+  symbolIndex: Map<string, number>;
+  write(buf: Buffer, offset: number, addr: bigint): void;
+}
+
+/** Interns every string the tables name and fixes their layout (the bytes are written once .dynstr offsets are final). */
+function planTables(spec: ElfSpec, strtab: StrtabBuilder): TablePlan | null {
+  const t = spec.tables;
+  if (!t) return null;
+  const is64 = spec.elfClass === 64;
+  const le = spec.littleEndian;
+  const machine = typeof spec.machine === 'number' ? spec.machine : MACHINES[spec.machine];
+  const symsIn = t.symbols ?? [];
+  const hashKind = t.symbols === undefined ? 'none' : (t.hash ?? 'both');
+  const gnu = hashKind === 'gnu' || hashKind === 'both';
+  const sysv = hashKind === 'sysv' || hashKind === 'both';
+
+  // Symbol order: with a GNU hash, undefined first, then defined sorted by bucket.
+  const positioned = symsIn.map((sym, position) => ({ sym, position }));
+  const undef = positioned.filter((p) => (p.sym.shndx ?? 1) === 0);
+  const defined = positioned.filter((p) => (p.sym.shndx ?? 1) !== 0);
+  const gnuBuckets = t.gnuBuckets ?? Math.max(1, Math.floor(defined.length / 2));
+  let ordered = positioned;
+  let symoffset = 1 + symsIn.length;
+  if (gnu) {
+    const keyed = defined.map((p) => ({ ...p, bucket: gnuHashOf(p.sym.name) % gnuBuckets }));
+    keyed.sort((a, b) => a.bucket - b.bucket || a.position - b.position);
+    ordered = [...undef, ...keyed];
+    symoffset = 1 + undef.length;
+  }
+  const symbolCount = 1 + ordered.length;
+  const symbolIndex = new Map<string, number>();
+  ordered.forEach((p, i) => {
+    if (!symbolIndex.has(p.sym.name)) symbolIndex.set(p.sym.name, i + 1);
+  });
+  for (const p of ordered) if (p.sym.name !== '') strtab.add(p.sym.name);
+
+  const verneed = t.verneed ?? [];
+  for (const n of verneed) {
+    strtab.add(n.file);
+    for (const v of n.versions) strtab.add(v.name);
+  }
+  const verdefBase = t.verdefBase ?? spec.soname ?? 'a.out';
+  const verdefs: Array<{ name: string; flags: number; index: number; parents: readonly string[]; hash: number }> = [];
+  if (t.verdef) {
+    verdefs.push({ name: verdefBase, flags: 0x1 /* VER_FLG_BASE */, index: 1, parents: [], hash: sysvHashOf(verdefBase) });
+    t.verdef.forEach((d, i) => verdefs.push({ name: d.name, flags: d.flags ?? 0, index: d.index ?? i + 2, parents: d.parents ?? [], hash: d.hash ?? sysvHashOf(d.name) }));
+  }
+  for (const d of verdefs) {
+    strtab.add(d.name);
+    for (const n of d.parents) strtab.add(n);
+  }
+  const writeVersym = t.versym ?? (symsIn.length > 0 && (verneed.length > 0 || verdefs.length > 0));
+
+  const syment = is64 ? 24 : 16;
+  const sysvEntry = t.sysvEntrySize ?? (is64 && (machine === 22 || machine === 0x9026) ? 8 : 4);
+  const sysvBuckets = t.sysvBuckets ?? Math.max(1, Math.floor(symbolCount / 2));
+  const bloomWords = t.gnuBloomWords ?? 2;
+  const bloomShift = t.gnuBloomShift ?? 6;
+  const wordSize = is64 ? 8 : 4;
+  const relFormat = t.relocationFormat ?? 'rela';
+  const relEnt = relFormat === 'rela' ? (is64 ? 24 : 12) : is64 ? 16 : 8;
+  const data = t.relocations ?? [];
+  const plt = t.pltRelocations ?? [];
+
+  const regions: TablePlan['regions'] = { symtab: null, gnuHash: null, hash: null, versym: null, verneed: null, verdef: null, rel: null, jmprel: null, relr: null };
+  let size = 0;
+  const place = (key: keyof TablePlan['regions'], bytes: number): void => {
+    size = align(size, 8);
+    regions[key] = [size, bytes];
+    size += bytes;
+  };
+  if (t.symbols !== undefined) place('symtab', symbolCount * syment);
+  if (gnu) place('gnuHash', 16 + bloomWords * wordSize + gnuBuckets * 4 + (symbolCount - symoffset) * 4);
+  if (sysv) place('hash', (2 + sysvBuckets + symbolCount) * sysvEntry);
+  if (writeVersym) place('versym', symbolCount * 2);
+  if (verneed.length > 0) place('verneed', verneed.reduce((n, v) => n + 16 + 16 * v.versions.length, 0));
+  if (verdefs.length > 0) place('verdef', verdefs.reduce((n, d) => n + 20 + 8 * (1 + d.parents.length), 0));
+  if (t.pltInsideData) {
+    if (data.length + plt.length > 0) place('rel', (data.length + plt.length) * relEnt);
+    const r = regions.rel;
+    if (r && plt.length > 0) regions.jmprel = [r[0] + data.length * relEnt, plt.length * relEnt];
+  } else {
+    if (data.length > 0) place('rel', data.length * relEnt);
+    if (plt.length > 0) place('jmprel', plt.length * relEnt);
+  }
+  if (t.relr && t.relr.length > 0) place('relr', t.relr.length * wordSize);
+  size = align(size, 8);
+
+  const write = (buf: Buffer, base: number, addr: bigint): void => {
+    const u8 = (at: number, v: number): void => writeUint(buf, base + at, 1, v, le);
+    const u16 = (at: number, v: number): void => writeUint(buf, base + at, 2, v, le);
+    const u32 = (at: number, v: number | bigint): void => writeUint(buf, base + at, 4, v, le);
+    const u64 = (at: number, v: number | bigint): void => writeUint(buf, base + at, 8, v, le);
+    const word = (at: number, v: number | bigint): void => writeUint(buf, base + at, wordSize as 4 | 8, v, le);
+    const name = (s: string): number => (s === '' ? 0 : strtab.add(s));
+
+    // Symbols.
+    const r = regions.symtab;
+    if (r) {
+      ordered.forEach(({ sym, position }, k) => {
+        const at = r[0] + (k + 1) * syment;
+        const shndx = sym.shndx ?? 1;
+        const value = sym.value ?? (shndx === 0 ? 0n : 0x1000n + 16n * BigInt(position));
+        const info = ((sym.bind ?? 1) << 4) | ((sym.type ?? 2) & 0xf);
+        const other = (sym.visibility ?? 0) & 3;
+        if (is64) {
+          u32(at, name(sym.name));
+          u8(at + 4, info);
+          u8(at + 5, other);
+          u16(at + 6, shndx);
+          u64(at + 8, value);
+          u64(at + 16, sym.size ?? 0n);
+        } else {
+          u32(at, name(sym.name));
+          u32(at + 4, value);
+          u32(at + 8, sym.size ?? 0n);
+          u8(at + 12, info);
+          u8(at + 13, other);
+          u16(at + 14, shndx);
+        }
+      });
+    }
+
+    // DT_GNU_HASH: header, Bloom filter, buckets, chain (from symoffset).
+    const g = regions.gnuHash;
+    if (g) {
+      const bits = wordSize * 8;
+      u32(g[0], gnuBuckets);
+      u32(g[0] + 4, symoffset);
+      u32(g[0] + 8, bloomWords);
+      u32(g[0] + 12, bloomShift);
+      const bloom = new Array<bigint>(bloomWords).fill(0n);
+      const bucketsAt = g[0] + 16 + bloomWords * wordSize;
+      const chainAt = bucketsAt + gnuBuckets * 4;
+      const heads = new Array<number>(gnuBuckets).fill(0);
+      for (let i = symoffset; i < symbolCount; i++) {
+        const h = gnuHashOf((ordered[i - 1] as (typeof ordered)[number]).sym.name);
+        const w = Math.floor(h / bits) % bloomWords;
+        bloom[w] = (bloom[w] as bigint) | (1n << BigInt(h % bits)) | (1n << BigInt(Math.floor(h / 2 ** bloomShift) % bits));
+        const b = h % gnuBuckets;
+        if (heads[b] === 0) heads[b] = i;
+        const last = i + 1 === symbolCount || gnuHashOf((ordered[i] as (typeof ordered)[number]).sym.name) % gnuBuckets !== b;
+        u32(chainAt + (i - symoffset) * 4, (h & ~1) >>> 0 | (last ? 1 : 0));
+      }
+      bloom.forEach((v, i) => word(g[0] + 16 + i * wordSize, v));
+      heads.forEach((v, i) => u32(bucketsAt + i * 4, v));
+    }
+
+    // DT_HASH: nbucket, nchain, buckets, chains (every symbol, null included as 0).
+    const h = regions.hash;
+    if (h) {
+      const entry = (i: number, v: number): void => writeUint(buf, base + h[0] + i * sysvEntry, sysvEntry, v, le);
+      entry(0, sysvBuckets);
+      entry(1, symbolCount);
+      const buckets = new Array<number>(sysvBuckets).fill(0);
+      const chain = new Array<number>(symbolCount).fill(0);
+      for (let i = 1; i < symbolCount; i++) {
+        const b = sysvHashOf((ordered[i - 1] as (typeof ordered)[number]).sym.name) % sysvBuckets;
+        chain[i] = buckets[b] as number;
+        buckets[b] = i;
+      }
+      buckets.forEach((v, i) => entry(2 + i, v));
+      chain.forEach((v, i) => entry(2 + sysvBuckets + i, v));
+    }
+
+    const vs = regions.versym;
+    if (vs) ordered.forEach(({ sym }, k) => u16(vs[0] + (k + 1) * 2, sym.version ?? 1));
+
+    // Verneed records, each followed by its Vernaux records.
+    const vn = regions.verneed;
+    if (vn) {
+      let at = vn[0];
+      verneed.forEach((n, i) => {
+        const recSize = 16 + 16 * n.versions.length;
+        u16(at, n.version ?? 1);
+        u16(at + 2, n.count ?? n.versions.length);
+        u32(at + 4, strtab.add(n.file));
+        u32(at + 8, n.versions.length > 0 ? 16 : 0);
+        u32(at + 12, i + 1 < verneed.length ? recSize : 0);
+        n.versions.forEach((v, j) => {
+          const a = at + 16 + 16 * j;
+          u32(a, v.hash ?? sysvHashOf(v.name));
+          u16(a + 4, v.flags ?? 0);
+          u16(a + 6, v.other);
+          u32(a + 8, strtab.add(v.name));
+          u32(a + 12, j + 1 < n.versions.length ? 16 : 0);
+        });
+        at += recSize;
+      });
+    }
+
+    // Verdef records, each followed by its Verdaux records (name, then parents).
+    const vd = regions.verdef;
+    if (vd) {
+      let at = vd[0];
+      verdefs.forEach((d, i) => {
+        const names = [d.name, ...d.parents];
+        const recSize = 20 + 8 * names.length;
+        u16(at, 1);
+        u16(at + 2, d.flags);
+        u16(at + 4, d.index);
+        u16(at + 6, names.length);
+        u32(at + 8, d.hash);
+        u32(at + 12, 20);
+        u32(at + 16, i + 1 < verdefs.length ? recSize : 0);
+        names.forEach((n, j) => {
+          u32(at + 20 + 8 * j, strtab.add(n));
+          u32(at + 20 + 8 * j + 4, j + 1 < names.length ? 8 : 0);
+        });
+        at += recSize;
+      });
+    }
+
+    // Relocations.
+    const symbolOf = (rel: RelocationSpec): number => {
+      if (rel.symbol === undefined) return 0;
+      if (typeof rel.symbol === 'number') return rel.symbol;
+      const i = symbolIndex.get(rel.symbol);
+      if (i === undefined) throw new Error(`layoutElf: relocation names unknown symbol ${rel.symbol}`);
+      return i;
+    };
+    const writeRel = (at: number, rel: RelocationSpec, i: number): void => {
+      const offset = rel.offset ?? addr + BigInt(8 * i);
+      const sym = symbolOf(rel);
+      if (is64) {
+        u64(at, offset);
+        u64(at + 8, (BigInt(sym) << 32n) | BigInt(rel.type >>> 0));
+        if (relFormat === 'rela') u64(at + 16, rel.addend ?? 0n);
+      } else {
+        u32(at, offset);
+        u32(at + 4, ((sym << 8) | (rel.type & 0xff)) >>> 0);
+        if (relFormat === 'rela') u32(at + 8, rel.addend ?? 0n);
+      }
+    };
+    const rr = regions.rel;
+    if (rr) data.forEach((rel, i) => writeRel(rr[0] + i * relEnt, rel, i));
+    const jr = regions.jmprel;
+    if (jr) plt.forEach((rel, i) => writeRel(jr[0] + i * relEnt, rel, data.length + i));
+    const rl = regions.relr;
+    if (rl && t.relr) t.relr.forEach((v, i) => word(rl[0] + i * wordSize, v));
+  };
+
+  return { size, regions, syment, symbolCount, symoffset, symbolIndex, write };
+}
+
+/** The dynamic entries naming the planned tables (values read from the final layout). */
+function tableEntries(spec: ElfSpec): DynEntrySpec[] {
+  const t = spec.tables;
+  if (!t) return [];
+  const out: DynEntrySpec[] = [];
+  const reg = (k: keyof Omit<TablesLayout, 'syment' | 'symbolCount' | 'symoffset' | 'all'>): ((a: ElfAddresses) => bigint) => (a) => a.tables?.[k]?.addr ?? 0n;
+  const len = (k: keyof Omit<TablesLayout, 'syment' | 'symbolCount' | 'symoffset' | 'all'>): ((a: ElfAddresses) => bigint) => (a) => BigInt(a.tables?.[k]?.size ?? 0);
+  const is64 = spec.elfClass === 64;
+  const hashKind = t.symbols === undefined ? 'none' : (t.hash ?? 'both');
+  if (t.symbols !== undefined) {
+    out.push([DT_SYMTAB, reg('symtab')]);
+    out.push([DT_SYMENT, is64 ? 24n : 16n]);
+  }
+  if (hashKind === 'sysv' || hashKind === 'both') out.push([DT_HASH, reg('hash')]);
+  if (hashKind === 'gnu' || hashKind === 'both') out.push([DT_GNU_HASH, reg('gnuHash')]);
+  const nverdef = t.verdef ? t.verdef.length + 1 : 0;
+  const versym = t.versym ?? ((t.symbols?.length ?? 0) > 0 && ((t.verneed?.length ?? 0) > 0 || nverdef > 0));
+  if (versym) out.push([DT_VERSYM, reg('versym')]);
+  if ((t.verneed?.length ?? 0) > 0) {
+    out.push([DT_VERNEED, reg('verneed')]);
+    out.push([DT_VERNEEDNUM, BigInt(t.verneed?.length ?? 0)]);
+  }
+  if (nverdef > 0) {
+    out.push([DT_VERDEF, reg('verdef')]);
+    out.push([DT_VERDEFNUM, BigInt(nverdef)]);
+  }
+  const rela = (t.relocationFormat ?? 'rela') === 'rela';
+  const ent = rela ? (is64 ? 24n : 12n) : is64 ? 16n : 8n;
+  const nData = t.relocations?.length ?? 0;
+  const nPlt = t.pltRelocations?.length ?? 0;
+  if (nData > 0 || (t.pltInsideData && nPlt > 0)) {
+    out.push([rela ? DT_RELA : DT_REL, reg('rel')]);
+    out.push([rela ? DT_RELASZ : DT_RELSZ, len('rel')]);
+    out.push([rela ? DT_RELAENT : DT_RELENT, ent]);
+  }
+  if (nPlt > 0) {
+    out.push([DT_JMPREL, reg('jmprel')]);
+    out.push([DT_PLTRELSZ, len('jmprel')]);
+    out.push([DT_PLTREL, rela ? DT_RELA : DT_REL]);
+  }
+  if ((t.relr?.length ?? 0) > 0) {
+    out.push([DT_RELR, reg('relr')]);
+    out.push([DT_RELRSZ, len('relr')]);
+    out.push([DT_RELRENT, is64 ? 8n : 4n]);
+  }
+  const omit = new Set(t.omitDynamic ?? []);
+  return out.filter(([tag]) => !omit.has(tag));
+}
+
 /** The dynamic array the spec asks for, with values still symbolic. */
 function dynamicSpec(spec: ElfSpec): DynEntrySpec[] {
   if (spec.dynamicEntries) return [...spec.dynamicEntries];
@@ -393,6 +903,7 @@ function dynamicSpec(spec: ElfSpec): DynEntrySpec[] {
   if (spec.flags !== undefined) entries.push([DT_FLAGS, spec.flags]);
   const flags1 = spec.pie ? (spec.flags1 ?? 0n) | DF_1_PIE : spec.flags1;
   if (flags1 !== undefined) entries.push([DT_FLAGS_1, flags1]);
+  entries.push(...tableEntries(spec));
   entries.push(...(spec.extraDynamic ?? []));
   entries.push([DT_STRTAB, (a) => a.strtabAddr]);
   entries.push([DT_STRSZ, (a) => BigInt(a.strtabSize)]);
@@ -436,6 +947,8 @@ export function layoutElf(spec: ElfSpec): ElfLayout {
   const strtab = new StrtabBuilder();
   for (const [, v] of dynEntries) if (typeof v === 'string') strtab.add(v);
   for (const s of spec.extraStrings ?? []) strtab.add(s);
+  if (spec.tables && !hasDynamic) throw new Error('layoutElf: tables need a dynamic segment');
+  const plan = hasDynamic ? planTables(spec, strtab) : null;
 
   const ehsize = EHSIZE[elfClass];
   const phentsize = PHENTSIZE[elfClass];
@@ -450,10 +963,29 @@ export function layoutElf(spec: ElfSpec): ElfLayout {
     const interpOffset = hasInterp ? phoff + phnum * phentsize : -1;
     const afterInterp = phoff + phnum * phentsize + interpBytes.length;
     const strtabOffset = hasDynamic ? align(afterInterp, 8) : -1;
-    const dynamicOffset = hasDynamic ? align(strtabOffset + strtab.length, 8) : -1;
+    const tablesOffset = hasDynamic ? align(strtabOffset + strtab.length, 8) : -1;
+    const dynamicOffset = hasDynamic ? align(tablesOffset + (plan?.size ?? 0), 8) : -1;
     const dynamicSize = dynEntries.length * dynEntSize;
     const end = hasDynamic ? dynamicOffset + dynamicSize : afterInterp;
     const dataBase = vaddrBase + splitDelta;
+    const region = (r: [number, number] | null): TableRegion | null => (r === null ? null : { offset: tablesOffset + r[0], addr: dataBase + BigInt(tablesOffset + r[0]), size: r[1] });
+    const tables: TablesLayout | null = plan
+      ? {
+          symtab: region(plan.regions.symtab),
+          syment: plan.syment,
+          symbolCount: plan.symbolCount,
+          gnuHash: region(plan.regions.gnuHash),
+          symoffset: plan.symoffset,
+          hash: region(plan.regions.hash),
+          versym: region(plan.regions.versym),
+          verneed: region(plan.regions.verneed),
+          verdef: region(plan.regions.verdef),
+          rel: region(plan.regions.rel),
+          jmprel: region(plan.regions.jmprel),
+          relr: region(plan.regions.relr),
+          all: region([0, plan.size]) as TableRegion,
+        }
+      : null;
     return {
       elfClass,
       littleEndian,
@@ -473,6 +1005,7 @@ export function layoutElf(spec: ElfSpec): ElfLayout {
       dynEntSize,
       vaddrBase,
       fileSize: end + (spec.trailingBytes ?? 0),
+      tables,
     };
   };
 
@@ -537,6 +1070,7 @@ export function layoutElf(spec: ElfSpec): ElfLayout {
 
   const dynamic: Array<[bigint, bigint]> = [];
   if (hasDynamic) {
+    if (plan && addrs.tables) plan.write(buf, addrs.tables.all.offset, addrs.tables.all.addr);
     strtab.bytes().copy(buf, addrs.strtabOffset);
     dynEntries.forEach(([tag, value], i) => {
       const val = typeof value === 'string' ? BigInt(strtab.add(value)) : typeof value === 'function' ? value(addrs) : value;
@@ -546,7 +1080,7 @@ export function layoutElf(spec: ElfSpec): ElfLayout {
     });
   }
 
-  return { ...addrs, buffer: buf, strings: strtab.strings, programHeaders: phdrs, dynamic };
+  return { ...addrs, buffer: buf, strings: strtab.strings, programHeaders: phdrs, dynamic, symbolIndex: plan?.symbolIndex ?? new Map() };
 }
 
 /** The bytes of the ELF file `spec` describes. */
