@@ -75,6 +75,7 @@ interface SysvHashTable {
 export class SymbolTable {
   private readonly entsize: number;
   private readonly decoded: Array<ElfSymbol | undefined>;
+  private readonly beyond = new Map<number, ElfSymbol>();
 
   private constructor(
     private readonly image: ElfImage,
@@ -109,33 +110,32 @@ export class SymbolTable {
     return this.hash !== null && (this.hash.kind === 'gnu' ? this.hash.nbuckets > 0 : this.hash.buckets.length > 0);
   }
 
+  /**
+   * Symbol `index`. The hash table counts only what it can reach; the loader
+   * indexes DT_SYMTAB directly for relocations, so an index past that count
+   * (undefined symbols a linker left out of the hash chains) is read on its
+   * own, if the table's segment holds it.
+   */
   symbol(index: number): ElfSymbol {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
-      throw new ElfFormatError('ELF_BAD_SYMTAB', this.image.path, `symbol index ${index} is outside the dynamic symbol table (${this.count} symbols)`);
+    if (!Number.isInteger(index) || index < 0 || index > SYMBOL_LIMITS.maxSymbols) {
+      throw new ElfFormatError('ELF_BAD_SYMTAB', this.image.path, `symbol index ${index} is outside the dynamic symbol table`);
     }
-    let s = this.decoded[index];
+    let s = index < this.count ? this.decoded[index] : this.beyond.get(index);
     if (s === undefined) {
-      const f = this.image.fields;
-      const b = this.bytes;
-      const at = index * this.entsize;
-      let name: number, info: number, other: number, shndx: number, value: bigint, size: bigint;
-      if (this.entsize === 24) {
-        name = f.u32(b, at);
-        info = f.u8(b, at + 4);
-        other = f.u8(b, at + 5);
-        shndx = f.u16(b, at + 6);
-        value = f.u64(b, at + 8);
-        size = f.u64(b, at + 16);
-      } else {
-        name = f.u32(b, at);
-        value = BigInt(f.u32(b, at + 4));
-        size = BigInt(f.u32(b, at + 8));
-        info = f.u8(b, at + 12);
-        other = f.u8(b, at + 13);
-        shndx = f.u16(b, at + 14);
+      let b = this.bytes;
+      let at = index * this.entsize;
+      if (index >= this.count) {
+        const base = this.image.file.dynamic?.tables.symtab ?? 0n;
+        const addr = base + BigInt(index) * BigInt(this.entsize);
+        if (!this.image.isMapped(addr, BigInt(this.entsize))) {
+          throw new ElfFormatError('ELF_BAD_SYMTAB', this.image.path, `symbol index ${index} is outside the dynamic symbol table (${this.count} symbols hashed, and no symbol record at 0x${addr.toString(16)})`);
+        }
+        b = this.image.uncached(() => this.image.read(addr, BigInt(this.entsize), 'dynamic symbol', 'ELF_BAD_SYMTAB'));
+        at = 0;
       }
-      s = { index, name: name === 0 ? '' : this.image.string(name, `symbol ${index} name`), value, size, bind: info >> 4, type: info & 0xf, visibility: other & 3, shndx };
-      this.decoded[index] = s;
+      s = decodeSymbol(this.image, b, at, this.entsize, index);
+      if (index < this.count) this.decoded[index] = s;
+      else this.beyond.set(index, s);
     }
     return s;
   }
@@ -179,6 +179,27 @@ export class SymbolTable {
     }
     return out;
   }
+}
+
+function decodeSymbol(image: ElfImage, b: Buffer, at: number, entsize: number, index: number): ElfSymbol {
+  const f = image.fields;
+  let name: number, info: number, other: number, shndx: number, value: bigint, size: bigint;
+  if (entsize === 24) {
+    name = f.u32(b, at);
+    info = f.u8(b, at + 4);
+    other = f.u8(b, at + 5);
+    shndx = f.u16(b, at + 6);
+    value = f.u64(b, at + 8);
+    size = f.u64(b, at + 16);
+  } else {
+    name = f.u32(b, at);
+    value = BigInt(f.u32(b, at + 4));
+    size = BigInt(f.u32(b, at + 8));
+    info = f.u8(b, at + 12);
+    other = f.u8(b, at + 13);
+    shndx = f.u16(b, at + 14);
+  }
+  return { index, name: name === 0 ? '' : image.string(name, `symbol ${index} name`), value, size, bind: info >> 4, type: info & 0xf, visibility: other & 3, shndx };
 }
 
 function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {

@@ -147,10 +147,19 @@ function referenceOf(e: MapEntry, t: ReturnType<typeof tablesOf>, symIndex: numb
   const ref = (t.symbols as NonNullable<typeof t.symbols>).symbol(symIndex);
   let version = null;
   if (t.versym) {
-    const v = t.versions?.[(t.versym[symIndex] ?? 0) & 0x7fff];
+    const v = t.versions?.[versionIndex(e, t.versym, symIndex) & 0x7fff];
     if (v && v.hash !== 0) version = v;
   }
   return { name: ref.name, symbol: ref, from: e, version, typeClass };
+}
+
+/** DT_VERSYM of a symbol, also past the hashed symbols (the table is indexed directly, like DT_SYMTAB). */
+function versionIndex(e: MapEntry, versym: Uint16Array, symIndex: number): number {
+  if (symIndex < versym.length) return versym[symIndex] as number;
+  const image = e.image as NonNullable<MapEntry['image']>;
+  const at = (image.file.dynamic?.tables.versym ?? 0n) + BigInt(symIndex) * 2n;
+  if (!image.isMapped(at, 2n)) return 0;
+  return image.uncached(() => image.fields.u16(image.read(at, 2n, 'DT_VERSYM entry', 'ELF_BAD_VERSION'), 0));
 }
 
 function undefinedSymbol(e: MapEntry, r: Reference, kind: 'data' | 'plt', objectBindNow: boolean): UndefinedSymbol {

@@ -1,0 +1,205 @@
+/**
+ * Conformance of the loader's verdict with the real loader: for every
+ * dynamically linked ELF file of the host's architecture under /usr/bin,
+ * /usr/sbin, /usr/lib/x86_64-linux-gnu and /usr/libexec (the set of
+ * resolve-conformance.test.ts), the shipped CLI must print what ldd prints
+ * (load addresses removed) with
+ *  - `-v`: exactly, line for line, Version information block and any version
+ *    error lines included;
+ *  - `-u`: the same lines in any order (pids of the loader's debug lines
+ *    normalised on both sides);
+ *  - `-r`: the same lines in any order (the `undefined symbol:` lines after the
+ *    list, whose order follows the relocation records).
+ * Both tools are run with many files per call (ldd's `FILE:` headers split the
+ * output), two calls at a time: this machine has two cores. elfdeps gets
+ * `--ldd-origin`, so that $ORIGIN of a program reached through a symlink is
+ * computed as ldd computes it. ldd -r and -u of a shared library relocate that
+ * library: plugins list many undefined symbols, as expected; they are compared
+ * like the rest.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { readElf } from '../src/elf/reader.js';
+import { EM_X86_64 } from '../src/elf/constants.js';
+import { hostElfFiles } from './helpers/host-elves.js';
+import { elfdepsCommand } from './helpers/cli.js';
+
+const run = promisify(execFile);
+const LDD = '/usr/bin/ldd';
+const BATCH = 150;
+const PARALLEL = 2;
+
+type Flag = '-v' | '-u' | '-r';
+
+interface BatchOutput {
+  /** Lines per file, addresses stripped and pids normalised (files without a section map to []). */
+  perFile: Map<string, string[]>;
+  code: number;
+}
+
+/** One line as compared: ` (0x...)` load addresses and the debug lines' pids normalised. */
+function normalise(line: string): string {
+  return line.replace(/ \(0x[0-9a-f]+\)$/, '').replace(/^ *\d+:\t/, '<pid>:\t');
+}
+
+/**
+ * Splits the stdout of `TOOL FLAG F1 ... FN` per file: with several files each
+ * section starts with a `FILE:` line (expected in order, as both tools print
+ * them); with one file there is no header. Every line is kept, empty ones
+ * included; only the empty string after the final newline is dropped.
+ */
+function splitPerFile(stdout: string, files: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>(files.map((f) => [f, []]));
+  const lines = stdout.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (files.length === 1) {
+    out.set(files[0] as string, lines.map(normalise));
+    return out;
+  }
+  let next = 0;
+  let current: string[] | null = null;
+  const stray: string[] = [];
+  for (const line of lines) {
+    if (next < files.length && line === `${files[next]}:`) {
+      current = out.get(files[next] as string) as string[];
+      next++;
+    } else (current ?? stray).push(normalise(line));
+  }
+  // Output before the first header would belong to no file: keep it visible.
+  if (stray.length) (out.get(files[0] as string) as string[]).unshift(...stray.map((l) => `(before the first FILE: line) ${l}`));
+  return out;
+}
+
+async function runBatch(cmd: string, args: string[], files: string[]): Promise<BatchOutput> {
+  const { stdout, code } = await run(cmd, [...args, ...files], { maxBuffer: 256 << 20, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).then(
+    (r) => ({ stdout: r.stdout, code: 0 }),
+    (err: { stdout?: string; code?: number | string; message?: string }) => {
+      if (typeof err.code !== 'number') throw new Error(`${cmd} ${args.join(' ')} (${files.length} files) failed: ${err.message}`);
+      return { stdout: err.stdout ?? '', code: err.code };
+    },
+  );
+  return { perFile: splitPerFile(stdout, files), code };
+}
+
+/** Runs every batch, PARALLEL calls at a time. */
+async function runAll(cmd: string, args: string[], batches: string[][]): Promise<BatchOutput[]> {
+  const results: BatchOutput[] = [];
+  for (let i = 0; i < batches.length; i += PARALLEL) results.push(...(await Promise.all(batches.slice(i, i + PARALLEL).map((b) => runBatch(cmd, args, b)))));
+  return results;
+}
+
+function sameMultiset(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.every((l, i) => l === y[i]);
+}
+
+/** The lines of `want` missing from `got` and those in excess, as multisets. */
+function multisetDiff(want: string[], got: string[]): { missing: string[]; extra: string[] } {
+  const count = new Map<string, number>();
+  for (const l of got) count.set(l, (count.get(l) ?? 0) + 1);
+  const missing: string[] = [];
+  for (const l of want) {
+    const n = count.get(l) ?? 0;
+    if (n > 0) count.set(l, n - 1);
+    else missing.push(l);
+  }
+  const extra: string[] = [];
+  for (const [l, n] of count) for (let i = 0; i < n; i++) extra.push(l);
+  return { missing, extra };
+}
+
+const show = (lines: string[]): string => (lines.length ? lines.map((l) => `    ${JSON.stringify(l)}`).join('\n') : '    (nothing)');
+
+describe('conformance of the verdict (versions, unused, relocations) with ldd on the host', function () {
+  this.timeout(20 * 60 * 1000);
+
+  it('gives the output of ldd -v, ldd -u and ldd -r for every dynamically linked host ELF file', async function () {
+    if (!existsSync(LDD)) {
+      if (process.env.CI) throw new Error(`${LDD} is missing: the verdict conformance test cannot run on CI without it`);
+      console.log('      skipped: ldd is not installed');
+      this.skip();
+    }
+    if (process.arch !== 'x64') {
+      console.log(`      skipped: the conformance set is for x86_64 hosts, this is ${process.arch}`);
+      this.skip();
+    }
+    // The set of resolve-conformance.test.ts.
+    const candidates = hostElfFiles([
+      { dir: '/usr/bin', recursive: false },
+      { dir: '/usr/sbin', recursive: false },
+      { dir: '/usr/lib/x86_64-linux-gnu', recursive: true },
+      { dir: '/usr/libexec', recursive: true },
+    ]);
+    const files: string[] = [];
+    for (const f of candidates) {
+      try {
+        const elf = readElf(f);
+        if (elf.header.machine !== EM_X86_64 || elf.header.elfClass !== 64) continue;
+        if (elf.dynamic !== null && (elf.kind === 'executable' || elf.kind === 'pie-executable' || elf.kind === 'shared-library' || elf.kind === 'static-pie')) files.push(f);
+      } catch {
+        // unreadable: not in the set (as in resolve-conformance.test.ts)
+      }
+    }
+    expect(files.length).to.be.greaterThan(100);
+    const batches: string[][] = [];
+    for (let i = 0; i < files.length; i += BATCH) batches.push(files.slice(i, i + BATCH));
+    const [node, bin] = elfdepsCommand();
+
+    const mismatches: string[] = [];
+    const counts: Record<Flag, number> = { '-v': 0, '-u': 0, '-r': 0 };
+    const timings: string[] = [];
+    let undefinedLines = 0;
+    for (const flag of ['-v', '-u', '-r'] as Flag[]) {
+      let t = Date.now();
+      const want = await runAll(LDD, [flag], batches);
+      const lddMs = Date.now() - t;
+      t = Date.now();
+      const got = await runAll(node, [bin, '--ldd', '--ldd-origin', flag], batches);
+      timings.push(`ldd ${flag} ${(lddMs / 1000).toFixed(1)} s, elfdeps ${flag} ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      for (const [i, batch] of batches.entries()) {
+        const w = want[i] as BatchOutput;
+        const g = got[i] as BatchOutput;
+        // ldd exits 0 whenever its trace ran (even with "not found" and version
+        // errors), so its status says nothing per file; but every file of the set
+        // is readable, so elfdeps must never say 2 (bad usage or unreadable).
+        if (g.code === 2) mismatches.push(`elfdeps ${flag} batch ${i + 1} (${batch[0]} ...): exit status 2`);
+        for (const f of batch) {
+          const wl = w.perFile.get(f) ?? [];
+          const gl = g.perFile.get(f) ?? [];
+          if (flag === '-r') undefinedLines += wl.filter((l) => l.startsWith('undefined symbol: ')).length;
+          if (flag === '-v') {
+            if (JSON.stringify(wl) === JSON.stringify(gl)) counts[flag]++;
+            else {
+              const at = wl.findIndex((l, k) => gl[k] !== l);
+              const k = at === -1 ? wl.length : at;
+              mismatches.push(
+                `ldd -v ${f}: first difference at line ${k + 1} (ldd ${wl.length} lines, elfdeps ${gl.length})\n  ldd:\n${show(wl)}\n  elfdeps:\n${show(gl)}`,
+              );
+            }
+          } else if (sameMultiset(wl, gl)) counts[flag]++;
+          else {
+            const d = multisetDiff(wl, gl);
+            // Short outputs in full; long ones (plugins with hundreds of undefined symbols) as the difference.
+            const full = wl.length + gl.length <= 80 ? `\n  ldd:\n${show(wl)}\n  elfdeps:\n${show(gl)}` : '';
+            const cap = (lines: string[]): string => `${show(lines.slice(0, 25))}${lines.length > 25 ? `\n    ... ${lines.length - 25} more` : ''}`;
+            mismatches.push(
+              `ldd ${flag} ${f}: ${d.missing.length} lines only in ldd, ${d.extra.length} only in elfdeps (ldd ${wl.length} lines, elfdeps ${gl.length})` +
+                `\n  only in ldd:\n${cap(d.missing)}\n  only in elfdeps:\n${cap(d.extra)}${full}`,
+            );
+          }
+        }
+      }
+    }
+    const n = files.length;
+    console.log(
+      `      ldd -v: ${counts['-v']}/${n} equal; ldd -u: ${counts['-u']}/${n} same lines; ldd -r: ${counts['-r']}/${n} same lines (${undefinedLines} undefined-symbol lines compared)`,
+    );
+    console.log(`      ${batches.length} batches of up to ${BATCH} files, ${PARALLEL} at a time: ${timings.join('; ')}`);
+    if (mismatches.length) console.log(mismatches.slice(0, 15).join('\n'));
+    expect(mismatches.length, `${mismatches.length} (file, flag) pairs differ; the first ${Math.min(15, mismatches.length)} are printed above`).to.equal(0);
+  });
+});
