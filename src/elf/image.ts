@@ -13,7 +13,7 @@
 import { ElfFormatError, ElfIoError, type ElfErrorCode } from '../errors.js';
 import * as C from './constants.js';
 import { FileSource, MAX_READ } from './file-source.js';
-import { readElfDetails, readElfHeader, type ElfFile, type ProgramHeader } from './reader.js';
+import { mapAddress, readElfDetails, readElfHeader, type ElfFile, type ProgramHeader } from './reader.js';
 
 /** Largest single table read into memory (libLLVM's .dynstr is ~10 MiB; the largest real tables are well below this). */
 export const MAX_TABLE_BYTES = 256 << 20;
@@ -190,11 +190,10 @@ export class ElfImage {
       const t = this.file.dynamic?.tables;
       if (!t || t.strtab === null) this.strtabLimit = null;
       else {
-        let size: bigint | null = null;
-        for (const p of this.file.programHeaders) {
-          if (p.type === C.PT_LOAD && t.strtab >= p.vaddr && t.strtab - p.vaddr < p.filesz) size = p.filesz - (t.strtab - p.vaddr);
-        }
-        if (size === null) throw new ElfFormatError('ELF_BAD_STRTAB', this.path, `DT_STRTAB address 0x${t.strtab.toString(16)} is not in any PT_LOAD segment's file bytes`);
+        // As the reader bounds it (reader.ts): the segment's file bytes from DT_STRTAB on, then DT_STRSZ.
+        const mapped = mapAddress(this.file.programHeaders, t.strtab);
+        if (mapped === null) throw new ElfFormatError('ELF_BAD_STRTAB', this.path, `DT_STRTAB address 0x${t.strtab.toString(16)} is not in any PT_LOAD segment's file bytes`);
+        let size = mapped.available;
         if (t.strsz !== null && t.strsz < size) size = t.strsz;
         this.strtabLimit = size;
       }

@@ -96,7 +96,7 @@ export class SymbolTable {
       const hash = t.gnuHash !== null ? readGnuHash(image, t.gnuHash) : t.hash !== null ? readSysvHash(image, t.hash) : null;
       // Without a hash table the loader can look nothing up here (l_nbuckets == 0);
       // the table's length is then unknown, and only index 0 is taken as present.
-      const count = hash === null ? 1 : hash.kind === 'sysv' ? hash.chain.length : gnuSymbolCount(image, hash);
+      const count = hash === null ? 1 : hash.kind === 'sysv' ? hash.chain.length : gnuSymbolCount(hash);
       if (count > SYMBOL_LIMITS.maxSymbols) throw new ElfFormatError('ELF_LIMIT', image.path, `${count} dynamic symbols (limit ${SYMBOL_LIMITS.maxSymbols})`);
       const entsize = image.file.header.elfClass === 64 ? 24 : 16;
       const bytes = image.read(t.symtab, BigInt(count) * BigInt(entsize), 'dynamic symbol table', 'ELF_BAD_SYMTAB');
@@ -265,7 +265,7 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
 }
 
 /** Number of symbols a GNU hash table covers: symoffset plus every chain entry. */
-function gnuSymbolCount(_image: ElfImage, h: GnuHashTable): number {
+function gnuSymbolCount(h: GnuHashTable): number {
   return h.symoffset + h.chain.length;
 }
 

@@ -17,10 +17,9 @@
  */
 import { ElfdepsError } from '../errors.js';
 import * as C from '../elf/constants.js';
-import { machineRelocations, readRelocations } from '../elf/relocations.js';
+import { machineRelocations, readRelocations, RTYPE_CLASS_COPY } from '../elf/relocations.js';
 import type { LinkMap, MapEntry } from './link-map.js';
 import { definedNames, lookupSymbol, tablesOf, type Reference } from './lookup.js';
-import { RTYPE_CLASS_COPY } from '../elf/relocations.js';
 import type { UndefinedSymbol } from './types.js';
 
 export interface RelocationWalk {
@@ -112,6 +111,25 @@ function symbolicRelocations(e: MapEntry): SymbolicRelocations | 'unknown-machin
 }
 
 /**
+ * The symbolic relocations the loader looks up, by index: a lazily bound PLT
+ * range is only prepared (elf_machine_lazy_rel), and RESOLVE_MAP's cache
+ * drops a relocation of the same symbol and type class as the one before.
+ */
+function* lookedUp(rel: SymbolicRelocations, bindNow: boolean): Generator<number> {
+  let lastSym = -1;
+  let lastClass = -1;
+  for (let i = 0; i < rel.symbols.length; i++) {
+    if (rel.kind[i] === 'plt' && !bindNow) continue;
+    const symIndex = rel.symbols[i] as number;
+    const typeClass = rel.classes[i] as number;
+    if (symIndex === lastSym && typeClass === lastClass) continue;
+    lastSym = symIndex;
+    lastClass = typeClass;
+    yield i;
+  }
+}
+
+/**
  * Per library, tail scope and binding mode: the relocations (indexes into
  * its symbolic relocations) whose non-weak symbol nothing in the tail
  * defines, after RESOLVE_MAP's cache has dropped repeats. Only the program,
@@ -124,20 +142,9 @@ function undefinedInTail(tail: Tail, e: MapEntry, rel: SymbolicRelocations, bind
   if (list) return list;
   list = [];
   const t = tablesOf(e);
-  const symtab = t.symbols as NonNullable<typeof t.symbols>;
-  let lastSym = -1;
-  let lastClass = -1;
-  for (let i = 0; i < rel.symbols.length; i++) {
-    // A lazily bound PLT range is only prepared (elf_machine_lazy_rel): no lookups.
-    if (rel.kind[i] === 'plt' && !bindNow) continue;
-    const symIndex = rel.symbols[i] as number;
-    const typeClass = rel.classes[i] as number;
-    if (symIndex === lastSym && typeClass === lastClass) continue;
-    lastSym = symIndex;
-    lastClass = typeClass;
-    const ref = symtab.symbol(symIndex);
-    if (ref.bind === C.STB_WEAK) continue;
-    if (!lookupSymbol(referenceOf(e, t, symIndex, typeClass), tail.entries)) list.push(i);
+  for (const i of lookedUp(rel, bindNow)) {
+    const r = referenceOf(e, t, rel.symbols[i] as number, rel.classes[i] as number);
+    if (r.symbol.bind !== C.STB_WEAK && !lookupSymbol(r, tail.entries)) list.push(i);
   }
   byTail.set(key, list);
   return list;
@@ -196,24 +203,14 @@ function relocateOne(map: LinkMap, tail: Tail, e: MapEntry, bindNowAll: boolean,
     }
     return;
   }
-  let lastSym = -1;
-  let lastClass = -1;
-  for (let i = 0; i < rel.symbols.length; i++) {
-    const kind = rel.kind[i] as 'data' | 'plt';
-    // A lazily bound PLT range is only prepared (elf_machine_lazy_rel): no lookups.
-    if (kind === 'plt' && !bindNow) continue;
-    const symIndex = rel.symbols[i] as number;
-    const typeClass = rel.classes[i] as number;
-    if (symIndex === lastSym && typeClass === lastClass) continue;
-    lastSym = symIndex;
-    lastClass = typeClass;
-    const r = referenceOf(e, t, symIndex, typeClass);
+  for (const i of lookedUp(rel, bindNow)) {
+    const r = referenceOf(e, t, rel.symbols[i] as number, rel.classes[i] as number);
     const found = lookupSymbol(r, map.scope);
     if (found) {
       out.used.add(found.entry);
       continue;
     }
     if (r.symbol.bind === C.STB_WEAK) continue;
-    out.undefined.push(undefinedSymbol(e, r, kind, objectBindNow));
+    out.undefined.push(undefinedSymbol(e, r, rel.kind[i] as 'data' | 'plt', objectBindNow));
   }
 }

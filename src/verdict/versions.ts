@@ -40,6 +40,16 @@ function findNeeded(map: LinkMap, name: string, requester: MapEntry): MapEntry |
   return null;
 }
 
+/** The Verneed records of one object, or the reader's error (malformed tables). */
+function needsOf(image: ElfImage): ReturnType<typeof readVersionNeeds> | ElfdepsError {
+  try {
+    return readVersionNeeds(image);
+  } catch (err) {
+    if (err instanceof ElfdepsError) return err;
+    throw err;
+  }
+}
+
 export interface VersionCheck {
   problems: VersionProblem[];
   needs: VersionNeed[];
@@ -54,12 +64,9 @@ export function checkVersions(map: LinkMap): VersionCheck {
   const unreadable: string[] = [];
   for (const e of map.chain) {
     if (e.faked || !e.image) continue;
-    let verneed;
-    try {
-      verneed = readVersionNeeds(e.image);
-    } catch (err) {
-      if (!(err instanceof ElfdepsError)) throw err;
-      unreadable.push(err.message);
+    const verneed = needsOf(e.image);
+    if (verneed instanceof ElfdepsError) {
+      unreadable.push(verneed.message);
       continue;
     }
     if (verneed.length === 0) continue;
@@ -154,14 +161,9 @@ export function versionInformation(map: LinkMap): string[] {
   };
   for (const e of map.chain) {
     if (e.faked || !e.image) continue;
-    let verneed;
-    try {
-      verneed = readVersionNeeds(e.image);
-    } catch (err) {
-      if (err instanceof ElfdepsError) continue;
-      throw err;
-    }
-    if (verneed.length === 0 && (e.image.file.dynamic?.tables.verneed ?? null) === null) continue;
+    // Unreadable tables were reported by checkVersions; the block leaves them out.
+    const verneed = needsOf(e.image);
+    if (verneed instanceof ElfdepsError || verneed.length === 0) continue;
     if (lines.length === 0) lines.push('', '\tVersion information:');
     lines.push(`\t${dsoName(map, e)}:`);
     for (const need of verneed) {
