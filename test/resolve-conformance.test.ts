@@ -14,7 +14,7 @@ import { readElf } from '../src/elf/reader.js';
 import { EM_X86_64 } from '../src/elf/constants.js';
 import { Resolver } from '../src/resolve/index.js';
 import { formatLdd } from '../src/cli/format.js';
-import { hostElfFiles } from './helpers/host-elves.js';
+import { hostConformanceSet } from './helpers/conformance-set.js';
 
 const run = promisify(execFile);
 const LDD = '/usr/bin/ldd';
@@ -47,27 +47,7 @@ describe('conformance with ldd on the host', function () {
       console.log(`      skipped: the conformance set is for x86_64 hosts, this is ${process.arch}`);
       this.skip();
     }
-    const candidates = hostElfFiles([
-      { dir: '/usr/bin', recursive: false },
-      { dir: '/usr/sbin', recursive: false },
-      { dir: '/usr/lib/x86_64-linux-gnu', recursive: true },
-      { dir: '/usr/libexec', recursive: true },
-    ]);
-    // Dynamically linked, for this machine: has PT_DYNAMIC (ldd says "not a
-    // dynamic executable" otherwise) and is x86_64 ELF64 (ldd cannot trace
-    // other machines here; the kernel cannot even run i386 programs).
-    const files: string[] = [];
-    let otherMachine = 0;
-    let unreadable = 0;
-    for (const f of candidates) {
-      try {
-        const elf = readElf(f);
-        if (elf.header.machine !== EM_X86_64 || elf.header.elfClass !== 64) otherMachine++;
-        else if (elf.dynamic !== null && (elf.kind === 'executable' || elf.kind === 'pie-executable' || elf.kind === 'shared-library' || elf.kind === 'static-pie')) files.push(f);
-      } catch {
-        unreadable++;
-      }
-    }
+    const { files, otherMachine, unreadable } = hostConformanceSet();
     const resolver = new Resolver({ root: '/', cwd: '/', originMode: 'ldd' });
     const mismatches: string[] = [];
     let equal = 0;

@@ -21,9 +21,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { readElf } from '../src/elf/reader.js';
-import { EM_X86_64 } from '../src/elf/constants.js';
-import { hostElfFiles } from './helpers/host-elves.js';
+import { hostConformanceSet } from './helpers/conformance-set.js';
 import { elfdepsCommand } from './helpers/cli.js';
 
 const run = promisify(execFile);
@@ -128,22 +126,7 @@ describe('conformance of the verdict (versions, unused, relocations) with ldd on
       this.skip();
     }
     // The set of resolve-conformance.test.ts.
-    const candidates = hostElfFiles([
-      { dir: '/usr/bin', recursive: false },
-      { dir: '/usr/sbin', recursive: false },
-      { dir: '/usr/lib/x86_64-linux-gnu', recursive: true },
-      { dir: '/usr/libexec', recursive: true },
-    ]);
-    const files: string[] = [];
-    for (const f of candidates) {
-      try {
-        const elf = readElf(f);
-        if (elf.header.machine !== EM_X86_64 || elf.header.elfClass !== 64) continue;
-        if (elf.dynamic !== null && (elf.kind === 'executable' || elf.kind === 'pie-executable' || elf.kind === 'shared-library' || elf.kind === 'static-pie')) files.push(f);
-      } catch {
-        // unreadable: not in the set (as in resolve-conformance.test.ts)
-      }
-    }
+    const { files } = hostConformanceSet();
     expect(files.length).to.be.greaterThan(100);
     const batches: string[][] = [];
     for (let i = 0; i < files.length; i += BATCH) batches.push(files.slice(i, i + BATCH));
