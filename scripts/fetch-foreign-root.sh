@@ -15,7 +15,10 @@
 # left as they were.
 set -euo pipefail
 
-die() { echo "fetch-foreign-root: $*" >&2; exit 1; }
+me=fetch-foreign-root
+die() { echo "$me: $*" >&2; exit 1; }
+# shellcheck source=scripts/debian-root-lib.sh
+. "$(dirname "$0")/debian-root-lib.sh"
 
 [ $# -eq 2 ] || die "usage: $0 ARCH DEST"
 arch=$1
@@ -71,61 +74,15 @@ trap cleanup EXIT
 
 # A private apt state whose native (and only) architecture is ARCH; the
 # sources and apt.conf.d settings (proxies, mirrors) are the host's.
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
-touch "$work/status"
 apt_opts=(
   -o "Dir::State::Lists=$work/lists" -o "Dir::State::status=$work/status"
   -o "Dir::Cache=$work/cache" -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
   -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root
   -o Acquire::Retries=3
 )
-# A mirror in mid-sync can fail one index for a moment: try again, and go on
-# with what arrived when the packages themselves can still be downloaded.
-index_ok=false
-for attempt in 1 2 3; do
-  echo "fetch-foreign-root: fetching the $arch package lists (attempt $attempt)"
-  if apt-get -q "${apt_opts[@]}" update >"$work/update.log" 2>&1 &&
-     ! grep -qE '^(W|E): (Failed to fetch|Some index files failed)' "$work/update.log"; then
-    index_ok=true
-    break
-  fi
-  [ "$attempt" -eq 3 ] || sleep 5
-done
-$index_ok || { cat "$work/update.log" >&2; echo "fetch-foreign-root: warning: some $arch package lists failed (above); trying with the rest" >&2; }
-echo "fetch-foreign-root: downloading ${#packages[@]} $arch packages"
-(cd "$work/debs" && apt-get -q "${apt_opts[@]}" download "${packages[@]}") >"$work/download.log" 2>&1 || {
-  cat "$work/download.log" >&2
-  $index_ok || die "cannot reach the Debian package registry: apt-get update and download for $arch failed (see above)"
-  die "apt-get download of the $arch packages failed (registry unreachable, or a package is gone; see above)"
-}
-count=$(find "$work/debs" -name '*.deb' | wc -l)
-[ "$count" -eq "${#packages[@]}" ] || die "expected ${#packages[@]} .deb files, got $count"
+fetch_debs "$arch" "cannot reach the Debian package registry: apt-get update and download for $arch failed (see above)"
 
-# Unpack each package into the stage, then merge /bin, /sbin and /lib into
-# /usr and leave symlinks, as usrmerge does on an installed system (bookworm's
-# packages still ship files under /lib and /bin; dpkg-deb -x would replace a
-# lib -> usr/lib symlink with a directory).
-mkdir -p "$stage"
-for deb in "$work"/debs/*.deb; do
-  dpkg-deb -x "$deb" "$stage"
-done
-# Documentation and translations are a third of the size and no loader reads them.
-rm -rf "$stage/usr/share/doc" "$stage/usr/share/man" "$stage/usr/share/info" "$stage/usr/share/locale"
-for d in bin sbin lib lib32 lib64 libx32; do
-  if [ ! -e "$stage/$d" ]; then
-    case "$d" in bin|sbin|lib) mkdir -p "$stage/usr/$d"; ln -s "usr/$d" "$stage/$d" ;; esac
-    continue
-  fi
-  [ -L "$stage/$d" ] && die "$d in the unpacked packages is already a symlink"
-  mkdir -p "$stage/usr/$d"
-  # A file in both /X and /usr/X would make the merge ambiguous: stop there.
-  (cd "$stage/$d" && find . ! -type d) | while read -r f; do
-    if [ -e "$stage/usr/$d/$f" ] || [ -L "$stage/usr/$d/$f" ]; then die "both /$d/${f#./} and /usr/$d/${f#./} exist"; fi
-  done
-  cp -a "$stage/$d/." "$stage/usr/$d/"
-  rm -rf "${stage:?}/$d"
-  ln -s "usr/$d" "$stage/$d"
-done
+unpack_merged
 # The target's ldconfig (static in Debian's libc-bin) under qemu, inside the
 # root: the cache the real system would have, no host file involved.
 mkdir -p "$stage/etc" "$stage/var/cache/ldconfig"

@@ -20,7 +20,10 @@
 # package lists and installed packages are left as they were.
 set -euo pipefail
 
-die() { echo "fetch-older-root: $*" >&2; exit 1; }
+me=fetch-older-root
+die() { echo "$me: $*" >&2; exit 1; }
+# shellcheck source=scripts/debian-root-lib.sh
+. "$(dirname "$0")/debian-root-lib.sh"
 
 [ $# -eq 1 ] || die "usage: $0 DEST"
 dest=$1
@@ -86,8 +89,7 @@ trap cleanup EXIT
 # another release. apt.conf.d settings (proxies, Check-Valid-Until) are
 # still the host's. SourceParts points at an empty directory so that none of
 # the host's sources.list.d files is read.
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/sources.list.d"
-touch "$work/status"
+mkdir -p "$work/sources.list.d"
 cat >"$work/sources.list" <<EOF
 deb [arch=$arch signed-by=$keyring_main] $mirror $suite main
 deb [arch=$arch signed-by=$keyring_main] $mirror $suite-updates main
@@ -100,52 +102,11 @@ apt_opts=(
   -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root
   -o Acquire::Retries=3
 )
-# A mirror in mid-sync can fail one index for a moment: try again, and go on
-# with what arrived when the packages themselves can still be downloaded.
-index_ok=false
-for attempt in 1 2 3; do
-  echo "fetch-older-root: fetching the $suite $arch package lists (attempt $attempt)"
-  if apt-get -q "${apt_opts[@]}" update >"$work/update.log" 2>&1 &&
-     ! grep -qE '^(W|E): (Failed to fetch|Some index files failed|GPG error|The repository)' "$work/update.log"; then
-    index_ok=true
-    break
-  fi
-  [ "$attempt" -eq 3 ] || sleep 5
-done
-$index_ok || { cat "$work/update.log" >&2; echo "fetch-older-root: warning: some $suite package lists failed (above); trying with the rest" >&2; }
-echo "fetch-older-root: downloading ${#packages[@]} $suite $arch packages"
-(cd "$work/debs" && apt-get -q "${apt_opts[@]}" download "${packages[@]}") >"$work/download.log" 2>&1 || {
-  cat "$work/download.log" >&2
-  $index_ok || die "cannot reach $suite on the Debian package registry ($mirror, $security_mirror): apt-get update and download failed (see above; has $suite moved to archive.debian.org? set ELFDEPS_BULLSEYE_MIRROR)"
-  die "apt-get download of the $suite packages failed (registry unreachable, or a package is gone; see above)"
-}
-count=$(find "$work/debs" -name '*.deb' | wc -l)
-[ "$count" -eq "${#packages[@]}" ] || die "expected ${#packages[@]} .deb files, got $count"
+# A signature that does not verify is an index that did not arrive.
+index_errors='Failed to fetch|Some index files failed|GPG error|The repository'
+fetch_debs "$suite $arch" "cannot reach $suite on the Debian package registry ($mirror, $security_mirror): apt-get update and download failed (see above; has $suite moved to archive.debian.org? set ELFDEPS_BULLSEYE_MIRROR)"
 
-# Unpack each package into the stage, then merge /bin, /sbin, /lib and
-# /lib64 into /usr and leave symlinks, as usrmerge does on an installed
-# system (dpkg-deb -x would replace a lib -> usr/lib symlink with a directory).
-mkdir -p "$stage"
-for deb in "$work"/debs/*.deb; do
-  dpkg-deb -x "$deb" "$stage"
-done
-# Documentation and translations are a third of the size and no loader reads them.
-rm -rf "$stage/usr/share/doc" "$stage/usr/share/man" "$stage/usr/share/info" "$stage/usr/share/locale"
-for d in bin sbin lib lib32 lib64 libx32; do
-  if [ ! -e "$stage/$d" ]; then
-    case "$d" in bin|sbin|lib) mkdir -p "$stage/usr/$d"; ln -s "usr/$d" "$stage/$d" ;; esac
-    continue
-  fi
-  [ -L "$stage/$d" ] && die "$d in the unpacked packages is already a symlink"
-  mkdir -p "$stage/usr/$d"
-  # A file in both /X and /usr/X would make the merge ambiguous: stop there.
-  (cd "$stage/$d" && find . ! -type d) | while read -r f; do
-    if [ -e "$stage/usr/$d/$f" ] || [ -L "$stage/usr/$d/$f" ]; then die "both /$d/${f#./} and /usr/$d/${f#./} exist"; fi
-  done
-  cp -a "$stage/$d/." "$stage/usr/$d/"
-  rm -rf "${stage:?}/$d"
-  ln -s "usr/$d" "$stage/$d"
-done
+unpack_merged
 # dash's postinst would make /bin/sh; unpacking alone does not.
 [ -e "$stage/usr/bin/sh" ] || ln -s dash "$stage/usr/bin/sh"
 # The root's own ldconfig (static in Debian's libc-bin), inside the root: the
