@@ -254,6 +254,24 @@ describe('ELF tables: round trip through the test writer', function () {
         ]);
       });
 
+      it('DT_RELACOUNT / DT_RELCOUNT: the leading entries are counted as relative and never read, as do-rel.h skips them', function () {
+        const tag = tablesFor(platform).relocationFormat === 'rel' ? 0x6ffffffan : 0x6ffffff9n;
+        const plain = readRelocations(build({ ...p, type: 'DYN', soname: 'libtbl.so.1', tables: tablesFor(platform) }).image);
+        const all = plain.ranges[0];
+        if (!all) throw new Error('no data range');
+        const { image } = build({ ...p, type: 'DYN', soname: 'libtbl.so.1', tables: tablesFor(platform), extraDynamic: [[tag, 2n]] });
+        const rel = readRelocations(image);
+        const data = rel.ranges[0];
+        if (!data) throw new Error('no data range');
+        // The loader takes the first two as relative whatever their type: the symbol of the first is never looked up.
+        expect({ relative: data.relative, types: [...data.types], symbols: [...data.symbols] }).to.deep.equal({ relative: 2, types: [...all.types].slice(2), symbols: [...all.symbols].slice(2) });
+        expect(rel.ranges[1]).to.deep.equal(plain.ranges[1]);
+        // A count past the range leaves nothing to look up in it, and is not an error.
+        const over = readRelocations(build({ ...p, type: 'DYN', soname: 'libtbl.so.1', tables: tablesFor(platform), extraDynamic: [[tag, 1000n]] }).image);
+        expect(over.ranges[0]?.relative).to.equal(all.types.length);
+        expect(over.ranges[0]?.types).to.have.length(0);
+      });
+
       it('an unversioned library with only a symbol table: no DT_VERDEF, no DT_VERSYM, no relocations', function () {
         const { image } = build({ ...p, type: 'DYN', soname: 'libplain.so', tables: { symbols: [{ name: 'only' }, { name: 'two' }] } });
         expect(readVersionDefs(image)).to.equal(null);
@@ -393,7 +411,7 @@ function factsFromReader(path: string): TableFacts {
     const versym = symtab ? readVersionIndexes(image, symtab.count) : null;
     const defs = readVersionDefs(image);
     const rel = readRelocations(image);
-    const count = (kind: 'data' | 'plt'): number => rel.ranges.filter((r) => r.kind === kind).reduce((n, r) => n + r.types.length, 0);
+    const count = (kind: 'data' | 'plt'): number => rel.ranges.filter((r) => r.kind === kind).reduce((n, r) => n + r.relative + r.types.length, 0);
     return {
       verneed: readVersionNeeds(image).map((n) => ({ file: n.file, versions: n.versions.map((v) => ({ name: v.name, flags: v.flags, other: v.other })) })),
       verdef: defs && defs.map((d) => ({ flags: d.flags, index: d.index, names: d.names })),

@@ -40,6 +40,9 @@ export const DT_RPATH = 15n;
 export const DT_RUNPATH = 29n;
 export const DT_FLAGS = 30n;
 export const DT_FLAGS_1 = 0x6ffffffbn;
+/** Leading relative relocations of DT_RELA / DT_REL (the loader treats that many as relative without reading their type). */
+export const DT_RELACOUNT = 0x6ffffff9n;
+export const DT_RELCOUNT = 0x6ffffffan;
 export const DT_AUXILIARY = 0x7ffffffdn;
 export const DT_FILTER = 0x7fffffffn;
 

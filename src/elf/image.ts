@@ -18,6 +18,30 @@ import { mapAddress, readElfDetails, readElfHeader, type ElfFile, type ProgramHe
 /** Largest single table read into memory (libLLVM's .dynstr is ~10 MiB; the largest real tables are well below this). */
 export const MAX_TABLE_BYTES = 256 << 20;
 
+/** Bytes per cached block, and blocks kept per image: a program's version, symbol and string tables usually share the first few blocks. */
+const BLOCK_SIZE = 16 << 10;
+const BLOCKS_PER_IMAGE = 4;
+
+/**
+ * The images whose blocks are kept: the most recently read few. A run reads
+ * one program's tables after another (libraries' tables are kept as decoded
+ * tables), so a handful is enough, and memory stays bounded however many
+ * images a run makes.
+ */
+const recentImages = {
+  limit: 16,
+  order: new Set<ElfImage>(),
+  touch(image: ElfImage): void {
+    this.order.delete(image);
+    this.order.add(image);
+    if (this.order.size > this.limit) {
+      const oldest = this.order.values().next().value as ElfImage;
+      this.order.delete(oldest);
+      oldest.dropBlocks();
+    }
+  },
+};
+
 /** Little helpers to decode fixed-width fields in the file's byte order. */
 export interface FieldReader {
   u8(buf: Buffer, at: number): number;
@@ -56,6 +80,7 @@ export class ElfImage {
   private strtabLimit: bigint | null | undefined;
   private readonly memo = new Map<string, unknown>();
   private readonly windowStrings = new Map<bigint, string>();
+  private readonly blocks = new Map<number, Buffer>();
   private depth = 0;
   /** Bytes read through this image (the reader's own reads not included). */
   bytesRead = 0;
@@ -163,11 +188,23 @@ export class ElfImage {
       throw new ElfFormatError(code, this.path, `${what} (${length} bytes at address 0x${addr.toString(16)}) is not inside any PT_LOAD segment's file bytes`);
     }
     const offset = addr - seg.vaddr + seg.offset;
-    const src = this.source();
-    if (!src.contains(offset, length)) {
+    if (offset < 0n || offset > this.file.size - length) {
       throw new ElfFormatError(code, this.path, `${what} (${length} bytes at file offset 0x${offset.toString(16)}) lies outside the file`);
     }
     const n = Number(length);
+    const at = Number(offset);
+    // Small records (version chains, strings, one symbol) come from blocks:
+    // one pread for the dozens of records a table spreads over a few KiB.
+    const first = Math.floor(at / BLOCK_SIZE);
+    if (n <= BLOCK_SIZE && Math.floor((at + n - 1) / BLOCK_SIZE) === first) {
+      const block = this.block(first, what, code);
+      return block.subarray(at - first * BLOCK_SIZE, at - first * BLOCK_SIZE + n);
+    }
+    return this.readFile(offset, n, what, code);
+  }
+
+  private readFile(offset: bigint, n: number, what: string, code: ElfErrorCode): Buffer {
+    const src = this.source();
     const before = src.bytesRead;
     let buf: Buffer;
     if (n <= MAX_READ) buf = src.readAt(offset, n, what, code);
@@ -178,6 +215,30 @@ export class ElfImage {
     }
     this.bytesRead += src.bytesRead - before;
     return buf;
+  }
+
+  /** Block `index` of the file (the last one may be short), through the run's small block cache. */
+  private block(index: number, what: string, code: ElfErrorCode): Buffer {
+    const key = index;
+    let b = this.blocks.get(key);
+    if (b !== undefined) {
+      // Most recently used last: Map keeps insertion order.
+      this.blocks.delete(key);
+      this.blocks.set(key, b);
+      return b;
+    }
+    const start = index * BLOCK_SIZE;
+    const size = Math.min(BLOCK_SIZE, Number(this.file.size) - start);
+    b = this.readFile(BigInt(start), size, what, code);
+    this.blocks.set(key, b);
+    if (this.blocks.size > BLOCKS_PER_IMAGE) this.blocks.delete(this.blocks.keys().next().value as number);
+    recentImages.touch(this);
+    return b;
+  }
+
+  /** Forgets the cached blocks (recentImages calls it when the image has not been read from for a while). */
+  dropBlocks(): void {
+    this.blocks.clear();
   }
 
   /**
@@ -215,6 +276,13 @@ export class ElfImage {
    * checked against DT_STRSZ (a string must end inside the table).
    */
   string(offset: number | bigint, what: string): string {
+    const table = this.strtabBytes;
+    if (table !== null && typeof offset === 'number' && offset >= 0 && offset < table.length) {
+      // The common case (symbol names, once the table is loaded): no bigint.
+      // strtabBytes is exactly the DT_STRSZ-bounded table, so the checks below hold.
+      const end = table.indexOf(0, offset);
+      if (end >= 0) return table.toString('latin1', offset, end);
+    }
     const off = BigInt(offset);
     const size = this.stringTableSize();
     if (size === null) throw new ElfFormatError('ELF_BAD_STRTAB', this.path, `${what} names a string but there is no DT_STRTAB`);

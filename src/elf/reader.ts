@@ -108,9 +108,12 @@ export interface DynamicTables {
   rela: bigint | null;
   relaSz: bigint | null;
   relaEnt: bigint | null;
+  /** DT_RELACOUNT: the first this many DT_RELA entries are relative (do-rel.h's nrelative). */
+  relaCount: bigint | null;
   rel: bigint | null;
   relSz: bigint | null;
   relEnt: bigint | null;
+  relCount: bigint | null;
   jmprel: bigint | null;
   pltRelSz: bigint | null;
   /** DT_PLTREL: DT_REL (17) or DT_RELA (7). */
@@ -392,9 +395,11 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     rela: tag(C.DT_RELA),
     relaSz: tag(C.DT_RELASZ),
     relaEnt: tag(C.DT_RELAENT),
+    relaCount: tag(C.DT_RELACOUNT),
     rel: tag(C.DT_REL),
     relSz: tag(C.DT_RELSZ),
     relEnt: tag(C.DT_RELENT),
+    relCount: tag(C.DT_RELCOUNT),
     jmprel: tag(C.DT_JMPREL),
     pltRelSz: tag(C.DT_PLTRELSZ),
     pltRel: tag(C.DT_PLTREL),

@@ -8,7 +8,10 @@
  * data range; then the data range is shortened so no relocation is processed
  * twice. Without DT_PLTREL the loader processes no PLT relocations at all.
  * DT_RELR (relative relocations, no symbols) is read and checked for shape
- * only: it never needs a symbol.
+ * only: it never needs a symbol. The first DT_RELACOUNT / DT_RELCOUNT entries
+ * of the data range are relative by the loader's decree (do-rel.h starts its
+ * symbol loop at relative + nrelative without looking at their types), so
+ * they are skipped unread, as the loader skips them.
  *
  * Only the relocation type and symbol index are kept (typed arrays): that is
  * all symbol lookup needs, and a large library has a hundred thousand.
@@ -26,6 +29,9 @@ export interface RelocationRange {
   /** 'plt' for DT_JMPREL, 'data' for DT_REL/DT_RELA. */
   kind: 'data' | 'plt';
   format: 'rel' | 'rela';
+  /** Leading entries DT_RELACOUNT / DT_RELCOUNT declares relative: counted, not read (the loader never reads their symbol). */
+  relative: number;
+  /** Type and symbol index of each entry after those. */
   types: Uint32Array;
   symbols: Uint32Array;
 }
@@ -82,14 +88,19 @@ export function machineRelocations(machine: number): MachineRelocations | null {
 }
 
 /** Decodes one range of Elf_Rel or Elf_Rela records. */
-function readRange(image: ElfImage, kind: 'data' | 'plt', format: 'rel' | 'rela', addr: bigint, size: bigint, what: string): RelocationRange {
+function readRange(image: ElfImage, kind: 'data' | 'plt', format: 'rel' | 'rela', addr: bigint, size: bigint, what: string, relative = 0n): RelocationRange {
   const is64 = image.file.header.elfClass === 64;
   const entsize = BigInt(format === 'rela' ? (is64 ? 24 : 12) : is64 ? 16 : 8);
   if (size % entsize !== 0n) throw new ElfFormatError('ELF_BAD_RELOC', image.path, `${what} size ${size} is not a multiple of the entry size ${entsize}`);
-  const count = size / entsize;
-  if (count > BigInt(RELOCATION_LIMITS.maxRelocations)) throw new ElfFormatError('ELF_LIMIT', image.path, `${what} has ${count} relocations (limit ${RELOCATION_LIMITS.maxRelocations})`);
-  const n = Number(count);
-  const buf = image.read(addr, size, what, 'ELF_BAD_RELOC');
+  const all = size / entsize;
+  if (all > BigInt(RELOCATION_LIMITS.maxRelocations)) throw new ElfFormatError('ELF_LIMIT', image.path, `${what} has ${all} relocations (limit ${RELOCATION_LIMITS.maxRelocations})`);
+  // A count past the range (hostile) leaves no symbolic relocation in it: the
+  // loader's symbol loop would not run either.
+  const skip = relative < all ? relative : all;
+  const n = Number(all - skip);
+  // The whole range must still be where the loader would find it.
+  if (skip > 0n && !image.isMapped(addr, size)) image.read(addr, size, what, 'ELF_BAD_RELOC');
+  const buf = n === 0 ? Buffer.alloc(0) : image.read(addr + skip * entsize, size - skip * entsize, what, 'ELF_BAD_RELOC');
   const types = new Uint32Array(n);
   const symbols = new Uint32Array(n);
   const f = image.fields;
@@ -107,7 +118,7 @@ function readRange(image: ElfImage, kind: 'data' | 'plt', format: 'rel' | 'rela'
       types[i] = info & 0xff;
     }
   }
-  return { kind, format, types, symbols };
+  return { kind, format, relative: Number(skip), types, symbols };
 }
 
 /**
@@ -131,7 +142,8 @@ export function readRelocations(image: ElfImage): RelocationTables {
         if (size === null) throw new ElfFormatError('ELF_BAD_RELOC', image.path, `${name} without ${name}SZ`);
         // The PLT range inside the data range, at its end, is not done twice.
         if (plt && pltFormat === format && start + size === plt.start + plt.size && size >= plt.size) size -= plt.size;
-        if (size > 0n) ranges.push(readRange(image, 'data', format, start, size, `${name} relocations`));
+        const relative = (format === 'rel' ? t.relCount : t.relaCount) ?? 0n;
+        if (size > 0n) ranges.push(readRange(image, 'data', format, start, size, `${name} relocations`, relative));
       }
       if (plt && pltFormat === format && plt.size > 0n) ranges.push(readRange(image, 'plt', format, plt.start, plt.size, 'DT_JMPREL relocations'));
     }

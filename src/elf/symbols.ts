@@ -220,10 +220,14 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
   const bloomBytes = image.read(bloomAt, BigInt(bloomSize) * w, 'DT_GNU_HASH Bloom filter', 'ELF_BAD_HASH');
   const halves = f.wordSize / 4;
   const bloom = new Uint32Array(bloomSize * halves);
+  // Each word as its 32-bit halves, low half first, in the file's byte order.
+  const le = image.file.header.littleEndian;
   for (let i = 0; i < bloomSize; i++) {
-    const word = f.word(bloomBytes, i * f.wordSize);
-    bloom[i * halves] = Number(word & 0xffffffffn);
-    if (halves === 2) bloom[i * halves + 1] = Number(word >> 32n);
+    if (halves === 1) bloom[i] = f.u32(bloomBytes, i * 4);
+    else {
+      bloom[i * 2] = f.u32(bloomBytes, i * 8 + (le ? 0 : 4));
+      bloom[i * 2 + 1] = f.u32(bloomBytes, i * 8 + (le ? 4 : 0));
+    }
   }
   const bucketsAt = bloomAt + BigInt(bloomSize) * w;
   const bucketBytes = image.read(bucketsAt, BigInt(nbuckets) * 4n, 'DT_GNU_HASH buckets', 'ELF_BAD_HASH');

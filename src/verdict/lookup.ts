@@ -82,26 +82,6 @@ export function lookupSymbol(ref: Reference, scope: MapEntry[]): LookupResult | 
   return null;
 }
 
-/**
- * Names an object could define for check_match (a value, or absolute, or
- * TLS): a superset of what a lookup can find there. A program exports a few
- * names; testing them first spares a full lookup in it for every reference.
- */
-export function definedNames(entry: MapEntry): ReadonlySet<string> {
-  const image = entry.image;
-  if (!image) return new Set();
-  return image.cached('defined-names', () => {
-    const names = new Set<string>();
-    const symtab = tablesOf(entry).symbols;
-    if (!symtab) return names;
-    for (let i = 1; i < symtab.count; i++) {
-      const s = symtab.symbol(i);
-      if (s.value !== 0n || s.shndx === C.SHN_ABS || s.type === C.STT_TLS) names.add(s.name);
-    }
-    return names;
-  });
-}
-
 /** do_lookup_x for one object: its definition of the reference, or null to go on with the next object. */
 function lookupIn(ref: Reference, map: MapEntry, t: ObjectTables, hashes: { gnu: number; sysv(): number }): ElfSymbol | null {
   const symtab = t.symbols as SymbolTable;

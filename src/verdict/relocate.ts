@@ -18,8 +18,8 @@
 import { ElfdepsError } from '../errors.js';
 import * as C from '../elf/constants.js';
 import { machineRelocations, readRelocations, RTYPE_CLASS_COPY } from '../elf/relocations.js';
-import type { LinkMap, MapEntry } from './link-map.js';
-import { definedNames, lookupSymbol, tablesOf, type Reference } from './lookup.js';
+import { nameMatches, type LinkMap, type MapEntry } from './link-map.js';
+import { lookupSymbol, tablesOf, type Reference } from './lookup.js';
 import type { UndefinedSymbol } from './types.js';
 
 export interface RelocationWalk {
@@ -37,7 +37,7 @@ export interface WalkOptions {
   only?: MapEntry[];
 }
 
-/** A small number per image, to name a scope by the images in it. */
+/** A small number per image, to name a set of images. */
 const imageIds = new WeakMap<object, number>();
 let nextImageId = 0;
 function imageId(e: MapEntry): number {
@@ -48,24 +48,42 @@ function imageId(e: MapEntry): number {
 }
 
 /**
- * The scope after the program: the same list for many programs of a run.
- * What a library's references bind to there is computed once per such list
- * and reused; only the program itself (first in every scope) is looked at
- * again for each program.
+ * An object and everything its DT_NEEDED entries bring in, as this program's
+ * link map resolved them. All of it is in the global scope of the main
+ * namespace (every object loaded at start is), so a definition found here is
+ * found by the loader's lookup too, whatever else the scope holds.
  */
-interface Tail {
+interface Closure {
+  /** The images in it, as a sorted list of ids: the same for every program that resolves the object's dependencies to the same files. */
   key: string;
   entries: MapEntry[];
 }
 
+function closureOf(e: MapEntry, memo: Map<MapEntry, Closure>): Closure {
+  let c = memo.get(e);
+  if (c) return c;
+  const seen = new Set<MapEntry>();
+  const entries: MapEntry[] = [];
+  const visit = (m: MapEntry): void => {
+    if (seen.has(m) || m.faked || !m.image) return;
+    seen.add(m);
+    entries.push(m);
+    for (const d of m.deps) visit(d);
+  };
+  visit(e);
+  const key = entries.map(imageId).sort((a, b) => a - b).join(',');
+  c = { key, entries };
+  memo.set(e, c);
+  return c;
+}
+
 export function walkRelocations(map: LinkMap, options: WalkOptions): RelocationWalk {
   const out: RelocationWalk = { undefined: [], used: new Set(), unreadable: [], notes: [] };
-  const entries = map.scope.slice(1);
-  const tail: Tail = { key: entries.map(imageId).join(','), entries };
+  const closures = new Map<MapEntry, Closure>();
   for (const e of options.only ?? map.relocationOrder) {
     if (e.faked || e.isInterpreter || !e.image) continue;
     try {
-      relocateOne(map, tail, e, options.bindNow, out, options.only !== undefined);
+      relocateOne(map, closures, e, options.bindNow, out, options.only !== undefined);
     } catch (err) {
       if (!(err instanceof ElfdepsError)) throw err;
       out.unreadable.push(err.message);
@@ -130,23 +148,46 @@ function* lookedUp(rel: SymbolicRelocations, bindNow: boolean): Generator<number
 }
 
 /**
- * Per library, tail scope and binding mode: the relocations (indexes into
- * its symbolic relocations) whose non-weak symbol nothing in the tail
- * defines, after RESOLVE_MAP's cache has dropped repeats. Only the program,
- * first in the scope, can still define them: that is all a program changes.
+ * Per object, closure and binding mode: the relocations (indexes into its
+ * symbolic relocations) whose non-weak symbol nothing in the closure defines,
+ * after RESOLVE_MAP's cache has dropped repeats. Whether a lookup in the
+ * global scope finds a definition does not depend on the order of the scope
+ * (glibc 2.36's do_lookup_x stops only at a match), so a reference the closure
+ * settles is settled in every scope that contains the closure; only the rest
+ * is looked up again, in the program's whole scope.
  */
-function undefinedInTail(tail: Tail, e: MapEntry, rel: SymbolicRelocations, bindNow: boolean): number[] {
-  const byTail = (e.image as NonNullable<MapEntry['image']>).cached('tail-undefined', () => new Map<string, number[]>());
-  const key = `${bindNow ? 'now' : 'lazy'}:${tail.key}`;
-  let list = byTail.get(key);
+function unsettledInClosure(closure: Closure, e: MapEntry, rel: SymbolicRelocations, bindNow: boolean): number[] {
+  const byClosure = (e.image as NonNullable<MapEntry['image']>).cached('closure-unsettled', () => new Map<string, number[]>());
+  const key = `${bindNow ? 'now' : 'lazy'}:${closure.key}`;
+  let list = byClosure.get(key);
   if (list) return list;
   list = [];
   const t = tablesOf(e);
+  // The object a version is needed from (its Verneed file), found once per name.
+  const providers = new Map<string, MapEntry | null>();
+  const providerOf = (filename: string): MapEntry | null => {
+    let p = providers.get(filename);
+    if (p === undefined) providers.set(filename, (p = closure.entries.find((m) => nameMatches(filename, m)) ?? null));
+    return p;
+  };
+  // A symbol and type class give the same answer each time (vtables name one symbol many times).
+  const answered = new Map<number, boolean>();
   for (const i of lookedUp(rel, bindNow)) {
-    const r = referenceOf(e, t, rel.symbols[i] as number, rel.classes[i] as number);
-    if (r.symbol.bind !== C.STB_WEAK && !lookupSymbol(r, tail.entries)) list.push(i);
+    const symIndex = rel.symbols[i] as number;
+    const typeClass = rel.classes[i] as number;
+    const k = symIndex * 4 + typeClass;
+    let defined = answered.get(k);
+    if (defined === undefined) {
+      const r = referenceOf(e, t, symIndex, typeClass);
+      // The object most likely to define it is tried alone first: the file its
+      // version is needed from, or the object itself for a version it defines.
+      const likely = r.version === null ? null : r.version.filename === null ? e : providerOf(r.version.filename);
+      defined = r.symbol.bind === C.STB_WEAK || (likely !== null && lookupSymbol(r, [likely]) !== null) || lookupSymbol(r, closure.entries) !== null;
+      answered.set(k, defined);
+    }
+    if (!defined) list.push(i);
   }
-  byTail.set(key, list);
+  byClosure.set(key, list);
   return list;
 }
 
@@ -180,7 +221,7 @@ function undefinedSymbol(e: MapEntry, r: Reference, kind: 'data' | 'plt', object
   };
 }
 
-function relocateOne(map: LinkMap, tail: Tail, e: MapEntry, bindNowAll: boolean, out: RelocationWalk, trackUse: boolean): void {
+function relocateOne(map: LinkMap, closures: Map<MapEntry, Closure>, e: MapEntry, bindNowAll: boolean, out: RelocationWalk, trackUse: boolean): void {
   const image = e.image;
   if (!image) return;
   const rel = symbolicRelocations(e);
@@ -191,14 +232,12 @@ function relocateOne(map: LinkMap, tail: Tail, e: MapEntry, bindNowAll: boolean,
   const objectBindNow = image.file.dynamic?.tables.bindNow ?? false;
   const bindNow = bindNowAll || objectBindNow;
   const t = tablesOf(e);
-  const main = map.scope[0] as MapEntry;
-  // A library's references, when nobody asks which object they bind to, are
-  // judged once per tail scope; the program's own references (which may bind
-  // to itself) and a DT_SYMBOLIC library's are looked up in full.
-  if (!trackUse && !e.isMain && !(image.file.dynamic?.tables.symbolic ?? false)) {
-    for (const i of undefinedInTail(tail, e, rel, bindNow)) {
+  if (!trackUse) {
+    // Nobody asks which object each reference binds to: what the closure
+    // settles is settled; the rest is looked up in the whole scope.
+    for (const i of unsettledInClosure(closureOf(e, closures), e, rel, bindNow)) {
       const r = referenceOf(e, t, rel.symbols[i] as number, rel.classes[i] as number);
-      if ((r.typeClass & RTYPE_CLASS_COPY) === 0 && definedNames(main).has(r.name) && lookupSymbol(r, [main])) continue;
+      if (lookupSymbol(r, map.scope)) continue;
       out.undefined.push(undefinedSymbol(e, r, rel.kind[i] as 'data' | 'plt', objectBindNow));
     }
     return;

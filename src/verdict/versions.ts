@@ -187,22 +187,31 @@ export function versionInformation(map: LinkMap): string[] {
 
 /** The highest version needed per namespace (the prefix before the first digit), with who needs it. */
 export function highestVersions(needs: VersionNeed[]): HighestVersion[] {
-  const best = new Map<string, HighestVersion>();
+  const best = new Map<string, { high: HighestVersion; parts: number[] }>();
   for (const n of needs) {
-    const m = /^(.*[^0-9.])([0-9]+(?:\.[0-9]+)*)$/.exec(n.version);
-    if (!m) continue;
-    const ns = m[1] as string;
-    const cur = best.get(ns);
-    const cmp = cur ? compareDotted(m[2] as string, cur.version.slice(ns.length)) : 1;
-    if (!cur || cmp > 0) best.set(ns, { namespace: ns, version: n.version, neededBy: [n.requester] });
-    else if (cmp === 0 && !cur.neededBy.includes(n.requester)) cur.neededBy.push(n.requester);
+    const parsed = parseVersion(n.version);
+    if (!parsed) continue;
+    const cur = best.get(parsed.namespace);
+    const cmp = cur ? compareDotted(parsed.parts, cur.parts) : 1;
+    if (!cur || cmp > 0) best.set(parsed.namespace, { high: { namespace: parsed.namespace, version: n.version, neededBy: [n.requester] }, parts: parsed.parts });
+    else if (cmp === 0 && !cur.high.neededBy.includes(n.requester)) cur.high.neededBy.push(n.requester);
   }
-  return [...best.values()].sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
+  return [...best.values()].map((b) => b.high).sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
 }
 
-function compareDotted(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
+/** A version name split into its namespace and numbers ("GLIBC_2.34" → "GLIBC_", [2, 34]), once per name a run meets. */
+const parsedVersions = new Map<string, { namespace: string; parts: number[] } | null>();
+function parseVersion(version: string): { namespace: string; parts: number[] } | null {
+  let p = parsedVersions.get(version);
+  if (p === undefined) {
+    const m = /^(.*[^0-9.])([0-9]+(?:\.[0-9]+)*)$/.exec(version);
+    p = m ? { namespace: m[1] as string, parts: (m[2] as string).split('.').map(Number) } : null;
+    parsedVersions.set(version, p);
+  }
+  return p;
+}
+
+function compareDotted(pa: number[], pb: number[]): number {
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d;
