@@ -20,6 +20,7 @@ export type ElfErrorCode =
   | 'ELF_BAD_SYMTAB' // DT_SYMTAB malformed or not mapped
   | 'ELF_BAD_HASH' // DT_HASH / DT_GNU_HASH malformed
   | 'ELF_BAD_RELOC' // relocation tables malformed
+  | 'ELF_BAD_NOTE' // PT_NOTE malformed (a note that overruns its segment, a dlopen note that is not the JSON it should be)
   | 'ELF_LIMIT'; // a count or size beyond what any real loader accepts
 
 export type ErrorCode =

@@ -380,10 +380,39 @@ describe('materialise: hostile manifests and target roots', () => {
     }
   });
 
+  describe('generated entries (version 2)', () => {
+    const generated = (path: string, content: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+      kind: 'generated',
+      path,
+      mode: '0644',
+      content,
+      size: Buffer.byteLength(content),
+      sha256: sha(content),
+      ...extra,
+    });
+    it('are written with their content and mode', () => {
+      const report = materialise({ ...manifestOf([{ kind: 'directory', path: '/etc', mode: '0755' }, generated('/etc/passwd', 'root:x:0:0::/:/bin/sh\n')]), elfdepsManifest: 2 }, newRoot);
+      expect(report.created).to.equal(2);
+      expect(readFileSync(join(newRoot, 'etc/passwd'), 'utf8')).to.equal('root:x:0:0::/:/bin/sh\n');
+      expect(lstatSync(join(newRoot, 'etc/passwd')).mode & 0o7777).to.equal(0o644);
+    });
+    it('content that is not what its sha256 or size says is refused', () => {
+      refusedUntouched({ ...manifestOf([generated('/x', 'a', { sha256: sha('b') })]), elfdepsManifest: 2 }, 'MANIFEST_INVALID', /generated content is 1 bytes with sha256/);
+      refusedUntouched({ ...manifestOf([generated('/x', 'a', { size: 2 })]), elfdepsManifest: 2 }, 'MANIFEST_INVALID', /generated content is 1 bytes/);
+    });
+    it('are refused in a version 1 manifest', () => {
+      refusedUntouched(manifestOf([generated('/x', 'a')]), 'MANIFEST_INVALID', /version 1 manifest has no generated entries/);
+    });
+    it('are never written through a symlink, nor inside a file', () => {
+      refusedUntouched({ ...manifestOf([{ kind: 'symlink', path: '/etc', target: '/' }, generated('/etc/passwd', 'x')]), elfdepsManifest: 2 }, 'MANIFEST_UNSAFE', /through symlink \/etc/);
+      refusedUntouched({ ...manifestOf([generated('/f', 'x'), generated('/f/g', 'y')]), elfdepsManifest: 2 }, 'MANIFEST_INVALID', /inside \/f/);
+    });
+  });
+
   describe('manifests that fail the schema', () => {
     const cases: Array<[string, unknown, RegExp]> = [
       ['not an object', [], /must be object/],
-      ['a wrong version', { ...manifestOf([]), elfdepsManifest: 2 }, /elfdepsManifest must be equal to constant/],
+      ['a wrong version', { ...manifestOf([]), elfdepsManifest: 3 }, /elfdepsManifest must be equal to one of the allowed values/],
       ['an unknown top-level field', { ...manifestOf([]), hooks: ['rm -rf /'] }, /must NOT have additional properties \(hooks\)/],
       ['a device node entry', manifestOf([{ kind: 'device', path: '/dev/sda', major: 8, minor: 0 }]), /entries\/0\/kind must be equal to one of the allowed values/],
       ['a FIFO entry', manifestOf([{ kind: 'fifo', path: '/run/x' }]), /entries\/0\/kind must be equal to one of the allowed values/],

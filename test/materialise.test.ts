@@ -160,7 +160,7 @@ describe('materialise: a root for bash and ls', function () {
     expect(report.dryRun).to.equal(true);
     expect(report.created).to.equal(manifest.entries.length);
     expect(report.actions.map((a) => a.kind)).to.deep.equal(
-      [...report.actions.filter((a) => a.kind === 'directory'), ...report.actions.filter((a) => a.kind === 'file'), ...report.actions.filter((a) => a.kind === 'symlink')].map((a) => a.kind),
+      ['directory', 'file', 'generated', 'symlink'].flatMap((k) => report.actions.filter((a) => a.kind === k)).map((a) => a.kind),
     );
     materialise(manifest, newRoot);
     const second = materialise(manifest, newRoot, { dryRun: true });

@@ -12,7 +12,7 @@ import { readManifestFile } from '../manifest/validate.js';
 import { materialise } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
 import { EXIT, type CliIo } from './io.js';
-import { MANIFEST_OPTIONS, manifestOptionsFrom, reportManifestProblems } from './manifest-command.js';
+import { MANIFEST_OPTIONS, manifestOptionsFrom, reportManifestProblems, rulesSummary } from './manifest-command.js';
 
 export const COPY_HELP = `Usage: elfdeps copy [options] MANIFEST.json NEWROOT
        elfdeps copy [options] FILE... NEWROOT
@@ -32,8 +32,9 @@ only once complete.
   --dry-run              print what would be done; write nothing
   --json                 print the report as JSON
   -q, --quiet            no summary line
-With FILE...: the options of 'elfdeps manifest' (--add and the loader options:
---root, --library-path, --preload, --no-cache, --platform, ...).
+With FILE...: the options of 'elfdeps manifest' (--add, the rule options
+--loader-only, --with, --without, --rules, --dlopen, --locale, --tz, --user,
+and the loader options: --root, --library-path, --preload, --no-cache, ...).
   -h, --help             this help
 
 Exit status: 0 done; 1 done, but something the programs need was not found;
@@ -130,7 +131,7 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     }
     const usedFileOptions = Object.keys(MANIFEST_OPTIONS).some((k) => (v as Record<string, unknown>)[k] !== undefined);
     if (usedFileOptions) {
-      io.stderr.write(`elfdeps copy: --add, --root and the loader options apply to FILE..., not to a manifest\n`);
+      io.stderr.write(`elfdeps copy: --add, the rule options, --root and the loader options apply to FILE..., not to a manifest\n`);
       return EXIT.USAGE;
     }
     manifest = readManifestFile(resolvePath(io.cwd, first));
@@ -159,7 +160,11 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write(`${a.op.padEnd(9)} ${a.kind.padEnd(9)} ${a.path}${extra}${a.detail ? ` [${a.detail}]` : ''}\n`);
       }
     }
-    if (!v.quiet) io.stdout.write(summary(report));
+    if (!v.quiet) {
+      io.stdout.write(summary(report));
+      const rules = rulesSummary(manifest);
+      if (rules !== '') io.stdout.write(`${report.root}: ${rules}\n`);
+    }
   }
   for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
   return reportManifestProblems(manifest, io);

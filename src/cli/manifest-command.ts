@@ -14,6 +14,19 @@ import { serializeManifest } from '../manifest/validate.js';
 import { EXIT, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
+/** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
+export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader opens (and --add): no runtime-file rules
+  --with RULE            apply RULE whatever its trigger says (repeatable)
+  --without RULE         never apply RULE (repeatable)
+  --rules FILE           more rules (docs/rules.md; repeatable)
+  --dlopen LEVEL         dlopen notes taken: required, recommended (default),
+                         suggested, or none
+  --locale NAME          a locale setlocale() must find (repeatable; default C.UTF-8)
+  --tz ZONE              only this time zone of the database (repeatable; default all)
+  --user NAME|UID        a user the generated user database holds besides root and
+                         nobody (repeatable)
+`;
+
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
 Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
@@ -22,7 +35,9 @@ symlink and directory on the way. A #! script brings its interpreter.
 
   -o, --output FILE      write the manifest to FILE, absent or a regular file
                          (default, or -: standard output)
-  --add PATH             also take PATH: a file, or a directory recursively (repeatable)
+  --add PATH             also take PATH: a file, or a directory recursively (repeatable);
+                         ELF files in it are resolved, their libraries come too
+${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
@@ -32,16 +47,74 @@ written, with a "missing" list); 2 bad usage or an unreadable FILE.
 /** Options shared with `elfdeps copy FILE... NEWROOT`. */
 export const MANIFEST_OPTIONS = {
   add: { type: 'string', multiple: true },
+  'loader-only': { type: 'boolean' },
+  with: { type: 'string', multiple: true },
+  without: { type: 'string', multiple: true },
+  rules: { type: 'string', multiple: true },
+  dlopen: { type: 'string' },
+  locale: { type: 'string', multiple: true },
+  tz: { type: 'string', multiple: true },
+  user: { type: 'string', multiple: true },
   ...LOADER_OPTIONS,
 } as const;
 
 export interface ManifestOptionValues extends LoaderOptionValues {
   add?: string[];
+  'loader-only'?: boolean;
+  with?: string[];
+  without?: string[];
+  rules?: string[];
+  dlopen?: string;
+  locale?: string[];
+  tz?: string[];
+  user?: string[];
 }
+
+const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
 
 /** createManifest options from the command line (throws USAGE for bad values). */
 export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateManifestOptions {
-  return { ...loaderOptionsFrom(v, io), add: v.add ?? [] };
+  const dlopen = v.dlopen ?? 'recommended';
+  if (!(DLOPEN_LEVELS as readonly string[]).includes(dlopen)) throw new ElfdepsError('USAGE', `--dlopen ${dlopen}: expected one of ${DLOPEN_LEVELS.join(', ')}`);
+  return {
+    ...loaderOptionsFrom(v, io),
+    add: v.add ?? [],
+    loaderOnly: v['loader-only'] === true,
+    with: v.with ?? [],
+    without: v.without ?? [],
+    rulesFiles: (v.rules ?? []).map((f) => resolvePath(io.cwd, f)),
+    dlopen: dlopen as (typeof DLOPEN_LEVELS)[number],
+    ...(v.locale ? { locales: v.locale } : {}),
+    ...(v.tz ? { zones: v.tz } : {}),
+    users: v.user ?? [],
+  };
+}
+
+/** "rules: gconv +257 entries 8.2 MiB, ..." for summary lines; '' when no rule applied. */
+export function rulesSummary(manifest: Manifest): string {
+  const rules = manifest.rules ?? [];
+  if (rules.length === 0) return '';
+  const size = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+  return `rules: ${rules.map((r) => `${r.rule} +${r.entries} (${size(r.bytes)})`).join(', ')}`;
+}
+
+/** `--why PATH`: the entry's reason, in words. */
+export function describeWhy(manifest: Manifest, path: string): string | null {
+  const entry = manifest.entries.find((e) => e.path === path);
+  if (!entry) return null;
+  const w = entry.why;
+  const what = `${path} (${entry.kind})`;
+  if (!w) return `${what}: no reason recorded (a version 1 manifest)`;
+  switch (w.by) {
+    case 'program':
+      return entry.path === w.program ? `${what}: a program the manifest is for` : `${what}: on the way to the program ${w.program}`;
+    case 'loader':
+      return `${what}: opened by the loader for ${w.program}${w.neededBy ? `, named by ${w.neededBy}` : ''}${w.rule ? ` (${w.program} came with rule ${w.rule})` : ''}`;
+    case 'rule':
+      return `${what}: rule ${w.rule}, because ${w.trigger}`;
+    case 'add':
+      return `${what}: --add ${w.path}`;
+  }
 }
 
 /** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */
@@ -108,7 +181,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+      options: { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     io.stderr.write(`elfdeps manifest: ${describeError(err)}\nTry 'elfdeps manifest --help'.\n`);
@@ -126,6 +199,16 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
   if (output !== null) checkOutputPath(output); // before the work, not after it
   const manifest = createManifest(files, manifestOptionsFrom(v, io));
+  if (v.why !== undefined) {
+    const path = v.why;
+    const line = describeWhy(manifest, path);
+    if (line === null) {
+      io.stderr.write(`elfdeps manifest: ${path}: not in the manifest\n`);
+      return EXIT.NOT_FOUND;
+    }
+    io.stdout.write(`${line}\n`);
+    return EXIT.OK;
+  }
   const text = serializeManifest(manifest);
   if (output === null) io.stdout.write(text);
   else writeAtomically(output, text);

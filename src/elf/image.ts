@@ -203,6 +203,15 @@ export class ElfImage {
     return this.readFile(offset, n, what, code);
   }
 
+  /** Reads `length` bytes at file offset `offset` (segments the loader does not map, such as PT_NOTE's own view), inside the file. */
+  readAtOffset(offset: bigint, length: bigint, what: string, code: ElfErrorCode): Buffer {
+    if (length < 0n || length > BigInt(MAX_TABLE_BYTES)) throw new ElfFormatError('ELF_LIMIT', this.path, `${what} is too large to read (${length} bytes)`);
+    if (offset < 0n || offset > this.file.size - length) {
+      throw new ElfFormatError(code, this.path, `${what} (${length} bytes at file offset 0x${offset.toString(16)}) lies outside the file`);
+    }
+    return this.readFile(offset, Number(length), what, code);
+  }
+
   private readFile(offset: bigint, n: number, what: string, code: ElfErrorCode): Buffer {
     const src = this.source();
     const before = src.bytesRead;

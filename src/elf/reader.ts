@@ -69,6 +69,8 @@ export interface ProgramHeader {
   vaddr: bigint;
   filesz: bigint;
   memsz: bigint;
+  /** p_align (notes in a segment aligned to 8 are padded to 8, as GNU tools write them). */
+  align: bigint;
 }
 
 export interface DynamicInfo {
@@ -207,7 +209,7 @@ export function readProgramHeaders(src: FileSource, header: ElfHeader): ProgramH
   const phdrs: ProgramHeader[] = [];
   for (let i = 0; i < header.phnum; i++) {
     const raw: RawProgramHeader = codec.programHeader(table.subarray(i * codec.phentsize, (i + 1) * codec.phentsize));
-    phdrs.push({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz });
+    phdrs.push({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz, align: raw.p_align });
   }
   return phdrs;
 }

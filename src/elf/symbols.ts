@@ -141,6 +141,27 @@ export class SymbolTable {
   }
 
   /**
+   * Names this object imports: undefined global or weak symbols among those
+   * the hash table counts (what a root builder asks "does it call
+   * getpwnam?"). Read from the raw records, without decoding every symbol.
+   */
+  importedNames(): string[] {
+    const out: string[] = [];
+    const f = this.image.fields;
+    const wide = this.entsize === 24;
+    for (let i = 1; i < this.count; i++) {
+      const at = i * this.entsize;
+      const shndx = f.u16(this.bytes, at + (wide ? 6 : 14));
+      if (shndx !== C.SHN_UNDEF) continue;
+      const bind = f.u8(this.bytes, at + (wide ? 4 : 12)) >> 4;
+      if (bind !== C.STB_GLOBAL && bind !== C.STB_WEAK) continue;
+      const name = f.u32(this.bytes, at);
+      if (name !== 0) out.push(this.image.string(name, 'symbol name'));
+    }
+    return out;
+  }
+
+  /**
    * Indexes of the symbols the loader would consider for `name`, in the order
    * it considers them (bucket chain order). The caller applies the matching
    * rules (check_match); the hash table only decides who is a candidate.

@@ -4,27 +4,78 @@
  * verbatim), and the file reached (mode, size, sha256). Files are hashed
  * once, however many paths lead to them.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readdirSync } from 'node:fs';
 import { ElfdepsError, errnoOf } from '../errors.js';
 import type { PathWalk, RootFs } from '../resolve/rootfs.js';
 import { PATH_LIMITS } from './entry-path.js';
 import { hashFd } from './hash.js';
 import { formatMode } from './mode.js';
-import type { FileEntry, ManifestEntry } from './types.js';
+import type { EntryWhy, FileEntry, ManifestEntry } from './types.js';
 
 /** Entries a manifest may hold (the schema's maxItems). */
 export const MAX_ENTRIES = 1_000_000;
 
+const NONE: ReadonlySet<string> = new Set();
+
 export class EntryCollector {
   readonly entries = new Map<string, ManifestEntry>();
   readonly warnings: string[] = [];
+  /** The reason given to entries added from now on (the first reason an entry gets is kept). */
+  why: EntryWhy | undefined;
+  /** ELF files added since the last takeElfFiles(): the manifest resolves each. */
+  private elfFiles: string[] = [];
 
   constructor(private readonly fs: RootFs) {}
 
   private put(entry: ManifestEntry): void {
     if (this.entries.has(entry.path)) return;
     if (this.entries.size >= MAX_ENTRIES) throw new ElfdepsError('MANIFEST_INVALID', `more than ${MAX_ENTRIES} entries; refusing to build a manifest this large`);
+    if (this.why !== undefined) entry.why = this.why;
     this.entries.set(entry.path, entry);
+  }
+
+  /** Runs `add` with `why` as the reason of what it adds. */
+  withWhy<T>(why: EntryWhy, add: () => T): T {
+    const before = this.why;
+    this.why = why;
+    try {
+      return add();
+    } finally {
+      this.why = before;
+    }
+  }
+
+  /** In-root real paths of the ELF files added since the last call. */
+  takeElfFiles(): string[] {
+    const files = this.elfFiles;
+    this.elfFiles = [];
+    return files;
+  }
+
+  /**
+   * A file whose content is written from memory (`name` in the directory
+   * `dir`, which must exist in the root; its path and links are recorded as
+   * for any file).
+   */
+  addGenerated(dir: string, name: string, content: string, mode: string): void {
+    const walk = this.fs.walk(dir);
+    if (!walk.ok || walk.kind !== 'dir') throw new ElfdepsError('ROOT', `${dir}: not a directory in ${this.fs.root || '/'}; cannot generate ${name} in it`, { path: dir });
+    this.record(dir, '/', walk);
+    this.directory(walk.realPath);
+    const path = walk.realPath === '/' ? `/${name}` : `${walk.realPath}/${name}`;
+    const bytes = Buffer.from(content, 'utf8');
+    this.put({ kind: 'generated', path, mode, content, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+
+  /** A directory with a mode of its own (/tmp, 1777), whether or not the root has one. */
+  addDirectoryWithMode(path: string, mode: string): void {
+    const walk = this.fs.walk(path);
+    if (walk.ok && walk.kind !== 'dir') throw new ElfdepsError('ROOT', `${path}: exists in ${this.fs.root || '/'} and is not a directory`, { path });
+    if (walk.ok) {
+      this.record(path, '/', walk);
+      this.put({ kind: 'directory', path: walk.realPath, mode });
+    } else this.put({ kind: 'directory', path, mode });
   }
 
   private directory(path: string): void {
@@ -45,9 +96,10 @@ export class EntryCollector {
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new ElfdepsError('ROOT', `${source}: not a regular file`, { path: source });
-      const { sha256, size } = hashFd(fd);
+      const { sha256, size, elf } = hashFd(fd);
       const entry: FileEntry = { kind: 'file', path, source, mode: formatMode(st.mode), size, sha256 };
       this.put(entry);
+      if (elf) this.elfFiles.push(path);
     } finally {
       closeSync(fd);
     }
@@ -78,14 +130,14 @@ export class EntryCollector {
    * that file; a symlink to a directory is not descended. Device nodes, FIFOs
    * and sockets are skipped with a warning.
    */
-  addTree(path: string, cwd: string): void {
+  addTree(path: string, cwd: string, exclude: ReadonlySet<string> = NONE): void {
     const walk = this.addOpened(path, cwd);
     if (!walk.ok) throw new ElfdepsError('ROOT', `${path}: cannot add (${walk.errno ?? 'error'})`, { path });
     if (walk.kind === 'other') this.warnings.push(`${path}: skipped (not a regular file, directory or symlink)`);
-    if (walk.kind === 'dir') this.descend(walk.realPath, 1);
+    if (walk.kind === 'dir') this.descend(walk.realPath, 1, exclude);
   }
 
-  private descend(dir: string, depth: number): void {
+  private descend(dir: string, depth: number, exclude: ReadonlySet<string>): void {
     if (depth > PATH_LIMITS.maxDepth) throw new ElfdepsError('ROOT', `${dir}: directories nested deeper than ${PATH_LIMITS.maxDepth} levels`, { path: dir });
     let names: string[];
     try {
@@ -94,6 +146,7 @@ export class EntryCollector {
       throw new ElfdepsError('ROOT', `${this.fs.hostPath(dir)}: cannot list (${errnoOf(err) ?? 'error'})`, { path: dir, cause: err });
     }
     for (const name of names) {
+      if (exclude.has(name)) continue;
       const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
       const walk = this.fs.walk(child);
       const first = walk.links[0];
@@ -108,7 +161,7 @@ export class EntryCollector {
       else if (walk.kind === 'other') this.warnings.push(`${child}: skipped (device node, FIFO or socket)`);
       else if (walk.kind === 'dir') {
         this.directory(walk.realPath);
-        if (walk.links.length === 0) this.descend(child, depth + 1);
+        if (walk.links.length === 0) this.descend(child, depth + 1, exclude);
       }
     }
   }

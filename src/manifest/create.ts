@@ -8,13 +8,16 @@ import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
 import type { ProgramResolution } from '../resolve/types.js';
+import { RuleEngine } from '../rules/engine.js';
+import { loadRules } from '../rules/load.js';
+import type { RuleOptions } from '../rules/types.js';
 import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { envTarget, MAX_SCRIPT_DEPTH, sniffExecutable } from './script.js';
-import { MANIFEST_VERSION, type Manifest, type ManifestProgram, type MissingItem } from './types.js';
+import { MANIFEST_VERSION, type EntryWhy, type Manifest, type ManifestProgram, type MissingItem, type RuleSummary } from './types.js';
 import { validateManifest } from './validate.js';
 
-export interface CreateManifestOptions extends ResolveOptions {
+export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
   /** Extra in-root paths: files (with their symlinks) or directories, recursively. */
   add?: string[];
   /** PATH used to find the program of "#!/usr/bin/env NAME"; default the usual system PATH. */
@@ -70,7 +73,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       missing.push({ program: neededBy, name: input, neededBy, reason: 'unusable #! line' });
       return;
     }
-    collector.addOpened(input, cwd);
+    collector.withWhy({ by: 'program', program: posix.resolve(cwd, input) }, () => collector.addOpened(input, cwd));
     items.push({ type: 'script', input, path: posix.resolve(cwd, input), interpreter: what.interpreter });
     if (depth >= MAX_SCRIPT_DEPTH) {
       missing.push({ program: input, name: what.interpreter, neededBy: input, reason: `more than ${MAX_SCRIPT_DEPTH} levels of #! interpreters (ELOOP)` });
@@ -97,16 +100,26 @@ export function createManifest(files: string[], options: CreateManifestOptions =
 
   const programs: ManifestProgram[] = [];
   const warnings: string[] = [];
-  let usedLdCache = false;
-  for (const item of items) {
-    if (item.type === 'script') {
-      programs.push({ input: item.input, path: item.path, type: 'script', interpreter: item.interpreter });
-      continue;
-    }
-    const p = resolved.get(item.input) as ProgramResolution;
-    programs.push({ input: item.input, path: posix.resolve(cwd, p.path), type: 'elf', interpreter: p.interpreter });
+  const engine = options.loaderOnly
+    ? null
+    : new RuleEngine({ ...options, fs: resolver.fs, images: judge.images, collector, rules: loadRules(options.rulesFiles), missing, warnings });
+  /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
+  const resolvedFiles = new Set<string>();
+  let cacheUser: string | null = null;
+
+  /** What the loader opens for `p`, each path with the object that named it as its reason. */
+  const addLoaded = (p: ProgramResolution, programPath: string, rule: string | undefined): void => {
+    for (const o of p.objects) resolvedFiles.add(o.realPath);
     for (const opened of p.openedPaths) {
-      const walk = collector.addOpened(opened, cwd);
+      const o = p.objects.find((x) => x.path === opened || x.aliasPaths.includes(opened));
+      let why: EntryWhy;
+      if (o?.index === 0) why = rule === undefined ? { by: 'program', program: programPath } : { by: 'loader', program: programPath, neededBy: null, rule };
+      else {
+        const loader = o?.loader ?? null;
+        const neededBy = loader !== null ? (p.objects[loader]?.path ?? null) : o?.isInterpreter ? p.path : null;
+        why = { by: 'loader', program: programPath, neededBy, ...(rule === undefined ? {} : { rule }) };
+      }
+      const walk = collector.withWhy(why, () => collector.addOpened(opened, cwd));
       if (!walk.ok) missing.push({ program: p.path, name: opened, neededBy: p.path, reason: `cannot open (${walk.errno ?? 'error'})` });
     }
     for (const dep of p.missing) {
@@ -114,6 +127,19 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       missing.push({ program: p.path, name: dep.name, neededBy, reason: dep.how === 'error' ? dep.error ?? 'rejected by the loader' : 'not found' });
     }
     if (p.fatal !== null) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
+    for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
+    if (p.flavour === 'glibc' && p.objects.some((o) => o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
+  };
+
+  for (const item of items) {
+    if (item.type === 'script') {
+      programs.push({ input: item.input, path: item.path, type: 'script', interpreter: item.interpreter });
+      continue;
+    }
+    const p = resolved.get(item.input) as ProgramResolution;
+    const programPath = posix.resolve(cwd, p.path);
+    programs.push({ input: item.input, path: programPath, type: 'elf', interpreter: p.interpreter });
+    addLoaded(p, programPath, undefined);
     const { verdict } = judge.judge(p);
     for (const v of verdict.versionProblems) {
       const neededBy = p.objects[v.requester]?.path ?? p.path;
@@ -125,18 +151,60 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       if (u.atStart) missing.push({ program: p.path, name: u.symbol, neededBy, reason: u.message });
     }
     for (const w of verdict.unreadable) warnings.push(`${p.path}: cannot check: ${w}`);
-    for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
-    if (p.flavour === 'glibc' && p.objects.some((o) => o.foundBy === 'ld-so-cache')) usedLdCache = true;
+    engine?.apply(p, true);
   }
-  // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
-  if (usedLdCache) collector.addOpened('/etc/ld.so.cache', '/');
 
   const added: string[] = [];
   for (const extra of options.add ?? []) {
-    collector.addTree(extra, cwd);
-    added.push(posix.resolve(cwd, extra));
+    const path = posix.resolve(cwd, extra);
+    collector.withWhy({ by: 'add', path }, () => collector.addTree(extra, cwd));
+    added.push(path);
   }
+
+  // Every ELF file that entered (--add, rules) is resolved as the loader
+  // would load it (dlopen): its libraries come too, and the rules see it.
+  // Its symbols are not judged: a module's undefined symbols are the
+  // program's to define. Its version needs are checked.
+  for (let files = collector.takeElfFiles(); files.length > 0; files = collector.takeElfFiles()) {
+    for (const file of files) {
+      if (resolvedFiles.has(file)) continue;
+      resolvedFiles.add(file);
+      const why = collector.entries.get(file)?.why;
+      const rule = why?.by === 'rule' ? why.rule : why?.by === 'loader' ? why.rule : undefined;
+      let r: ProgramResolution;
+      try {
+        r = resolver.resolveOne(file);
+      } catch (err) {
+        if (!(err instanceof ElfdepsError)) throw err;
+        warnings.push(`${file}: not resolved: ${err.message}`);
+        continue;
+      }
+      if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') continue;
+      addLoaded(r, file, rule);
+      const { verdict } = judge.judge(r, { relocations: 'none' });
+      for (const v of verdict.versionProblems) {
+        const neededBy = r.objects[v.requester]?.path ?? r.path;
+        if (v.fatal) missing.push({ program: r.path, name: v.version || v.about, neededBy, reason: `${v.about}: ${v.message}` });
+      }
+      engine?.apply(r, false);
+    }
+  }
+  // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
+  if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
   warnings.push(...collector.warnings);
+
+  const rules: RuleSummary[] = [];
+  for (const [rule, trigger] of engine?.firstTriggers ?? []) {
+    let entries = 0;
+    let bytes = 0;
+    for (const e of collector.entries.values()) {
+      const w = e.why;
+      if (!w || !((w.by === 'rule' && w.rule === rule) || (w.by === 'loader' && w.rule === rule))) continue;
+      entries++;
+      if (e.kind === 'file' || e.kind === 'generated') bytes += e.size;
+    }
+    rules.push({ rule, trigger, entries, bytes });
+  }
 
   const manifest: Manifest = {
     elfdepsManifest: MANIFEST_VERSION,
@@ -146,6 +214,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     entries: [...collector.entries.values()].sort((a, b) => comparePaths(a.path, b.path)),
     missing: dedupe(missing),
     warnings: [...new Set(warnings)],
+    rules,
   };
   return validateManifest(manifest, 'created manifest');
 }

@@ -5,8 +5,24 @@
  * docs/manifest.md documents every field.
  */
 
-/** The format version written in `elfdepsManifest`; bumped on incompatible changes. */
-export const MANIFEST_VERSION = 1;
+/** The format version written in `elfdepsManifest`; bumped on incompatible changes (2: generated entries, `why`, `rules`). */
+export const MANIFEST_VERSION = 2;
+/** Versions still read: a version 1 manifest is version 2 without generated entries, reasons or rules. */
+export const READABLE_MANIFEST_VERSIONS = [1, 2] as const;
+
+/**
+ * Why an entry is in the manifest (the first reason found). Directories and
+ * symlinks on the way to something carry that thing's reason.
+ */
+export type EntryWhy =
+  /** An input program (or a script's interpreter) itself. */
+  | { by: 'program'; program: string }
+  /** The loader opens it for `program`: `neededBy` named it (DT_NEEDED, PT_INTERP; null for the cache and preloads); `rule` when `program` is a module a rule brought in. */
+  | { by: 'loader'; program: string; neededBy: string | null; rule?: string }
+  /** A runtime-file rule (src/rules/rules.json): which one, and what triggered it. */
+  | { by: 'rule'; rule: string; trigger: string }
+  /** --add. */
+  | { by: 'add'; path: string };
 
 /** A directory on the way to a file. */
 export interface DirectoryEntry {
@@ -17,6 +33,7 @@ export interface DirectoryEntry {
   mode: string;
   /** Host path it was read from (informational). */
   source?: string;
+  why?: EntryWhy;
 }
 
 /** A regular file, copied byte for byte. */
@@ -30,6 +47,22 @@ export interface FileEntry {
   size: number;
   /** Lower-case hex SHA-256 of the contents. */
   sha256: string;
+  why?: EntryWhy;
+}
+
+/**
+ * A file whose content elfdeps writes itself instead of copying a host file
+ * (a minimal user database: never the host's private files). Inline UTF-8
+ * text, with its size and sha256 checked like a copied file's.
+ */
+export interface GeneratedEntry {
+  kind: 'generated';
+  path: string;
+  mode: string;
+  content: string;
+  size: number;
+  sha256: string;
+  why?: EntryWhy;
 }
 
 /** A symbolic link, recreated with its target verbatim (absolute targets resolve inside the new root). */
@@ -38,9 +71,10 @@ export interface SymlinkEntry {
   path: string;
   target: string;
   source?: string;
+  why?: EntryWhy;
 }
 
-export type ManifestEntry = DirectoryEntry | FileEntry | SymlinkEntry;
+export type ManifestEntry = DirectoryEntry | FileEntry | SymlinkEntry | GeneratedEntry;
 export type EntryKind = ManifestEntry['kind'];
 
 /** One program the manifest was made for. */
@@ -66,8 +100,19 @@ export interface MissingItem {
   reason: string;
 }
 
+/** What one rule added (the manifest's summary; the CLI prints it). */
+export interface RuleSummary {
+  rule: string;
+  /** The first trigger that applied it. */
+  trigger: string;
+  /** Entries whose reason is this rule (modules' libraries included). */
+  entries: number;
+  /** Bytes of the files among them. */
+  bytes: number;
+}
+
 export interface Manifest {
-  elfdepsManifest: typeof MANIFEST_VERSION;
+  elfdepsManifest: (typeof READABLE_MANIFEST_VERSIONS)[number];
   /** Host directory the sources were read from, used as "/" ("/" for the host itself). */
   root: string;
   programs: ManifestProgram[];
@@ -78,4 +123,6 @@ export interface Manifest {
   missing: MissingItem[];
   /** Non-fatal notes from building the manifest (skipped device nodes, ...). */
   warnings: string[];
+  /** Rules applied, in the order they first applied (version 2). */
+  rules?: RuleSummary[];
 }

@@ -6,6 +6,7 @@
  * Nothing here touches the target root.
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { ElfdepsError, errnoOf } from '../errors.js';
 import { ancestorsOf, comparePaths, pathComponents, pathProblem } from './entry-path.js';
 import { checkManifestSchema } from './schema.js';
@@ -15,13 +16,14 @@ import type { Manifest, ManifestEntry } from './types.js';
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target'] as const;
+  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content'] as const;
   return fields.every((f) => (a as unknown as Record<string, unknown>)[f] === (b as unknown as Record<string, unknown>)[f]);
 }
 
 function describeEntry(e: ManifestEntry): string {
   if (e.kind === 'symlink') return `symlink -> ${e.target}`;
   if (e.kind === 'file') return `file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}... from ${e.source}`;
+  if (e.kind === 'generated') return `generated file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}...`;
   return `directory ${e.mode}`;
 }
 
@@ -36,6 +38,9 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
   const rootProblem = pathProblem(manifest.root);
   if (rootProblem) throw new ElfdepsError('MANIFEST_UNSAFE', `${label}: root ${JSON.stringify(manifest.root)} ${rootProblem}`);
 
+  if (manifest.elfdepsManifest === 1 && (manifest.rules !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))) {
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons or rules (those are version 2)`);
+  }
   const byPath = new Map<string, ManifestEntry>();
   const byNormalForm = new Map<string, string>();
   for (const entry of manifest.entries) {
@@ -49,6 +54,14 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
       if (problem) throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${JSON.stringify(entry.source)} ${problem}`);
       if (manifest.root !== '/' && !entry.source.startsWith(manifest.root + '/')) {
         throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${entry.source} is outside the manifest root ${manifest.root}`);
+      }
+    }
+    if (entry.kind === 'generated') {
+      // The content is inline: its size and digest must be its own, as a copied file's must be its source's.
+      const bytes = Buffer.from(entry.content, 'utf8');
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (bytes.length !== entry.size || sha256 !== entry.sha256) {
+        throw new ElfdepsError('MANIFEST_INVALID', `${where}: generated content is ${bytes.length} bytes with sha256 ${sha256}; the entry says ${entry.size} bytes, ${entry.sha256}`);
       }
     }
     if (entry.kind === 'symlink' && entry.target.includes('\0')) {
@@ -81,7 +94,7 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
           `${label}: entry ${JSON.stringify(entry.path)} would be written through symlink ${ancestor} (-> ${above.target}); entries must use canonical paths`,
         );
       }
-      if (above?.kind === 'file') {
+      if (above?.kind === 'file' || above?.kind === 'generated') {
         throw new ElfdepsError('MANIFEST_INVALID', `${label}: entry ${JSON.stringify(entry.path)} is inside ${ancestor}, which is a file entry`);
       }
     }

@@ -14,7 +14,7 @@ import { ElfdepsError, errnoOf } from '../errors.js';
 import { validateManifest } from '../manifest/validate.js';
 import { planMaterialise, type SourceIdentity } from './plan.js';
 import type { MaterialiseOptions, MaterialiseReport, PlannedAction } from './types.js';
-import { makeDirectory, removeStaleTemp, setDirectoryMode, writeFile, writeSymlink } from './write.js';
+import { makeDirectory, removeStaleTemp, setDirectoryMode, writeFile, writeGenerated, writeSymlink } from './write.js';
 
 export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './types.js';
 
@@ -29,7 +29,7 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
   const checked = validateManifest(manifest);
   const plan = planMaterialise(checked, newRoot, options);
   const byKind = (kind: PlannedAction['kind']) => plan.actions.filter((a) => a.kind === kind);
-  const ordered = [...byKind('directory'), ...byKind('file'), ...byKind('symlink')];
+  const ordered = [...byKind('directory'), ...byKind('file'), ...byKind('generated'), ...byKind('symlink')];
   const report: MaterialiseReport = {
     root: plan.root,
     dryRun: options.dryRun === true,
@@ -61,6 +61,7 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
     if (action.op !== 'unchanged') {
       if (action.kind === 'directory') makeDirectory(plan.root, action);
       else if (action.kind === 'file') bytesDone += writeFile(plan.root, action, plannedSource(plan.sources, action.path));
+      else if (action.kind === 'generated') bytesDone += writeGenerated(plan.root, action);
       else writeSymlink(plan.root, action);
     }
     tick(action.path);

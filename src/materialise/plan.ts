@@ -14,7 +14,7 @@ import { ElfdepsError, errnoOf } from '../errors.js';
 import { ancestorsOf, comparePaths, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
-import type { DirectoryEntry, FileEntry, Manifest, ManifestEntry } from '../manifest/types.js';
+import type { DirectoryEntry, FileEntry, GeneratedEntry, Manifest, ManifestEntry } from '../manifest/types.js';
 import { staleTempNames } from './temp-files.js';
 import { describeFileType } from '../file-type.js';
 import type { MaterialiseOptions, PlannedAction } from './types.js';
@@ -69,12 +69,12 @@ export function inside(root: string, host: string): boolean {
 }
 
 /** The mode a file or directory gets in the new root. */
-export function writtenMode(entry: FileEntry | DirectoryEntry, options: MaterialiseOptions): number {
+export function writtenMode(entry: FileEntry | DirectoryEntry | GeneratedEntry, options: MaterialiseOptions): number {
   const mode = parseMode(entry.mode);
   return options.keepSetuid ? mode : mode & ~SETID_BITS;
 }
 
-function sameContent(host: string, entry: FileEntry): boolean {
+function sameContent(host: string, entry: FileEntry | GeneratedEntry): boolean {
   let fd: number;
   try {
     fd = openSync(host, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
@@ -169,6 +169,18 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
       if (state.type === 'symlink') return { ...replaceOr(`symlink -> ${state.target} where the manifest has a file`), mode, method };
       return { ...replaceOr(`${state.what} where the manifest has a file`), mode, method };
     }
+    case 'generated': {
+      // Written from the manifest itself: never a link, no source to check.
+      const mode = formatMode(writtenMode(entry, options));
+      if (state.type === 'absent') return { ...base, op: 'create', mode, method: 'copy' };
+      if (state.type === 'dir') throw new ElfdepsError('TARGET_CONFLICT', `${host}: is a directory where the manifest has a file; remove it first`, { path: host });
+      if (state.type === 'file') {
+        if (state.size === entry.size && state.mode === parseMode(mode) && sameContent(host, entry)) return { ...base, op: 'unchanged', mode };
+        return { ...replaceOr(`existing file differs from the generated ${entry.path}`), mode, method: 'copy' };
+      }
+      if (state.type === 'symlink') return { ...replaceOr(`symlink -> ${state.target} where the manifest has a file`), mode, method: 'copy' };
+      return { ...replaceOr(`${state.what} where the manifest has a file`), mode, method: 'copy' };
+    }
     case 'symlink': {
       if (state.type === 'absent') return { ...base, op: 'create' };
       if (state.type === 'symlink') {
@@ -214,6 +226,7 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
       sources.set(path, checkSource(entry));
       bytes += entry.size;
     }
+    if (entry.kind === 'generated' && action.op !== 'unchanged') bytes += entry.size;
     actions.push(action);
   }
   if (exists) for (const name of staleTempNames(root)) staleTemps.push(`${root}/${name}`);

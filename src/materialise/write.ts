@@ -34,7 +34,7 @@ import { ElfdepsError, errnoOf } from '../errors.js';
 import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
-import type { FileEntry, SymlinkEntry } from '../manifest/types.js';
+import type { FileEntry, GeneratedEntry, SymlinkEntry } from '../manifest/types.js';
 import { inside, type SourceIdentity } from './plan.js';
 import { describeFileType } from '../file-type.js';
 import { tempName } from './temp-files.js';
@@ -262,6 +262,32 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
     removeQuietly(tmp);
     if (err instanceof ElfdepsError) throw err;
     throw fail('COPY_FAILED', host, 'cannot write file', err);
+  }
+}
+
+/**
+ * Writes a generated entry's inline content the way writeFile writes a copy:
+ * a new temporary (O_EXCL, never through a symlink), its mode, then a rename
+ * over the final name. Returns the bytes written.
+ */
+export function writeGenerated(root: string, action: PlannedAction): number {
+  const entry = action.entry as GeneratedEntry;
+  const host = checkedHostPath(root, action.path);
+  const tmp = `${root}${parentOf(action.path) === '/' ? '' : parentOf(action.path)}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
+  const bytes = Buffer.from(entry.content, 'utf8');
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    fchmodSync(fd, parseMode(action.mode ?? entry.mode));
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, host);
+    return bytes.length;
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(tmp);
+    throw fail('COPY_FAILED', host, 'cannot write generated file', err);
   }
 }
 

@@ -38,7 +38,8 @@ export interface Judgement {
 
 /** The state judge() shares across the programs of one run (images are read once). */
 export class Judge {
-  private readonly images: ImageCache;
+  /** Parsed images shared by every program judged (the rules engine reads imports and notes through them too). */
+  readonly images: ImageCache;
 
   constructor(fs: RootFs, elfCache: ElfCache) {
     this.images = new ImageCache(fs, elfCache);

@@ -1,0 +1,259 @@
+/**
+ * The rules engine: for each resolved program (and each module a rule or
+ * --add brought in), the rules whose trigger it meets add what they name to
+ * the manifest's collector, each entry with the rule and trigger as its
+ * reason. A rule applies once per set of values its paths use ({libdir},
+ * {python}, ...). ELF files added are resolved by the caller
+ * (createManifest), whose resolutions come back here: an extension module
+ * that needs libssl brings the TLS rule.
+ */
+import { ElfdepsError } from '../errors.js';
+import type { EntryCollector } from '../manifest/collect.js';
+import type { MissingItem } from '../manifest/types.js';
+import type { RootFs } from '../resolve/rootfs.js';
+import type { ProgramResolution } from '../resolve/types.js';
+import type { ImageCache } from '../verdict/link-map.js';
+import { factsOf, type ResolutionFacts } from './facts.js';
+import { userDatabase } from './generate.js';
+import { componentMatcher, expandPattern, hasWildcard } from './paths.js';
+import type { DlopenLevel, Rule, RuleItem, RuleOptions } from './types.js';
+
+const PRIORITY_RANK: Record<DlopenLevel, number> = { required: 0, recommended: 1, suggested: 2, none: -1 };
+
+/**
+ * NSS modules are taken for every service nsswitch.conf names, files and dns
+ * included: glibc >= 2.34 has those two inside libc (their .so.2 files are
+ * stubs), older ones load them, and a root may be either.
+ */
+const MAX_NSSWITCH_BYTES = 1 << 20;
+
+export interface RuleEngineOptions extends RuleOptions {
+  fs: RootFs;
+  images: ImageCache;
+  collector: EntryCollector;
+  rules: Rule[];
+  /** Where unsatisfied required things go (a required dlopen note's library not found). */
+  missing: MissingItem[];
+  warnings: string[];
+}
+
+/** A path pattern ("/usr/bin/python3*") as a RegExp over whole in-root paths; * and ? stay within a component. */
+function pathMatcher(pattern: string): RegExp {
+  return new RegExp(pattern.split('/').map((c) => componentMatcher(c).source.slice(1, -1)).join('/').replace(/^/, '^') + '$');
+}
+
+export class RuleEngine {
+  private readonly applied = new Set<string>();
+  /** Rules in the order they first applied, with their first trigger. */
+  readonly firstTriggers = new Map<string, string>();
+  private readonly forced: Set<string>;
+  private readonly dropped: Set<string>;
+
+  constructor(private readonly o: RuleEngineOptions) {
+    const known = new Set(o.rules.map((r) => r.name));
+    for (const n of [...(o.with ?? []), ...(o.without ?? [])]) {
+      if (!known.has(n)) throw new ElfdepsError('USAGE', `no rule named ${n} (rules: ${[...known].join(', ')})`);
+    }
+    this.forced = new Set(o.with ?? []);
+    this.dropped = new Set(o.without ?? []);
+  }
+
+  /** Applies every rule `p` triggers. `asProgram`: p is an input program (program-path triggers apply). */
+  apply(p: ProgramResolution, asProgram: boolean): void {
+    const facts = factsOf(p, this.o.images);
+    for (const u of facts.unreadable) this.o.warnings.push(`${p.path}: rules could not read ${u}`);
+    for (const rule of this.o.rules) {
+      if (this.dropped.has(rule.name)) continue;
+      const trigger = this.forced.has(rule.name) ? '--with' : this.triggerOf(rule, facts, asProgram);
+      if (trigger === null) continue;
+      this.run(rule, trigger, facts, p);
+    }
+  }
+
+  private triggerOf(rule: Rule, f: ResolutionFacts, asProgram: boolean): string | null {
+    for (const sym of rule.when.imports ?? []) {
+      const by = f.imports.get(sym);
+      if (by !== undefined) return `${sym} imported by ${by}`;
+    }
+    for (const pattern of rule.when.needs ?? []) {
+      const re = componentMatcher(pattern);
+      for (const [name, obj] of f.names) if (re.test(name)) return `${name} loaded (${obj})`;
+    }
+    if (asProgram) {
+      for (const pattern of rule.when.programs ?? []) {
+        const re = pathMatcher(pattern);
+        const hit = f.programPaths.find((x) => re.test(x));
+        if (hit !== undefined) return `program ${hit}`;
+      }
+    }
+    if (rule.when.dlopenNotes && this.notesTaken(f).length > 0) return `dlopen notes of ${this.notesTaken(f)[0]?.object}`;
+    return null;
+  }
+
+  private notesTaken(f: ResolutionFacts): ResolutionFacts['notes'] {
+    const limit = PRIORITY_RANK[this.o.dlopen ?? 'recommended'];
+    return f.notes.filter((n) => PRIORITY_RANK[n.note.priority] <= limit);
+  }
+
+  /** {name} placeholders; null when one has no value here (the item does not apply). */
+  private fill(path: string, f: ResolutionFacts): string | null {
+    let unknown = false;
+    const out = path.replace(/\{([a-z-]+)\}/g, (m: string, name: string) => {
+      const v = f.vars.get(name);
+      if (v === undefined) {
+        // {a,b} alternatives are not placeholders.
+        if (m.includes(',')) return m;
+        unknown = true;
+        return m;
+      }
+      return v;
+    });
+    return unknown ? null : out;
+  }
+
+  private run(rule: Rule, trigger: string, f: ResolutionFacts, p: ProgramResolution): void {
+    // Once per rule and values: gconv of one libc directory is added once for every program using it.
+    const used = [...JSON.stringify(rule.add).matchAll(/\{([a-z-]+)\}/g)].map((m) => `${m[1]}=${f.vars.get(m[1] as string) ?? ''}`);
+    const key = `${rule.name}\0${used.join('\0')}\0${rule.add.some((i) => 'dlopen' in i) ? p.path : ''}`;
+    if (this.applied.has(key)) return;
+    this.applied.add(key);
+    if (!this.firstTriggers.has(rule.name)) this.firstTriggers.set(rule.name, trigger);
+    const c = this.o.collector;
+    c.withWhy({ by: 'rule', rule: rule.name, trigger }, () => {
+      for (const item of rule.add) this.item(rule, item, f, p);
+    });
+  }
+
+  private note(rule: Rule, text: string): void {
+    this.o.warnings.push(`rule ${rule.name}: ${text}`);
+  }
+
+  private addOne(rule: Rule, path: string, tree: boolean, optional: boolean, exclude: string[] | undefined): void {
+    const c = this.o.collector;
+    try {
+      if (tree) c.addTree(path, '/', new Set(exclude ?? []));
+      else {
+        const w = c.addOpened(path, '/');
+        if (!w.ok && !optional) this.note(rule, `${path} is not in the root (${w.errno ?? 'missing'})`);
+      }
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      if (!optional) this.note(rule, err.message);
+    }
+  }
+
+  private item(rule: Rule, item: RuleItem, f: ResolutionFacts, p: ProgramResolution): void {
+    const { fs, collector } = this.o;
+    if ('path' in item || 'tree' in item || 'glob' in item) {
+      const raw = 'path' in item ? item.path : 'tree' in item && typeof item.tree === 'string' ? item.tree : (item as { glob: string }).glob;
+      const pattern = this.fill(raw, f);
+      if (pattern === null) return;
+      const tree = 'tree' in item && item.tree !== false && !('path' in item);
+      const optional = 'optional' in item && item.optional === true;
+      const exclude = 'exclude' in item ? item.exclude : undefined;
+      const paths = hasWildcard(pattern) || pattern.includes('{') ? expandPattern(fs, pattern) : [pattern];
+      if (paths.length === 0 && !optional) this.note(rule, `nothing in the root matches ${pattern}`);
+      for (const path of paths) {
+        if (tree && !fs.walk(path).ok) {
+          if (!optional) this.note(rule, `${path} is not in the root`);
+          continue;
+        }
+        this.addOne(rule, path, tree, optional, exclude);
+      }
+      return;
+    }
+    if ('generate' in item) {
+      if (item.generate === 'tmp') collector.addDirectoryWithMode('/tmp', '1777');
+      else {
+        const db = userDatabase(fs, this.o.users);
+        collector.addGenerated('/etc', 'passwd', db.passwd, '0644');
+        collector.addGenerated('/etc', 'group', db.group, '0644');
+        for (const u of db.notFound) this.note(rule, `--user ${u}: no such uid in the root's user database; not added`);
+      }
+      return;
+    }
+    if ('nss' in item) {
+      for (const svc of nssServices(fs, item.nss)) {
+        const dir = f.vars.get('libdir');
+        if (dir === undefined) return;
+        const module = `${dir}/libnss_${svc}.so.2`;
+        if (fs.walk(module).ok) this.addOne(rule, module, false, true, undefined);
+      }
+      return;
+    }
+    if ('locales' in item) {
+      for (const locale of this.o.locales ?? ['C.UTF-8']) {
+        const found = localePaths(fs, locale);
+        if (found === null) this.note(rule, `locale ${locale} is not in the root (neither its directory under /usr/lib/locale nor locale-archive)`);
+        else for (const path of found) this.addOne(rule, path, true, false, undefined);
+      }
+      return;
+    }
+    if ('zones' in item) {
+      if (this.o.zones && this.o.zones.length > 0) {
+        for (const z of this.o.zones) {
+          if (z.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new ElfdepsError('USAGE', `--tz ${z}: not a time zone name`);
+          this.addOne(rule, `/usr/share/zoneinfo/${z}`, false, false, undefined);
+        }
+      } else this.addOne(rule, '/usr/share/zoneinfo', true, true, undefined);
+      return;
+    }
+    if ('dlopen' in item) {
+      for (const { object, note } of this.notesTaken(f)) {
+        let found: string | null = null;
+        for (const name of note.soname) {
+          // dlopen() searches as the loader does; the directories the program's
+          // own libraries came from stand in for that search (docs/rules.md).
+          const dirs = [...f.objectDirs, ...(f.vars.has('libdir') ? [f.vars.get('libdir') as string] : [])];
+          found = dirs.map((d) => `${d}/${name}`).find((x) => fs.walk(x).ok) ?? null;
+          if (found) break;
+        }
+        const what = `${note.soname.join(' or ')} (${note.feature ?? 'dlopen note'}, ${note.priority})`;
+        if (found) collector.withWhy({ by: 'rule', rule: rule.name, trigger: `dlopen note of ${object}: ${what}` }, () => this.addOne(rule, found as string, false, false, undefined));
+        else if (note.priority === 'required') this.o.missing.push({ program: p.path, name: note.soname[0] as string, neededBy: object, reason: `dlopen note (${note.feature ?? 'required'}): not found` });
+        else this.note(rule, `${object}: ${what} not found; left out`);
+      }
+    }
+  }
+}
+
+/** The services /etc/nsswitch.conf names for `databases` (glibc's defaults when the file is missing or silent). */
+export function nssServices(fs: RootFs, databases: string[]): string[] {
+  const text = fs.readFile('/etc/nsswitch.conf', MAX_NSSWITCH_BYTES)?.toString('utf8') ?? '';
+  const out: string[] = [];
+  for (const db of databases) {
+    let services: string[] | null = null;
+    for (const raw of text.split('\n')) {
+      const line = raw.replace(/#.*$/, '');
+      const m = /^\s*([a-z_]+)\s*:(.*)$/.exec(line);
+      if (!m || m[1] !== db) continue;
+      // [STATUS=action] items are not services.
+      services = (m[2] as string).replace(/\[[^\]]*\]/g, ' ').split(/\s+/).filter((s) => /^[a-zA-Z0-9_-]+$/.test(s));
+    }
+    // nss/nsswitch.c: "files" for most databases, "dns [!UNAVAIL=return] files" for hosts.
+    services ??= db === 'hosts' ? ['dns', 'files'] : ['files'];
+    for (const s of services) if (!out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+/**
+ * Where setlocale() finds `locale` in the root (glibc locale/findlocale.c):
+ * its own directory under /usr/lib/locale, the codeset normalised
+ * (_nl_normalize_codeset: "UTF-8" → "utf8"), else locale-archive.
+ * C and POSIX are built in. Null when the root has neither.
+ */
+export function localePaths(fs: RootFs, locale: string): string[] | null {
+  if (locale === 'C' || locale === 'POSIX') return [];
+  if (locale.includes('/') || locale.startsWith('.')) throw new ElfdepsError('USAGE', `--locale ${locale}: not a locale name`);
+  const m = /^([^.@]+)(?:\.([^@]+))?(@.*)?$/.exec(locale);
+  const candidates = [locale];
+  if (m && m[2]) {
+    const cs = m[2].toLowerCase().replace(/[^a-z0-9]/g, '');
+    candidates.unshift(`${m[1]}.${/^[0-9]+$/.test(cs) ? `iso${cs}` : cs}${m[3] ?? ''}`);
+  }
+  for (const c of candidates) if (fs.isDirectory(`/usr/lib/locale/${c}`)) return [`/usr/lib/locale/${c}`];
+  if (fs.walk('/usr/lib/locale/locale-archive').ok) return ['/usr/lib/locale/locale-archive'];
+  return null;
+}
+

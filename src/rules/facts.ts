@@ -1,0 +1,60 @@
+/**
+ * What a rule trigger can see of one resolved program (or module), without
+ * running it: the symbols its objects import, the names they are loaded by,
+ * the program's path, their dlopen notes; and the values rule paths use
+ * ({libdir}, {multiarch}, {python}).
+ */
+import { posix } from 'node:path';
+import { ElfdepsError } from '../errors.js';
+import { readDlopenNotes, type DlopenNote } from '../elf/notes.js';
+import { SymbolTable } from '../elf/symbols.js';
+import type { ProgramResolution } from '../resolve/types.js';
+import type { ImageCache } from '../verdict/link-map.js';
+
+export interface ResolutionFacts {
+  /** Imported symbol → the first object (in-root path) importing it. */
+  imports: Map<string, string>;
+  /** Names objects were loaded by (sonames, DT_NEEDED names, file names) → the object's path. */
+  names: Map<string, string>;
+  /** The program's in-root path as given and its real path. */
+  programPaths: string[];
+  /** Dlopen notes, with the object that carries them. */
+  notes: Array<{ object: string; note: DlopenNote }>;
+  /** Directories the objects were loaded from, in load order (where dlopen()ed names are looked for first). */
+  objectDirs: string[];
+  vars: Map<string, string>;
+  /** Objects whose tables could not be read (a rule decision may be missing something). */
+  unreadable: string[];
+}
+
+function importedBy(images: ImageCache, realPath: string): string[] {
+  const img = images.get(realPath);
+  if (img instanceof ElfdepsError) throw img;
+  return img.cached('imported-names', () => SymbolTable.of(img)?.importedNames() ?? []);
+}
+
+export function factsOf(p: ProgramResolution, images: ImageCache): ResolutionFacts {
+  const facts: ResolutionFacts = { imports: new Map(), names: new Map(), programPaths: [], notes: [], objectDirs: [], vars: new Map(), unreadable: [] };
+  const main = p.objects[0];
+  if (main) facts.programPaths.push(posix.resolve('/', p.path), main.realPath);
+  for (const o of p.objects) {
+    for (const n of [o.soname, ...o.names, posix.basename(o.realPath)]) if (n && !facts.names.has(n)) facts.names.set(n, o.path);
+    const dir = posix.dirname(o.realPath);
+    if (!facts.objectDirs.includes(dir)) facts.objectDirs.push(dir);
+    try {
+      for (const name of importedBy(images, o.realPath)) if (!facts.imports.has(name)) facts.imports.set(name, o.path);
+      const img = images.get(o.realPath);
+      if (!(img instanceof ElfdepsError)) for (const note of readDlopenNotes(img)) facts.notes.push({ object: o.path, note });
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      facts.unreadable.push(err.message);
+    }
+    if (/^(libc\.so\.6|libc\.musl-[^/]*\.so\.1|ld-musl-[^/]*\.so\.1)$/.test(o.soname ?? posix.basename(o.realPath))) {
+      facts.vars.set('libdir', dir);
+      facts.vars.set('multiarch', posix.basename(dir));
+    }
+    const py = /^libpython(3\.[0-9]+)/.exec(o.soname ?? '') ?? (o.index === 0 ? /^python(3\.[0-9]+)$/.exec(posix.basename(o.realPath)) : null);
+    if (py && !facts.vars.has('python')) facts.vars.set('python', `python${py[1]}`);
+  }
+  return facts;
+}

@@ -1,0 +1,61 @@
+/**
+ * Runtime-file rules as data (rules.json, checked against rules.schema.json):
+ * what a program opens after start, keyed by what can be seen without
+ * running it. docs/rules.md lists them and explains the format.
+ */
+
+export interface RuleTrigger {
+  /** Symbols some loaded object imports (undefined in its dynamic symbol table). */
+  imports?: string[];
+  /** Names of loaded objects (soname or DT_NEEDED name); * and ? match within the name. */
+  needs?: string[];
+  /** In-root paths of the program; * and ? match within a component. */
+  programs?: string[];
+  /** Some loaded object has .note.dlopen entries. */
+  dlopenNotes?: boolean;
+}
+
+export type RuleItem =
+  | { path: string; optional?: boolean }
+  | { tree: string; optional?: boolean; exclude?: string[] }
+  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[] }
+  | { generate: 'user-database' | 'tmp' }
+  | { nss: string[] }
+  | { locales: true }
+  | { zones: true }
+  | { dlopen: true };
+
+export interface Rule {
+  name: string;
+  why: string;
+  when: RuleTrigger;
+  add: RuleItem[];
+}
+
+export interface RuleSet {
+  elfdepsRules: 1;
+  description?: string;
+  rules: Rule[];
+}
+
+export type DlopenLevel = 'required' | 'recommended' | 'suggested' | 'none';
+
+/** What the user chose about rules (CLI: --loader-only, --with, --without, --rules, --dlopen, --locale, --tz, --user). */
+export interface RuleOptions {
+  /** No rules at all: exactly what the loader opens (and --add). */
+  loaderOnly?: boolean;
+  /** Rules applied whatever their triggers say. */
+  with?: string[];
+  /** Rules never applied. */
+  without?: string[];
+  /** Further rule files (their rules come after the built-in ones; a rule of the same name replaces the built-in one). */
+  rulesFiles?: string[];
+  /** The lowest dlopen-note priority taken; default 'recommended'. */
+  dlopen?: DlopenLevel;
+  /** Locales setlocale() should find; default ['C.UTF-8']. */
+  locales?: string[];
+  /** Time zones to take instead of the whole database. */
+  zones?: string[];
+  /** Users (names or numeric ids) the generated user database holds besides root and nobody. */
+  users?: string[];
+}
