@@ -28,7 +28,8 @@ are dropped; nothing appears under the output's name until it is complete.
   --tag NAME[:TAG]       image name (repeatable; default: the first program's
                          file name, tag latest)
   --entrypoint ARG       the entrypoint, one argument per use (default: the
-                         first program); --entrypoint= alone for none
+                         first program); --entrypoint= alone for none,
+                         --entrypoint=-x for an argument starting with -
   --cmd ARG              arguments after the entrypoint, one per use
   --env K=V              add to the environment (repeatable; the default is a
                          PATH of the root's own bin directories)

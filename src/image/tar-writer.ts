@@ -99,6 +99,8 @@ export class TarWriter {
       const callback = (err?: Error | null) => (err ? reject(this.failure ?? err) : resolve());
       sink = Buffer.isBuffer(body) ? this.pack.entry(header, body, callback) : this.pack.entry(header, callback);
     });
+    // Its failures reach us through the callback; an 'error' event nobody listens to would be thrown as uncaught.
+    sink.on('error', () => undefined);
     if (body !== undefined && !Buffer.isBuffer(body)) {
       try {
         for (const chunk of body) if (!sink.write(chunk)) await drained(sink);
