@@ -17,6 +17,7 @@ import { withParentDirectories } from '../src/manifest/entry-path.js';
 import { serializeManifest } from '../src/manifest/validate.js';
 import type { ElfHeader } from '../src/elf/reader.js';
 import type { Manifest } from '../src/manifest/types.js';
+import { REPO } from './helpers/cli.js';
 import { elfdeps, image, layerTar, listLayer, sha256, unpackImage } from './helpers/image.js';
 import { manifestOf, sha } from './helpers/hostile-manifests.js';
 
@@ -293,5 +294,18 @@ describe('elfdeps image: platform', function () {
     expect(r.status).to.equal(2);
     expect(r.stderr.toString()).to.match(/^elfdeps: \/arm-true is linux\/arm64\/v8 but \/host-true is linux\/amd64: one image holds programs of one machine\n$/);
     expect(existsSync(join(work, 'mixed.tar'))).to.equal(false);
+  });
+});
+
+describe('elfdeps image: --help and docs/cli.md', () => {
+  it('name the same options', () => {
+    const options = (text: string) => new Set([...text.matchAll(/(?<![\w-])(-o|-q|--[a-z][a-z-]*)/g)].map((m) => m[1]));
+    const help = elfdeps(['image', '--help']);
+    expect(help.status).to.equal(0);
+    // The options of its own, before "With FILE...: the options of 'elfdeps manifest'".
+    const own = help.stdout.toString().split('With FILE...')[0] as string;
+    const doc = readFileSync(join(REPO, 'docs', 'cli.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('## `elfdeps image'), doc.indexOf('## `elfdeps run')).split('With FILE...')[0] as string;
+    expect([...options(section)].sort()).to.deep.equal([...options(own)].filter((o) => o !== '--help').sort());
   });
 });
