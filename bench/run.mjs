@@ -27,16 +27,22 @@ await section('resolve', 'resolve.mjs', 'benchResolve');
 await section('startup', 'resolve.mjs', 'benchStartup');
 await section('verdict', 'verdict.mjs', 'benchVerdict');
 await section('materialise', 'materialise.mjs', 'benchMaterialise');
+await section('image', 'image.mjs', 'benchImage');
 
 const targets = [];
 const r = results.resolve ?? {};
 const s = results.startup ?? {};
 const v = results.verdict ?? {};
+const img = results.image ?? {};
 if (r.speedupVsLdd != null) targets.push(['whole set >= 10x faster than an ldd loop', `${r.speedupVsLdd}x`, r.speedupVsLdd >= 10]);
 if (r.speedupVsLibtree != null) targets.push(['whole set faster than a libtree loop', `${r.speedupVsLibtree}x`, r.speedupVsLibtree > 1]);
 if (r.peakRssMiB != null) targets.push(['peak memory for the whole set < 200 MB', `${r.peakRssMiB} MiB`, r.peakRssMiB < 200]);
 if (v.speedupVsLddRelocs != null) targets.push(['elfdeps -r over the whole set >= 10x faster than an ldd -r loop', `${v.speedupVsLddRelocs}x`, v.speedupVsLddRelocs >= 10]);
 if (s.overheadMs != null) targets.push(['elfdeps /bin/ls within 30 ms of node -e 0', `+${s.overheadMs} ms`, s.overheadMs <= 30]);
+for (const [which, label] of [['bashLs', 'bash+ls'], ['fiftyPrograms', '50-program']]) {
+  const ratio = img[which]?.ratios?.imageVsCopyTarGzip;
+  if (ratio != null) targets.push([`image of the ${label} root at most as slow as elfdeps copy + tar | gzip`, `${ratio}x`, ratio <= 1]);
+}
 results.targets = targets.map(([what, value, met]) => ({ what, value, met }));
 
 console.log(JSON.stringify(results, null, 2));

@@ -17,7 +17,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   // Loaded on first use through createRequire: keep them out of the bundle.
-  external: ['ajv', 'ajv/*', 'glob'],
+  external: ['ajv', 'ajv/*', 'glob', 'tar-stream'],
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',

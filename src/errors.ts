@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'TARGET_CONFLICT'
   | 'COPY_FAILED'
   | 'LAUNCH_FAILED'
+  | 'PLATFORM' // an image's programs have no OCI platform name, or several
   | 'INTERNAL';
 
 export class ElfdepsError extends Error {

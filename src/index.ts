@@ -53,3 +53,5 @@ export type {
 } from './manifest/index.js';
 export { materialise } from './materialise/index.js';
 export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './materialise/index.js';
+export { buildImage } from './image/index.js';
+export type { ImageOptions, ImageOutput, ImageReport, ImageLayerReport, ImageProgress, Platform, Compression, RunOptions as ImageRunOptions } from './image/index.js';

@@ -21,7 +21,7 @@ describe('the elfdeps package', function () {
     // A plain Node process, no TypeScript loader: exactly what a consumer gets.
     const script = `
       const m = await import('elfdeps');
-      const names = ['readElf', 'resolve', 'Resolver', 'createManifest', 'materialise', 'run', 'ElfdepsError', 'RootFs', 'formatLdd'];
+      const names = ['readElf', 'resolve', 'Resolver', 'createManifest', 'materialise', 'buildImage', 'run', 'ElfdepsError', 'RootFs', 'formatLdd'];
       const missing = names.filter((n) => typeof m[n] !== 'function');
       const ls = m.readElf('/bin/ls');
       const r = m.resolve(['/bin/ls']);

@@ -2,17 +2,14 @@
  * `elfdeps copy (MANIFEST.json | FILE...) NEWROOT`: writes a manifest (or the
  * manifest of FILE..., made on the spot) into NEWROOT, safely (docs/manifest.md).
  */
-import { closeSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../errors.js';
-import { createManifest } from '../manifest/create.js';
-import type { Manifest } from '../manifest/types.js';
-import { readManifestFile } from '../manifest/validate.js';
 import { materialise } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
-import { EXIT, type CliIo } from './io.js';
-import { MANIFEST_OPTIONS, manifestOptionsFrom, reportManifestProblems, rulesSummary } from './manifest-command.js';
+import { EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
+import { MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
+import { manifestFromArguments } from './manifest-input.js';
 
 export const COPY_HELP = `Usage: elfdeps copy [options] MANIFEST.json NEWROOT
        elfdeps copy [options] FILE... NEWROOT
@@ -40,27 +37,6 @@ and the loader options: --root, --library-path, --preload, --no-cache, ...).
 Exit status: 0 done; 1 done, but something the programs need was not found;
 2 bad usage, an unsafe or invalid manifest, a conflict, or a failed copy.
 `;
-
-/** A manifest is named *.json or starts with "{"; an ELF file or a script does not. */
-function looksLikeManifest(path: string): boolean {
-  if (path.endsWith('.json')) return true;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
-    const buf = Buffer.alloc(64);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    return /^\s*\{/.test(buf.subarray(0, n).toString('latin1'));
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
-}
 
 /** A one-line progress display on a terminal, for copies big enough to wait for. */
 function progressLine(io: CliIo): { onProgress: (p: MaterialiseProgress) => void; finish: () => void } {
@@ -102,9 +78,7 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
         link: { type: 'boolean' },
         'keep-setuid': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
+        ...REPORT_OPTIONS,
       },
     });
   } catch (err) {
@@ -121,22 +95,10 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     return EXIT.USAGE;
   }
   const newRoot = resolvePath(io.cwd, positionals[positionals.length - 1] as string);
-  const sources = positionals.slice(0, -1);
-  const first = sources[0] as string;
-  let manifest: Manifest;
-  if (looksLikeManifest(resolvePath(io.cwd, first))) {
-    if (sources.length > 1) {
-      io.stderr.write(`elfdeps copy: give one manifest, or programs, not both\n`);
-      return EXIT.USAGE;
-    }
-    const usedFileOptions = Object.keys(MANIFEST_OPTIONS).some((k) => (v as Record<string, unknown>)[k] !== undefined);
-    if (usedFileOptions) {
-      io.stderr.write(`elfdeps copy: --add, the rule options, --root and the loader options apply to FILE..., not to a manifest\n`);
-      return EXIT.USAGE;
-    }
-    manifest = readManifestFile(resolvePath(io.cwd, first));
-  } else {
-    manifest = createManifest(sources, manifestOptionsFrom(v, io));
+  const manifest = manifestFromArguments(positionals.slice(0, -1), v, io);
+  if ('usage' in manifest) {
+    io.stderr.write(`elfdeps copy: ${manifest.usage}\n`);
+    return EXIT.USAGE;
   }
   const progress = progressLine(io);
   let report: MaterialiseReport;

@@ -20,3 +20,16 @@ export const EXIT = {
   /** Bad usage, unreadable or malformed input. */
   USAGE: 2,
 } as const;
+
+/** "512 KiB", "4.4 MiB": sizes in summary lines. */
+export function formatBytes(n: number): string {
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** parseArgs specs of the options every writing command takes for its report. */
+export const REPORT_OPTIONS = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;

@@ -1,7 +1,8 @@
 /**
  * The elfdeps command. A thin dispatcher: each subcommand lives in its own
  * module and is imported only when used, so `elfdeps /bin/ls` starts without
- * loading the manifest schema validator, the copier or the launcher.
+ * loading the manifest schema validator, the copier, the image writer or
+ * the launcher.
  */
 import { describeError } from '../errors.js';
 import { EXIT, type CliIo, type Command } from './io.js';
@@ -9,6 +10,7 @@ import { EXIT, type CliIo, type Command } from './io.js';
 const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
   manifest: async () => (await import('./manifest-command.js')).manifestCommand,
   copy: async () => (await import('./copy-command.js')).copyCommand,
+  image: async () => (await import('./image-command.js')).imageCommand,
   run: async () => (await import('./run-command.js')).runCommand,
 };
 

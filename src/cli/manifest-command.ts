@@ -2,14 +2,13 @@
  * `elfdeps manifest FILE... [-o MANIFEST.json]`: the JSON manifest of what a
  * new root needs so that FILE... run in it (docs/manifest.md).
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readlinkSync, renameSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError, errnoOf } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
-import { describeFileType } from '../file-type.js';
+import { checkOutputPath, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { EXIT, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
@@ -124,33 +123,6 @@ export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
-/** What a non-regular file at `path` is, for an error message (a symlink with its target). */
-function describeNonRegular(st: Stats, path: string): string {
-  if (!st.isSymbolicLink()) return describeFileType(st);
-  try {
-    return `a symlink (-> ${readlinkSync(path, 'utf8')})`;
-  } catch {
-    return 'a symlink';
-  }
-}
-
-/** -o FILE must be absent or a regular file (checked before the work, and again just before the rename). */
-function checkOutputPath(path: string): void {
-  let st: Stats;
-  try {
-    st = lstatSync(path);
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') {
-      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (ENOENT: directory ${dirname(path)} does not exist)`, { path });
-      return;
-    }
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (${errnoOf(err) ?? 'error'})`, { path, cause: err });
-  }
-  if (!st.isFile()) {
-    throw new ElfdepsError('TARGET_CONFLICT', `${path}: is ${describeNonRegular(st, path)}; refusing to replace it with the manifest (-o takes a regular file, or a new name)`, { path });
-  }
-}
-
 /**
  * Writes `text` to `path` under a temporary name first, so a reader never
  * sees half a manifest. Only a regular file (or nothing) at `path` is
@@ -158,8 +130,8 @@ function checkOutputPath(path: string): void {
  * root, `-o /dev/null` would replace the host's /dev/null).
  */
 function writeAtomically(path: string, text: string): void {
-  checkOutputPath(path);
-  const tmp = `${path}.elfdeps-tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  checkOutputPath(path, 'the manifest');
+  const tmp = temporarySibling(path);
   try {
     writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
     renameSync(tmp, path);
@@ -197,7 +169,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     return EXIT.USAGE;
   }
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
-  if (output !== null) checkOutputPath(output); // before the work, not after it
+  if (output !== null) checkOutputPath(output, 'the manifest'); // before the work, not after it
   const manifest = createManifest(files, manifestOptionsFrom(v, io));
   if (v.why !== undefined) {
     const path = v.why;

@@ -6,6 +6,7 @@
  * CVE-2021-32804), so "//etc" and "/a/../etc" are errors, not "/etc".
  */
 import { ElfdepsError } from '../errors.js';
+import type { DirectoryEntry, ManifestEntry } from './types.js';
 
 export const PATH_LIMITS = {
   /** PATH_MAX minus the NUL. */
@@ -70,4 +71,22 @@ export function comparePaths(a: string, b: string): number {
     if (x !== y) return x < y ? -1 : 1;
   }
   return pa.length - pb.length;
+}
+
+/**
+ * The entries to create for a manifest, sorted so that every directory comes
+ * before its contents, without the root itself ("/" is the target, never an
+ * entry to write), plus a 0755 directory for every parent that some entry
+ * needs and the manifest does not list (`implicit`). The copier and the
+ * image's layers create exactly these.
+ */
+export function withParentDirectories(entries: readonly ManifestEntry[]): Array<{ entry: ManifestEntry; implicit: boolean }> {
+  const byPath = new Map<string, { entry: ManifestEntry; implicit: boolean }>();
+  for (const entry of entries) if (entry.path !== '/') byPath.set(entry.path, { entry, implicit: false });
+  for (const path of [...byPath.keys()]) {
+    for (const dir of ancestorsOf(path)) {
+      if (!byPath.has(dir)) byPath.set(dir, { entry: { kind: 'directory', path: dir, mode: '0755' } satisfies DirectoryEntry, implicit: true });
+    }
+  }
+  return [...byPath.values()].sort((a, b) => comparePaths(a.entry.path, b.entry.path));
 }

@@ -12,7 +12,8 @@
 import { mkdirSync } from 'node:fs';
 import { ElfdepsError, errnoOf } from '../errors.js';
 import { validateManifest } from '../manifest/validate.js';
-import { planMaterialise, type SourceIdentity } from './plan.js';
+import { planMaterialise } from './plan.js';
+import type { SourceIdentity } from './source.js';
 import type { MaterialiseOptions, MaterialiseReport, PlannedAction } from './types.js';
 import { makeDirectory, removeStaleTemp, setDirectoryMode, writeFile, writeGenerated, writeSymlink } from './write.js';
 

@@ -8,22 +8,17 @@
  * would read every source twice); each source's device and inode are recorded
  * so that the writer can tell when the file was swapped after this check.
  */
-import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf } from '../errors.js';
-import { ancestorsOf, comparePaths, parentOf } from '../manifest/entry-path.js';
+import { parentOf, withParentDirectories } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { DirectoryEntry, FileEntry, GeneratedEntry, Manifest, ManifestEntry } from '../manifest/types.js';
 import { staleTempNames } from './temp-files.js';
 import { describeFileType } from '../file-type.js';
+import { checkSource, type SourceIdentity } from './source.js';
 import type { MaterialiseOptions, PlannedAction } from './types.js';
-
-/** Which file a source path named when it was checked (st_dev, st_ino). */
-export interface SourceIdentity {
-  dev: bigint;
-  ino: bigint;
-}
 
 export interface Plan {
   /** Host path of NEWROOT. */
@@ -86,26 +81,6 @@ function sameContent(host: string, entry: FileEntry | GeneratedEntry): boolean {
   } finally {
     closeSync(fd);
   }
-}
-
-/** The source must still be the regular file the manifest describes, reached without symlinks; returns which file it is. */
-function checkSource(entry: FileEntry): SourceIdentity {
-  const src = entry.source;
-  let st: BigIntStats;
-  try {
-    st = lstatSync(src, { bigint: true });
-  } catch (err) {
-    throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is gone (${errnoOf(err) ?? 'error'})`, { path: src, cause: err });
-  }
-  if (!st.isFile()) throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is no longer a regular file`, { path: src });
-  if (st.size !== BigInt(entry.size)) {
-    throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} changed size (${st.size} bytes, manifest says ${entry.size})`, { path: src });
-  }
-  // A symlinked parent could lead the read anywhere on the host (rsync CVE-2024-12086).
-  if (realpathSync.native(src) !== src) {
-    throw new ElfdepsError('SOURCE_CHANGED', `${src}: source of ${entry.path} is now reached through a symlink`, { path: src });
-  }
-  return { dev: st.dev, ino: st.ino };
 }
 
 function resolveRoot(newRoot: string): { root: string; exists: boolean } {
@@ -195,14 +170,14 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
 /** Inspects NEWROOT and returns what materialising `manifest` (already validated) would do. */
 export function planMaterialise(manifest: Manifest, newRoot: string, options: MaterialiseOptions): Plan {
   const { root, exists } = resolveRoot(newRoot);
+  // NEWROOT itself is never touched; directories some entry needs but the manifest does not list are created 0755.
   const entries = new Map<string, ManifestEntry>();
-  for (const entry of manifest.entries) if (entry.path !== '/') entries.set(entry.path, entry); // NEWROOT itself is never touched
-  const listed = new Set(entries.keys());
-  // Directories some entry needs but the manifest does not list are created 0755.
-  for (const path of listed) {
-    for (const dir of ancestorsOf(path)) if (!entries.has(dir)) entries.set(dir, { kind: 'directory', path: dir, mode: '0755' });
+  const listed = new Set<string>();
+  for (const { entry, implicit } of withParentDirectories(manifest.entries)) {
+    entries.set(entry.path, entry);
+    if (!implicit) listed.add(entry.path);
   }
-  const paths = [...entries.keys()].sort(comparePaths);
+  const paths = [...entries.keys()];
 
   const absent = new Set<string>(); // paths known not to exist (or to be replaced), so their contents are absent too
   const actions: PlannedAction[] = [];

@@ -21,22 +21,19 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readSync,
   renameSync,
   statfsSync,
   symlinkSync,
   unlinkSync,
   writeSync,
-  type BigIntStats,
 } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { ElfdepsError, errnoOf } from '../errors.js';
 import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { FileEntry, GeneratedEntry, SymlinkEntry } from '../manifest/types.js';
-import { inside, type SourceIdentity } from './plan.js';
-import { describeFileType } from '../file-type.js';
+import { inside } from './plan.js';
+import { expectSameSource, openSource, recheckSource, sourceChunks, type SourceIdentity } from './source.js';
 import { tempName } from './temp-files.js';
 import type { PlannedAction } from './types.js';
 
@@ -104,42 +101,6 @@ export function setDirectoryMode(root: string, action: PlannedAction): void {
   }
 }
 
-/** `st` (of the source, or of what was read from it) must be the regular file the plan checked. */
-function expectSameSource(st: BigIntStats, entry: FileEntry, expected: SourceIdentity): void {
-  if (!st.isFile()) throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is no longer a regular file (now ${describeFileType(st)})`);
-  if (st.dev !== expected.dev || st.ino !== expected.ino) {
-    throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} was replaced by another file after it was checked`);
-  }
-}
-
-/** lstat of the source just before it is opened: a symlink, FIFO or device swapped in is refused without being opened. */
-function recheckSource(entry: FileEntry, expected: SourceIdentity): void {
-  let st: BigIntStats;
-  try {
-    st = lstatSync(entry.source, { bigint: true });
-  } catch (err) {
-    throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} is gone`, err);
-  }
-  expectSameSource(st, entry, expected);
-}
-
-/** Opens the source without following a symlink or blocking on a FIFO, and checks it is still the planned file. */
-function openSource(entry: FileEntry, expected: SourceIdentity): number {
-  let fd: number;
-  try {
-    fd = openSync(entry.source, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (err) {
-    throw fail('SOURCE_CHANGED', entry.source, `cannot open source of ${entry.path}`, err);
-  }
-  try {
-    expectSameSource(fstatSync(fd, { bigint: true }), entry, expected);
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-  return fd;
-}
-
 const PROC_SUPER_MAGIC = 0x9fa0;
 let procFdUsable: boolean | undefined;
 
@@ -175,31 +136,17 @@ function verify(fd: number, entry: FileEntry, tmp: string): void {
 
 /** Reads the source and writes the temporary in one pass: used when the copy must never carry the source's setuid bit, even briefly. */
 function streamCopy(entry: FileEntry, expected: SourceIdentity, tmp: string): number {
-  let src: number | undefined;
-  let dst: number | undefined;
+  const dst = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
-    src = openSource(entry, expected);
-    dst = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-    const buf = Buffer.allocUnsafe(1024 * 1024);
-    const hash = createHash('sha256');
     let size = 0;
-    for (;;) {
-      const n = readSync(src, buf, 0, buf.length, size);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off, size + off);
-      size += n;
+    for (const chunk of sourceChunks(entry, expected)) {
+      for (let off = 0; off < chunk.length; ) off += writeSync(dst, chunk, off, chunk.length - off, size + off);
+      size += chunk.length;
     }
-    const sha256 = hash.digest('hex');
-    if (size !== entry.size || sha256 !== entry.sha256) {
-      throw fail('SOURCE_CHANGED', entry.source, `source of ${entry.path} changed since the manifest was made (sha256 ${sha256}, ${size} bytes; manifest says ${entry.sha256}, ${entry.size} bytes)`);
-    }
-    const result = dst;
-    dst = undefined;
-    return result;
-  } finally {
-    if (src !== undefined) closeSync(src);
-    if (dst !== undefined) closeSync(dst);
+    return dst;
+  } catch (err) {
+    closeSync(dst);
+    throw err;
   }
 }
 

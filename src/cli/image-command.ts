@@ -1,0 +1,152 @@
+/**
+ * `elfdeps image (MANIFEST.json | FILE...) -o IMAGE.tar`: the root a
+ * manifest describes (or that FILE... need) as a container image, one tar
+ * that is an OCI layout and a docker-archive at once (docs/image.md).
+ */
+import { resolve as resolvePath } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeError, ElfdepsError } from '../errors.js';
+import { buildImage, type ImageOutput, type ImageReport } from '../image/index.js';
+import { parseAssignment } from '../image/config.js';
+import { EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
+import { MANIFEST_OPTIONS, reportManifestProblems } from './manifest-command.js';
+import { manifestFromArguments } from './manifest-input.js';
+
+export const IMAGE_HELP = `Usage: elfdeps image [options] MANIFEST.json -o IMAGE.tar
+       elfdeps image [options] FILE... -o IMAGE.tar
+
+Writes the root the manifest lists (or, given programs, everything they need)
+as a container image: one uncompressed tar that is both an OCI image layout
+and a docker-archive (podman load, docker load, skopeo docker-archive: and
+oci-archive: all take it). The same inputs give the same bytes: every mtime
+is SOURCE_DATE_EPOCH (default 0), owners are 0, entries keep the manifest's
+order. Sources are checked as 'elfdeps copy' checks them; setuid/setgid bits
+are dropped; nothing appears under the output's name until it is complete.
+
+  -o, --output FILE      write the image tar to FILE (- for standard output)
+  --oci-dir DIR          write the OCI layout unpacked into DIR (new or empty)
+  --tag NAME[:TAG]       image name (repeatable; default: the first program's
+                         file name, tag latest)
+  --entrypoint ARG       the entrypoint, one argument per use (default: the
+                         first program); --entrypoint= alone for none,
+                         --entrypoint=-x for an argument starting with -
+  --cmd ARG              arguments after the entrypoint, one per use
+  --env K=V              add to the environment (repeatable; the default is a
+                         PATH of the root's own bin directories)
+  --workdir DIR          working directory of the container
+  --user USER[:GROUP]    user to run as: numbers, or names the image's own
+                         /etc/passwd (and /etc/group) holds
+  --label K=V            a label (repeatable)
+  --layers               programs in a layer of their own, above the libraries
+                         (images of programs with the same libraries share it)
+  --compress gzip|none   layer compression (default gzip)
+  --keep-setuid          keep setuid/setgid bits
+  --image-platform OS/ARCH[/VARIANT]
+                         the platform, when the manifest has no ELF program
+                         (default: from the programs' ELF headers)
+  --json                 print the report as JSON (not with -o -)
+  -q, --quiet            no summary line
+With FILE...: the options of 'elfdeps manifest' (--add and the loader options:
+--root, --library-path, --preload, --no-cache, --platform, ...).
+  -h, --help             this help
+
+Exit status: 0 done; 1 done, but something the programs need was not found;
+2 bad usage, an unsafe or invalid manifest, a changed source, or a failed write.
+`;
+
+function fail(io: CliIo, message: string): number {
+  io.stderr.write(`elfdeps image: ${message}\nTry 'elfdeps image --help'.\n`);
+  return EXIT.USAGE;
+}
+
+/** SOURCE_DATE_EPOCH from the environment (reproducible-builds.org): decimal seconds. */
+function epochFrom(env: NodeJS.ProcessEnv): number {
+  const text = env.SOURCE_DATE_EPOCH;
+  if (text === undefined || text === '') return 0;
+  if (!/^\d{1,10}$/.test(text)) throw new ElfdepsError('USAGE', `SOURCE_DATE_EPOCH=${JSON.stringify(text)}: must be a whole number of seconds`);
+  return Number(text);
+}
+
+function summary(report: ImageReport): string {
+  const layers = report.layers.map((l) => formatBytes(l.size)).join(' + ');
+  const entries = report.layers.reduce((n, l) => n + l.entries, 0);
+  return `${report.output}: ${report.references.join(', ')}, ${report.platform}, ${report.layers.length} layer(s) (${layers}), ${entries} entries, ${formatBytes(report.bytes)} (${report.manifestDigest})\n`;
+}
+
+export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...MANIFEST_OPTIONS,
+        output: { type: 'string', short: 'o' },
+        'oci-dir': { type: 'string' },
+        tag: { type: 'string', multiple: true },
+        entrypoint: { type: 'string', multiple: true },
+        cmd: { type: 'string', multiple: true },
+        env: { type: 'string', multiple: true },
+        workdir: { type: 'string' },
+        user: { type: 'string' },
+        label: { type: 'string', multiple: true },
+        layers: { type: 'boolean' },
+        compress: { type: 'string' },
+        'keep-setuid': { type: 'boolean' },
+        'image-platform': { type: 'string' },
+        ...REPORT_OPTIONS,
+      },
+    });
+  } catch (err) {
+    return fail(io, describeError(err));
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    io.stdout.write(IMAGE_HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length === 0) return fail(io, 'need a manifest or FILE...');
+  if ((v.output === undefined) === (v['oci-dir'] === undefined)) return fail(io, 'give -o IMAGE.tar (or -o - for standard output), or --oci-dir DIR');
+  const compression = v.compress ?? 'gzip';
+  if (compression !== 'gzip' && compression !== 'none') return fail(io, `--compress ${compression}: expected gzip or none`);
+  const output: ImageOutput =
+    v['oci-dir'] !== undefined
+      ? { kind: 'oci-dir', path: resolvePath(io.cwd, v['oci-dir']) }
+      : v.output === '-'
+        ? { kind: 'stream', stream: io.stdout }
+        : { kind: 'tar', path: resolvePath(io.cwd, v.output as string) };
+  if (v.json && output.kind === 'stream') return fail(io, '--json prints to standard output, which -o - is writing the image to');
+
+  const sourceDateEpoch = epochFrom(io.env);
+  const labels: Record<string, string> = {};
+  for (const kv of v.label ?? []) {
+    const [k, value] = parseAssignment(kv, '--label');
+    labels[k] = value;
+  }
+  const entrypoint = v.entrypoint === undefined ? undefined : v.entrypoint.length === 1 && v.entrypoint[0] === '' ? [] : v.entrypoint;
+
+  // --user is the image's user, and the generated user database holds it too.
+  const manifest = manifestFromArguments(positionals, { ...v, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] }, io, ['user']);
+  if ('usage' in manifest) return fail(io, manifest.usage);
+  const report = await buildImage(manifest, {
+    output,
+    tags: v.tag,
+    entrypoint,
+    cmd: v.cmd,
+    env: v.env,
+    workdir: v.workdir,
+    user: v.user,
+    labels,
+    layers: v.layers === true,
+    compression,
+    keepSetuid: v['keep-setuid'] === true,
+    sourceDateEpoch,
+    platform: v['image-platform'],
+  });
+  // With -o -, standard output carries the image: the summary goes to standard error.
+  const out = output.kind === 'stream' ? io.stderr : io.stdout;
+  if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else if (!v.quiet) out.write(summary(report));
+  for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
+  return reportManifestProblems(manifest, io);
+}

@@ -1,0 +1,44 @@
+/**
+ * What `elfdeps copy` and `elfdeps image` work from: a manifest file, or
+ * programs whose manifest is made on the spot with the options of
+ * `elfdeps manifest` (--add, the rule options, --root, the loader options).
+ */
+import { closeSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { createManifest } from '../manifest/create.js';
+import type { Manifest } from '../manifest/types.js';
+import { readManifestFile } from '../manifest/validate.js';
+import type { CliIo } from './io.js';
+import { MANIFEST_OPTIONS, manifestOptionsFrom, type ManifestOptionValues } from './manifest-command.js';
+
+/** A manifest is named *.json or starts with "{"; an ELF file or a script does not. */
+function looksLikeManifest(path: string): boolean {
+  if (path.endsWith('.json')) return true;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const buf = Buffer.alloc(64);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return /^\s*\{/.test(buf.subarray(0, n).toString('latin1'));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The manifest named by `sources` (one manifest file, or FILE...), or a usage
+ * message when the arguments mix the two. Throws ElfdepsError for an
+ * unreadable or invalid manifest or FILE.
+ */
+export function manifestFromArguments(sources: string[], values: ManifestOptionValues & Record<string, unknown>, io: CliIo, ownOptions: string[] = []): Manifest | { usage: string } {
+  const first = sources[0] as string;
+  if (!looksLikeManifest(resolvePath(io.cwd, first))) return createManifest(sources, manifestOptionsFrom(values, io));
+  if (sources.length > 1) return { usage: 'give one manifest, or programs, not both' };
+  // ownOptions: the verb's own options that share a name with one of manifest's (image's --user).
+  if (Object.keys(MANIFEST_OPTIONS).some((k) => !ownOptions.includes(k) && values[k] !== undefined)) {
+    return { usage: '--add, the rule options, --root and the loader options apply to FILE..., not to a manifest' };
+  }
+  return readManifestFile(resolvePath(io.cwd, first));
+}

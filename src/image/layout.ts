@@ -1,0 +1,67 @@
+/**
+ * The documents that make a set of blobs an image, in both shapes at once
+ * (as `docker save` writes them since docker 25): an OCI image layout
+ * (`oci-layout`, `index.json`, `blobs/sha256/...`) and a docker-archive
+ * (`manifest.json` naming the config and layer blobs by path), so that
+ * podman, docker, skopeo and umoci all take the same tar.
+ */
+import type { BlobDescriptor } from './blob.js';
+import { digestHex } from './blob.js';
+import type { Compression } from './blob.js';
+import type { Platform } from './platform.js';
+import { formatReference, type ImageReference } from './reference.js';
+
+export const MEDIA_TYPES = {
+  index: 'application/vnd.oci.image.index.v1+json',
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+  layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+} as const;
+
+/** The names of the layout's own files. */
+export const LAYOUT_FILES = { ociLayout: 'oci-layout', index: 'index.json', dockerManifest: 'manifest.json', blobs: 'blobs/sha256' } as const;
+
+/** Path of a blob inside the layout ("blobs/sha256/<hex>"). */
+export function blobPath(d: BlobDescriptor): string {
+  return `${LAYOUT_FILES.blobs}/${digestHex(d.digest)}`;
+}
+
+export function ociLayoutDocument(): Record<string, unknown> {
+  return { imageLayoutVersion: '1.0.0' };
+}
+
+export function imageManifestDocument(config: BlobDescriptor, layers: BlobDescriptor[], compression: Compression): Record<string, unknown> {
+  const layerType = compression === 'gzip' ? MEDIA_TYPES.layerGzip : MEDIA_TYPES.layer;
+  return {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.manifest,
+    config: { mediaType: MEDIA_TYPES.config, digest: config.digest, size: config.size },
+    layers: layers.map((l) => ({ mediaType: layerType, digest: l.digest, size: l.size })),
+  };
+}
+
+/**
+ * index.json: one descriptor of the image manifest per tag. As docker and
+ * containerd write it, `org.opencontainers.image.ref.name` holds the tag
+ * (what `skopeo oci:DIR:TAG` and `umoci --image DIR:TAG` look up) and
+ * `io.containerd.image.name` the whole reference.
+ */
+export function indexDocument(manifest: BlobDescriptor, refs: ImageReference[], platform: Platform): Record<string, unknown> {
+  return {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.index,
+    manifests: refs.map((r) => ({
+      mediaType: MEDIA_TYPES.manifest,
+      digest: manifest.digest,
+      size: manifest.size,
+      platform: { architecture: platform.architecture, os: platform.os, variant: platform.variant },
+      annotations: { 'io.containerd.image.name': formatReference(r), 'org.opencontainers.image.ref.name': r.tag },
+    })),
+  };
+}
+
+/** manifest.json of a docker-archive (moby image/tarexport): config and layers by path, and the tags. */
+export function dockerManifestDocument(config: BlobDescriptor, layers: BlobDescriptor[], refs: ImageReference[]): unknown[] {
+  return [{ Config: blobPath(config), RepoTags: refs.map(formatReference), Layers: layers.map(blobPath) }];
+}

@@ -1,0 +1,50 @@
+/**
+ * Output files that elfdeps writes whole (`manifest -o FILE`, `image -o
+ * FILE`): they are written under a temporary name beside FILE and renamed
+ * over it, so a reader never sees half of one. Only a regular file (or
+ * nothing) at FILE may be replaced: renaming over a device, FIFO or symlink
+ * would destroy it (as root, `-o /dev/null` would replace the host's
+ * /dev/null).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { ElfdepsError, errnoOf } from './errors.js';
+import { describeFileType } from './file-type.js';
+import { TEMP_PREFIX } from './manifest/entry-path.js';
+
+/** What a non-regular file at `path` is, for an error message (a symlink with its target). */
+function describeNonRegular(st: Stats, path: string): string {
+  if (!st.isSymbolicLink()) return describeFileType(st);
+  try {
+    return `a symlink (-> ${readlinkSync(path, 'utf8')})`;
+  } catch {
+    return 'a symlink';
+  }
+}
+
+/**
+ * `path` must be absent (in an existing directory) or a regular file. `what`
+ * names the output in messages ("the manifest"). Checked before the work and
+ * again just before the rename.
+ */
+export function checkOutputPath(path: string, what: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') {
+      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what} (ENOENT: directory ${dirname(path)} does not exist)`, { path });
+      return;
+    }
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what} (${errnoOf(err) ?? 'error'})`, { path, cause: err });
+  }
+  if (!st.isFile()) {
+    throw new ElfdepsError('TARGET_CONFLICT', `${path}: is ${describeNonRegular(st, path)}; refusing to replace it with ${what} (-o takes a regular file, or a new name)`, { path });
+  }
+}
+
+/** A temporary name beside `path` (same directory, so the rename is atomic): `FILE.elfdeps-tmp-<pid>-<random>`. */
+export function temporarySibling(path: string): string {
+  return `${path}${TEMP_PREFIX.slice(0, -1)}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
