@@ -28,6 +28,7 @@ await section('startup', 'resolve.mjs', 'benchStartup');
 await section('verdict', 'verdict.mjs', 'benchVerdict');
 await section('materialise', 'materialise.mjs', 'benchMaterialise');
 await section('image', 'image.mjs', 'benchImage');
+await section('rules', 'rules.mjs', 'benchRules');
 
 const targets = [];
 const r = results.resolve ?? {};

@@ -47,10 +47,17 @@ export type {
   DirectoryEntry,
   FileEntry,
   SymlinkEntry,
+  GeneratedEntry,
+  EntryWhy,
+  RuleSummary,
   EntryKind,
   ManifestProgram,
   MissingItem,
 } from './manifest/index.js';
+export { builtinRules, loadRules, readRulesFile, rulesSchema } from './rules/load.js';
+export type { Rule, RuleItem, RuleOptions, RuleSet, RuleTrigger, DlopenLevel } from './rules/types.js';
+export { readDlopenNotes, NT_FDO_DLOPEN_METADATA } from './elf/notes.js';
+export type { DlopenNote, DlopenPriority } from './elf/notes.js';
 export { materialise } from './materialise/index.js';
 export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './materialise/index.js';
 export { buildImage } from './image/index.js';
