@@ -60,10 +60,16 @@ export class EntryCollector {
    */
   addGenerated(dir: string, name: string, content: string, mode: string): void {
     const walk = this.fs.walk(dir);
-    if (!walk.ok || walk.kind !== 'dir') throw new ElfdepsError('ROOT', `${dir}: not a directory in ${this.fs.root || '/'}; cannot generate ${name} in it`, { path: dir });
-    this.record(dir, '/', walk);
-    this.directory(walk.realPath);
-    const path = walk.realPath === '/' ? `/${name}` : `${walk.realPath}/${name}`;
+    let real = dir;
+    if (walk.ok && walk.kind === 'dir') {
+      this.record(dir, '/', walk);
+      this.directory(walk.realPath);
+      real = walk.realPath;
+    } else if (!walk.ok && walk.errno === 'ENOENT' && walk.links.length === 0) {
+      // A root without /etc (an unpacked image) gets one, as a new directory.
+      this.addDirectoryWithMode(dir, '0755');
+    } else throw new ElfdepsError('ROOT', `${dir}: not a directory in ${this.fs.root || '/'}; cannot generate ${name} in it`, { path: dir });
+    const path = real === '/' ? `/${name}` : `${real}/${name}`;
     const bytes = Buffer.from(content, 'utf8');
     this.put({ kind: 'generated', path, mode, content, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
   }

@@ -95,18 +95,13 @@ export class RuleEngine {
     return f.notes.filter((n) => PRIORITY_RANK[n.note.priority] <= limit);
   }
 
-  /** {name} placeholders; null when one has no value here (the item does not apply). */
+  /** {name} placeholders ({a,b} alternatives never match: they hold a comma or a slash); null when one has no value here (the item does not apply). */
   private fill(path: string, f: ResolutionFacts): string | null {
     let unknown = false;
     const out = path.replace(/\{([a-z-]+)\}/g, (m: string, name: string) => {
       const v = f.vars.get(name);
-      if (v === undefined) {
-        // {a,b} alternatives are not placeholders.
-        if (m.includes(',')) return m;
-        unknown = true;
-        return m;
-      }
-      return v;
+      if (v === undefined) unknown = true;
+      return v ?? m;
     });
     return unknown ? null : out;
   }
