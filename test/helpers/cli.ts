@@ -7,7 +7,7 @@
  * file under src/ (so a test never runs a stale dist/).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,4 +67,19 @@ export function ensureBuiltCli(): void {
 export function elfdepsCommand(): [string, string] {
   ensureBuiltCli();
   return [process.execPath, ELFDEPS_BIN];
+}
+
+/**
+ * The shipped CLI copied into `dir` (which the caller makes readable), for a
+ * test that runs it as another user: the checkout itself may be private (a
+ * clone under /root or in a mktemp -d directory), so another user cannot
+ * load the bundle from there. The bundle is one file; the verbs such a test
+ * runs need nothing beside it.
+ */
+export function elfdepsCommandCopiedTo(dir: string): [string, string] {
+  const [node, bin] = elfdepsCommand();
+  const copy = join(dir, 'elfdeps.cjs');
+  copyFileSync(bin, copy);
+  chmodSync(copy, 0o644);
+  return [node, copy];
 }
