@@ -145,11 +145,16 @@ export interface ElfFile {
   bytesRead: number;
 }
 
+/** Read in one go at the start of a file (see FileSource.readHead). */
+const HEAD_BYTES = 1024;
+
 /** Decodes e_ident and the file header. Judges only what is needed to decode the rest. */
 export function readElfHeader(src: FileSource): ElfHeader {
   if (src.size < BigInt(C.EI_NIDENT)) {
     throw new ElfFormatError('ELF_TOO_SHORT', src.path, `file too short to be ELF (${src.size} bytes)`);
   }
+  // The ELF header, the program headers and PT_INTERP usually all lie in the first kilobyte.
+  src.readHead(HEAD_BYTES);
   const ident = src.readAt(0n, C.EI_NIDENT, 'ELF identification', 'ELF_TOO_SHORT');
   if (!ident.subarray(0, 4).equals(C.ELFMAG)) {
     throw new ElfFormatError('ELF_BAD_MAGIC', src.path, 'not an ELF file (bad magic)');
@@ -201,12 +206,9 @@ export function readProgramHeaders(src: FileSource, header: ElfHeader): ProgramH
     throw new ElfFormatError('ELF_LIMIT', src.path, `program header table too large (${header.phnum} entries, ${tableBytes} bytes)`);
   }
   const table = src.readAt(header.phoff, tableBytes, 'program header table', 'ELF_BAD_HEADER');
-  const phdrs: ProgramHeader[] = [];
-  for (let i = 0; i < header.phnum; i++) {
-    const raw: RawProgramHeader = codec.programHeader(table.subarray(i * codec.phentsize, (i + 1) * codec.phentsize));
-    phdrs.push({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz });
-  }
-  return phdrs;
+  return codec
+    .programHeaders(table)
+    .map((raw: RawProgramHeader) => ({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz }));
 }
 
 function onlyOne(src: FileSource, phdrs: ProgramHeader[], type: number, name: string): ProgramHeader | null {
@@ -258,8 +260,7 @@ function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHead
   for (let i = 0; i < limit; i += chunkEntries) {
     const n = Math.min(chunkEntries, limit - i);
     const buf = src.readAt(ph.offset + BigInt(i * codec.dynsize), n * codec.dynsize, 'dynamic segment', 'ELF_BAD_DYNAMIC');
-    for (let j = 0; j < n; j++) {
-      const d = codec.dyn(buf.subarray(j * codec.dynsize, (j + 1) * codec.dynsize));
+    for (const d of codec.dyns(buf)) {
       if (d.d_tag === C.DT_NULL) return entries;
       entries.push({ tag: d.d_tag, val: d.d_val });
     }
