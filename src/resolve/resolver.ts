@@ -17,7 +17,7 @@ import type { ElfFile } from '../elf/reader.js';
 import { ElfCache, openCandidateGlibc, openCandidateMusl, type CandidateOutcome, type TargetIdentity } from './candidate.js';
 import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, muslOriginOf, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
 import type { LoaderProfile } from './profile.js';
-import type { RootFs } from './rootfs.js';
+import type { PathWalk, RootFs } from './rootfs.js';
 import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo } from './search-memo.js';
 import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
 
@@ -50,6 +50,8 @@ export interface ProgramContext {
   notes?: string[];
   /** glibc search outcomes shared with the other programs of this setup; without it every search runs. */
   searchMemo?: SearchMemo;
+  /** The walk to profile.interpreter from cwd, when the setup made it already (the same for every program). */
+  interpreterWalk?: PathWalk;
 }
 
 /** musl's strerror() text for the errno names our path walk reports. */
@@ -61,8 +63,20 @@ const MUSL_STRERROR: Record<string, string> = {
   ENOENT: 'No such file or directory',
 };
 
+/** Summaries by file: one object serves every program that loads the file (results never change it). */
+const summaries = new WeakMap<ElfFile, LoadedObject['elf']>();
+
 /** What a result says about an object's ELF file. */
 export function elfSummary(file: ElfFile): LoadedObject['elf'] {
+  let summary = summaries.get(file);
+  if (summary === undefined) {
+    summary = summarise(file);
+    summaries.set(file, summary);
+  }
+  return summary;
+}
+
+function summarise(file: ElfFile): LoadedObject['elf'] {
   const d = file.dynamic;
   return {
     class: file.header.elfClass,
@@ -299,7 +313,7 @@ export class ProgramResolver {
   /** The interpreter is mapped before any DT_NEEDED, under its PT_INTERP name and its SONAME. */
   private loadInterpreter(): void {
     const interpPath = this.ctx.profile.interpreter;
-    const walk = this.ctx.fs.walk(interpPath, this.ctx.cwd);
+    const walk = this.ctx.interpreterWalk ?? this.ctx.fs.walk(interpPath, this.ctx.cwd);
     this.noteOpened(interpPath);
     if (!walk.ok || walk.kind !== 'file') {
       this.fatal ??= `${interpPath}: interpreter not found (${walk.errno ?? walk.kind})`;
@@ -319,7 +333,7 @@ export class ProgramResolver {
     this.interp = this.addObject({
       path: interpPath,
       realPath: walk.realPath,
-      links: walk.links,
+      links: [...walk.links], // the walk is shared by the setup's programs; the record is this program's
       soname,
       names,
       foundBy: 'interpreter',
