@@ -256,6 +256,15 @@ const TAG = {
   STRSZ: Number(C.DT_STRSZ),
 };
 
+/** The tags whose last value readDynamic keeps (get-dynamic-info.h keeps one per tag): every tag it reads must be here. */
+const KEPT_TAGS = [
+  C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH, C.DT_FLAGS, C.DT_FLAGS_1, C.DT_BIND_NOW, C.DT_SYMBOLIC,
+  C.DT_SYMTAB, C.DT_SYMENT, C.DT_HASH, C.DT_GNU_HASH, C.DT_VERSYM, C.DT_VERNEED, C.DT_VERNEEDNUM, C.DT_VERDEF, C.DT_VERDEFNUM,
+  C.DT_RELA, C.DT_RELASZ, C.DT_RELAENT, C.DT_REL, C.DT_RELSZ, C.DT_RELENT, C.DT_JMPREL, C.DT_PLTRELSZ, C.DT_PLTREL,
+  C.DT_RELR, C.DT_RELRSZ, C.DT_RELRENT,
+];
+const SLOT_OF_TAG = new Map(KEPT_TAGS.map((t, i) => [Number(t), i]));
+
 function isZero(buf: Buffer, at: number, length: number): boolean {
   for (let i = at; i < at + length; i++) if (buf[i] !== 0) return false;
   return true;
@@ -395,11 +404,10 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
   // One slot per tag, the last one wins (glibc get-dynamic-info.h); DT_NEEDED are all kept.
   let strtab: bigint | null = null;
   let strsz: bigint | null = null;
-  // Slots by the tag as a number: exact for every tag read here (all below
-  // 2^31); a tag above 2^53 rounds to a number none of them has, and such
-  // tags are never read, so that they may share a slot does not matter.
-  // (Number keys hash far faster than bigint keys.)
-  const last = new Map<number, bigint>();
+  // A slot for each tag read below (KEPT_TAGS), found by the tag as a
+  // number: exact for all of them (below 2^31); a tag above 2^53 rounds to a
+  // number none of them has. Tags nobody reads are not kept.
+  const slots: Array<bigint | null> = new Array<bigint | null>(KEPT_TAGS.length).fill(null);
   const needed: bigint[] = [];
   const auxiliary: bigint[] = [];
   const filter: bigint[] = [];
@@ -410,12 +418,16 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     else if (t === TAG.FILTER) filter.push(e.val);
     else if (t === TAG.STRTAB) strtab = e.val;
     else if (t === TAG.STRSZ) strsz = e.val;
-    else last.set(t, e.val);
+    else {
+      const slot = SLOT_OF_TAG.get(t);
+      if (slot !== undefined) slots[slot] = e.val;
+    }
   }
+  const tag = (t: bigint): bigint | null => slots[SLOT_OF_TAG.get(Number(t)) as number] ?? null;
   if (needed.length > LIMITS.maxNeeded) {
     throw new ElfFormatError('ELF_LIMIT', src.path, `${needed.length} DT_NEEDED entries (limit ${LIMITS.maxNeeded})`);
   }
-  const stringTags = [C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH].filter((t) => last.has(Number(t)));
+  const stringTags = [C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH].filter((t) => tag(t) !== null);
   let table: StringTable | null = null;
   if (needed.length + auxiliary.length + filter.length + stringTags.length > 0) {
     if (strtab === null) throw new ElfFormatError('ELF_BAD_STRTAB', src.path, 'dynamic entries name strings but there is no DT_STRTAB', ph.offset);
@@ -431,14 +443,13 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     }
     if (mapped.offset + size > src.size) size = src.size - mapped.offset;
     table = new StringTable(src, mapped.offset, size);
-    table.prefetch([...needed, ...auxiliary, ...filter, ...stringTags.map((t) => last.get(Number(t)) as bigint)]);
+    table.prefetch([...needed, ...auxiliary, ...filter, ...stringTags.map((t) => tag(t) as bigint)]);
   }
   const str = (v: bigint, name: string): string => (table as StringTable).get(v, name);
-  const opt = (tag: bigint, name: string): string | null => {
-    const v = last.get(Number(tag));
-    return v === undefined ? null : str(v, name);
+  const opt = (t: bigint, name: string): string | null => {
+    const v = tag(t);
+    return v === null ? null : str(v, name);
   };
-  const tag = (t: bigint): bigint | null => last.get(Number(t)) ?? null;
   const flags = tag(C.DT_FLAGS);
   const flags1 = tag(C.DT_FLAGS_1);
   const tables: DynamicTables = {
@@ -465,8 +476,8 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     relr: tag(C.DT_RELR),
     relrSz: tag(C.DT_RELRSZ),
     relrEnt: tag(C.DT_RELRENT),
-    bindNow: last.has(Number(C.DT_BIND_NOW)) || (flags !== null && (flags & C.DF_BIND_NOW) !== 0n) || (flags1 !== null && (flags1 & C.DF_1_NOW) !== 0n),
-    symbolic: last.has(Number(C.DT_SYMBOLIC)) || (flags !== null && (flags & C.DF_SYMBOLIC) !== 0n),
+    bindNow: tag(C.DT_BIND_NOW) !== null || (flags !== null && (flags & C.DF_BIND_NOW) !== 0n) || (flags1 !== null && (flags1 & C.DF_1_NOW) !== 0n),
+    symbolic: tag(C.DT_SYMBOLIC) !== null || (flags !== null && (flags & C.DF_SYMBOLIC) !== 0n),
   };
   return {
     needed: needed.map((v) => str(v, 'DT_NEEDED')),
