@@ -2,8 +2,13 @@
 // compare like with like on whatever machine runs them:
 //  - every dynamically linked host ELF resolved by elfdeps in one process,
 //    against an `ldd` loop and a `libtree` loop over the same files;
+//  - the same set in one process each, interleaved round by round: the
+//    resolver alone (the library's Resolver: the CLI has no mode without the
+//    loader's verdict), `elfdeps --ldd F1 ... FN` (the CLI, verdict included),
+//    and libtree's batch mode `libtree -p -vv F1 ... FN` (which prints each
+//    file's tree, every library expanded once per file);
 //  - `elfdeps /bin/ls` against a bare `node -e 0`, interleaved;
-//  - peak memory of the whole-set run.
+//  - peak memory of the resolver's whole-set run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { listElfFiles } from './elf-bytes.mjs';
@@ -56,10 +61,53 @@ function which(cmd) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-export async function benchResolve({ files } = {}) {
-  files ??= await dynamicHostFiles();
-  // The whole set in one elfdeps process, with its peak memory.
-  const script = `
+/** Wall time of one process running `cmd args` with its output read through a pipe and dropped. */
+function processMs(cmd, args) {
+  let r;
+  const ms = timeMs(() => (r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 })));
+  if (r.error) throw r.error;
+  return ms;
+}
+
+/**
+ * The whole set in one process per tool, `rounds` times, the tools taking
+ * turns in each round so that all see the same machine state: medians of the
+ * wall times, and elfdeps' ratios against libtree's batch (above 1: faster).
+ */
+export function benchBatch(files, rounds = 5) {
+  const runs = { resolver: [], cli: [], libtree: [], node: [] };
+  let inner;
+  const hasLibtree = which('libtree') !== null;
+  for (let i = 0; i < rounds; i++) {
+    runs.node.push(processMs(process.execPath, ['-e', '0']));
+    let out;
+    runs.resolver.push(timeMs(() => (out = execFileSync(process.execPath, ['--input-type=module', '-e', RESOLVER_BATCH, JSON.stringify(files)], { encoding: 'utf8', maxBuffer: 1 << 24 }))));
+    inner = JSON.parse(out);
+    runs.cli.push(processMs(process.execPath, [cli, '--ldd', ...files]));
+    if (hasLibtree) runs.libtree.push(processMs('libtree', ['-p', '-vv', ...files]));
+  }
+  const ms = (xs) => (xs.length ? Math.round(median(xs)) : null);
+  const result = {
+    files: files.length,
+    rounds,
+    nodeStartMs: ms(runs.node),
+    resolverBatchMs: ms(runs.resolver),
+    resolverInProcessMs: Math.round(inner.ms),
+    resolverPeakRssMiB: Math.round(inner.maxRssKiB / 1024),
+    cliLddBatchMs: ms(runs.cli),
+    libtreeBatchMs: ms(runs.libtree),
+    resolverVsLibtreeBatch: null,
+    cliLddVsLibtreeBatch: null,
+  };
+  if (result.libtreeBatchMs !== null) {
+    result.resolverVsLibtreeBatch = +(result.libtreeBatchMs / result.resolverBatchMs).toFixed(2);
+    result.cliLddVsLibtreeBatch = +(result.libtreeBatchMs / result.cliLddBatchMs).toFixed(2);
+  }
+  return result;
+}
+
+/** The resolver over the files given as JSON in argv[1], in one process: its time, memory and reads. */
+const RESOLVER_BATCH = `
     const { Resolver } = await import(${JSON.stringify(lib)});
     const files = JSON.parse(process.argv[1]);
     const t = process.hrtime.bigint();
@@ -69,6 +117,11 @@ export async function benchResolve({ files } = {}) {
     const ms = Number(process.hrtime.bigint() - t) / 1e6;
     console.log(JSON.stringify({ ms, objects, maxRssKiB: process.resourceUsage().maxRSS, elfFilesRead: r.elfCache.stats.files, elfBytesRead: r.elfCache.stats.bytesRead }));
   `;
+
+export async function benchResolve({ files } = {}) {
+  files ??= await dynamicHostFiles();
+  // The whole set in one elfdeps process, with its peak memory.
+  const script = RESOLVER_BATCH;
   const wall = [];
   let inner;
   for (let i = 0; i < 3; i++) {
@@ -100,6 +153,11 @@ export async function benchResolve({ files } = {}) {
   return result;
 }
 
+/** benchBatch over the host set, for bench/run.mjs. */
+export async function benchHostBatch() {
+  return benchBatch(await dynamicHostFiles());
+}
+
 /** `elfdeps /bin/ls` against `node -e 0`, interleaved so both see the same machine state. */
 export function benchStartup(rounds = 21) {
   const node = [];
@@ -115,5 +173,6 @@ export function benchStartup(rounds = 21) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (!existsSync(lib)) throw new Error('run `npm run build` first');
-  console.log(JSON.stringify({ resolve: await benchResolve(), startup: benchStartup() }, null, 2));
+  const files = await dynamicHostFiles();
+  console.log(JSON.stringify({ resolve: await benchResolve({ files }), batch: benchBatch(files), startup: benchStartup() }, null, 2));
 }

@@ -24,6 +24,7 @@ async function section(name, modulePath, fnName, ...args) {
 
 await section('elfRead', 'elf-bytes.mjs', 'measureElfBytes');
 await section('resolve', 'resolve.mjs', 'benchResolve');
+await section('batch', 'resolve.mjs', 'benchHostBatch');
 await section('startup', 'resolve.mjs', 'benchStartup');
 await section('verdict', 'verdict.mjs', 'benchVerdict');
 await section('materialise', 'materialise.mjs', 'benchMaterialise');
@@ -35,9 +36,15 @@ const r = results.resolve ?? {};
 const s = results.startup ?? {};
 const v = results.verdict ?? {};
 const img = results.image ?? {};
+const b = results.batch ?? {};
 if (r.speedupVsLdd != null) targets.push(['whole set >= 10x faster than an ldd loop', `${r.speedupVsLdd}x`, r.speedupVsLdd >= 10]);
 if (r.speedupVsLibtree != null) targets.push(['whole set faster than a libtree loop', `${r.speedupVsLibtree}x`, r.speedupVsLibtree > 1]);
 if (r.peakRssMiB != null) targets.push(['peak memory for the whole set < 200 MB', `${r.peakRssMiB} MiB`, r.peakRssMiB < 200]);
+if (b.resolverVsLibtreeBatch != null) {
+  targets.push([`resolver over the whole set at least as fast as libtree -p -vv's batch (${b.resolverBatchMs} vs ${b.libtreeBatchMs} ms)`, `${b.resolverVsLibtreeBatch}x`, b.resolverVsLibtreeBatch >= 1]);
+  targets.push([`elfdeps --ldd over the whole set (verdict included) vs libtree's batch (${b.cliLddBatchMs} vs ${b.libtreeBatchMs} ms)`, `${b.cliLddVsLibtreeBatch}x`, b.cliLddVsLibtreeBatch >= 1]);
+}
+if (b.resolverPeakRssMiB != null) targets.push(['resolver peak memory for the whole set <= 128 MiB', `${b.resolverPeakRssMiB} MiB`, b.resolverPeakRssMiB <= 128]);
 if (v.speedupVsLddRelocs != null) targets.push(['elfdeps -r over the whole set >= 10x faster than an ldd -r loop', `${v.speedupVsLddRelocs}x`, v.speedupVsLddRelocs >= 10]);
 if (s.overheadMs != null) targets.push(['elfdeps /bin/ls within 30 ms of node -e 0', `+${s.overheadMs} ms`, s.overheadMs <= 30]);
 for (const [which, label] of [['bashLs', 'bash+ls'], ['fiftyPrograms', '50-program']]) {

@@ -39,7 +39,7 @@ import {
 } from '../src/launch/plan.js';
 import { openRoot, rootBinDirs, shebangInterpreter } from '../src/launch/root.js';
 import { run } from '../src/launch/run.js';
-import { elfdepsCommand } from './helpers/cli.js';
+import { elfdepsCommand, elfdepsCommandCopiedTo } from './helpers/cli.js';
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 /** The shipped CLI ([node, bin]), built on first use. */
@@ -262,9 +262,9 @@ interface CliRun {
 
 const BASE_ENV = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
 
-/** Runs `elfdeps ARGS` as a subprocess, optionally wrapped (e.g. by setpriv). */
-function elfdeps(args: string[], opts: { env?: Record<string, string>; cwd?: string; wrap?: string[] } = {}): CliRun {
-  const argv = [...(opts.wrap ?? []), ...cli(), ...args];
+/** Runs `elfdeps ARGS` as a subprocess, optionally wrapped (e.g. by setpriv) and with another copy of the CLI. */
+function elfdeps(args: string[], opts: { env?: Record<string, string>; cwd?: string; wrap?: string[]; command?: string[] } = {}): CliRun {
+  const argv = [...(opts.wrap ?? []), ...(opts.command ?? cli()), ...args];
   const r: SpawnSyncReturns<string> = spawnSync(argv[0] as string, argv.slice(1), {
     env: opts.env ?? BASE_ENV,
     cwd: opts.cwd ?? REPO,
@@ -509,10 +509,13 @@ describe('elfdeps run (busybox root)', function () {
     makeBusyboxRoot(userRoot);
     mkdirSync(join(userRoot, 'dev'));
     mkdirSync(join(userRoot, 'proc'));
-    const plain = elfdeps(['run', userRoot, 'sh', '-c', 'id -u; exit 3'], { wrap: asNobody });
+    // nobody may not be able to read the checkout (a private clone): run a
+    // copy of the bundle from the world-readable work directory, from there.
+    const asUser = { wrap: asNobody, command: elfdepsCommandCopiedTo(work), cwd: work };
+    const plain = elfdeps(['run', userRoot, 'sh', '-c', 'id -u; exit 3'], asUser);
     expect(plain.status, plain.stderr).to.equal(3);
     expect(plain.stdout).to.equal('0\n'); // root inside the namespace, nobody outside
-    const mounted = elfdeps(['run', '--dev', '--proc', userRoot, 'sh', '-c', 'echo x > /dev/null && echo $$'], { wrap: asNobody });
+    const mounted = elfdeps(['run', '--dev', '--proc', userRoot, 'sh', '-c', 'echo x > /dev/null && echo $$'], asUser);
     expect(mounted.status, mounted.stderr).to.equal(0);
     expect(mounted.stdout).to.equal('1\n');
     expect(hostMountsUnder(userRoot)).to.deep.equal([]);

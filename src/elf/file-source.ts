@@ -12,8 +12,10 @@ import { describeFileType } from '../file-type.js';
 export const MAX_READ = 1 << 20;
 
 export class FileSource {
-  /** Bytes handed out by readAt so far. */
+  /** Bytes read from the file so far. */
   bytesRead = 0;
+  /** The file's first bytes, when readHead was asked for them: later reads inside them need no system call. */
+  private head: Buffer | null = null;
 
   private constructor(
     readonly path: string,
@@ -62,6 +64,17 @@ export class FileSource {
   }
 
   /**
+   * Reads the first `length` bytes (fewer if the file is shorter) in one
+   * system call, for the reads that follow to be served from. A reader that
+   * knows the first kilobyte holds several records it needs (ELF header,
+   * program headers, PT_INTERP) asks for it once instead of record by record.
+   */
+  readHead(length: number): void {
+    const n = this.size < BigInt(length) ? Number(this.size) : length;
+    this.head = this.readAt(0n, n, 'file header');
+  }
+
+  /**
    * Reads exactly `length` bytes at `offset`, or throws a typed error naming
    * `what` was being read. A range outside the file is ELF_BAD_SEGMENT (or
    * `code` if given); a short read (the file shrank) is an I/O error.
@@ -79,6 +92,11 @@ export class FileSource {
       );
     }
     if (this.fd === null) throw new ElfIoError(this.path, 'read after close', undefined);
+    // The range is inside the file (checked above), so a read inside the head is exact.
+    if (this.head !== null && offset + BigInt(length) <= BigInt(this.head.length)) {
+      const at = Number(offset);
+      return this.head.subarray(at, at + length);
+    }
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     try {

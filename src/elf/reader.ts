@@ -150,11 +150,16 @@ export interface ElfFile {
   bytesRead: number;
 }
 
+/** Read in one go at the start of a file (see FileSource.readHead). */
+const HEAD_BYTES = 1024;
+
 /** Decodes e_ident and the file header. Judges only what is needed to decode the rest. */
 export function readElfHeader(src: FileSource): ElfHeader {
   if (src.size < BigInt(C.EI_NIDENT)) {
     throw new ElfFormatError('ELF_TOO_SHORT', src.path, `file too short to be ELF (${src.size} bytes)`);
   }
+  // The ELF header, the program headers and PT_INTERP usually all lie in the first kilobyte.
+  src.readHead(HEAD_BYTES);
   const ident = src.readAt(0n, C.EI_NIDENT, 'ELF identification', 'ELF_TOO_SHORT');
   if (!ident.subarray(0, 4).equals(C.ELFMAG)) {
     throw new ElfFormatError('ELF_BAD_MAGIC', src.path, 'not an ELF file (bad magic)');
@@ -206,12 +211,9 @@ export function readProgramHeaders(src: FileSource, header: ElfHeader): ProgramH
     throw new ElfFormatError('ELF_LIMIT', src.path, `program header table too large (${header.phnum} entries, ${tableBytes} bytes)`);
   }
   const table = src.readAt(header.phoff, tableBytes, 'program header table', 'ELF_BAD_HEADER');
-  const phdrs: ProgramHeader[] = [];
-  for (let i = 0; i < header.phnum; i++) {
-    const raw: RawProgramHeader = codec.programHeader(table.subarray(i * codec.phentsize, (i + 1) * codec.phentsize));
-    phdrs.push({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz, align: raw.p_align });
-  }
-  return phdrs;
+  return codec
+    .programHeaders(table)
+    .map((raw: RawProgramHeader) => ({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz, align: raw.p_align }));
 }
 
 function onlyOne(src: FileSource, phdrs: ProgramHeader[], type: number, name: string): ProgramHeader | null {
@@ -250,6 +252,29 @@ interface DynEntry {
   val: bigint;
 }
 
+/** The tags readDynamic dispatches on, as numbers. */
+const TAG = {
+  NEEDED: Number(C.DT_NEEDED),
+  AUXILIARY: Number(C.DT_AUXILIARY),
+  FILTER: Number(C.DT_FILTER),
+  STRTAB: Number(C.DT_STRTAB),
+  STRSZ: Number(C.DT_STRSZ),
+};
+
+/** The tags whose last value readDynamic keeps (get-dynamic-info.h keeps one per tag): every tag it reads must be here. */
+const KEPT_TAGS = [
+  C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH, C.DT_FLAGS, C.DT_FLAGS_1, C.DT_BIND_NOW, C.DT_SYMBOLIC,
+  C.DT_SYMTAB, C.DT_SYMENT, C.DT_HASH, C.DT_GNU_HASH, C.DT_VERSYM, C.DT_VERNEED, C.DT_VERNEEDNUM, C.DT_VERDEF, C.DT_VERDEFNUM,
+  C.DT_RELA, C.DT_RELASZ, C.DT_RELAENT, C.DT_REL, C.DT_RELSZ, C.DT_RELENT, C.DT_JMPREL, C.DT_PLTRELSZ, C.DT_PLTREL,
+  C.DT_RELR, C.DT_RELRSZ, C.DT_RELRENT,
+];
+const SLOT_OF_TAG = new Map(KEPT_TAGS.map((t, i) => [Number(t), i]));
+
+function isZero(buf: Buffer, at: number, length: number): boolean {
+  for (let i = at; i < at + length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHeader): DynEntry[] {
   if (!src.contains(ph.offset, ph.filesz)) {
     throw new ElfFormatError('ELF_BAD_DYNAMIC', src.path, `PT_DYNAMIC (${ph.filesz} bytes) lies outside the file`, ph.offset);
@@ -263,11 +288,13 @@ function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHead
   for (let i = 0; i < limit; i += chunkEntries) {
     const n = Math.min(chunkEntries, limit - i);
     const buf = src.readAt(ph.offset + BigInt(i * codec.dynsize), n * codec.dynsize, 'dynamic segment', 'ELF_BAD_DYNAMIC');
-    for (let j = 0; j < n; j++) {
-      const d = codec.dyn(buf.subarray(j * codec.dynsize, (j + 1) * codec.dynsize));
-      if (d.d_tag === C.DT_NULL) return entries;
-      entries.push({ tag: d.d_tag, val: d.d_val });
-    }
+    // Decode only up to DT_NULL (a tag of zero bytes in either byte order):
+    // linkers leave spare DT_NULL slots after it.
+    const tagBytes = codec.dynsize / 2;
+    let used = 0;
+    while (used < n && !isZero(buf, used * codec.dynsize, tagBytes)) used++;
+    for (const d of codec.dyns(buf.subarray(0, used * codec.dynsize))) entries.push({ tag: d.d_tag, val: d.d_val });
+    if (used < n) return entries;
   }
   if (capacity > BigInt(LIMITS.maxDynamicEntries)) {
     throw new ElfFormatError('ELF_LIMIT', src.path, `no DT_NULL within the first ${LIMITS.maxDynamicEntries} dynamic entries`, ph.offset);
@@ -275,12 +302,20 @@ function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHead
   throw new ElfFormatError('ELF_BAD_DYNAMIC', src.path, 'dynamic segment has no DT_NULL terminator', ph.offset);
 }
 
+/** prefetch reads at most this far between the first and the last string it is asked for... */
+const PREFETCH_SPAN = 4096;
+/** ...plus this much after the last one, for that string itself. */
+const PREFETCH_TAIL = 256;
+
 /** Reads NUL-terminated strings from the dynamic string table, a window at a time. */
 class StringTable {
   /** Strings already read, by offset: repeated names cost nothing. */
   private readonly cache = new Map<bigint, string>();
   /** What is left of LIMITS.maxStringTableReadBytes. */
   private budget: number = LIMITS.maxStringTableReadBytes;
+  /** Bytes read by prefetch, and their offset in the table. */
+  private window: Buffer | null = null;
+  private windowAt = 0n;
 
   constructor(
     private src: FileSource,
@@ -292,10 +327,42 @@ class StringTable {
   get(index: bigint, tagName: string): string {
     let s = this.cache.get(index);
     if (s === undefined) {
-      s = this.read(index, tagName);
+      s = this.fromWindow(index) ?? this.read(index, tagName);
       this.cache.set(index, s);
     }
     return s;
+  }
+
+  /**
+   * Reads, in one go, the span of the table that holds the strings at
+   * `indexes` (DT_NEEDED, DT_SONAME, ... sit close together in .dynstr), when
+   * it is short: one read for all the names instead of one per name. A string
+   * that does not end inside the span is read on its own by get().
+   */
+  prefetch(indexes: bigint[]): void {
+    let low: bigint | null = null;
+    let high = 0n;
+    for (const i of indexes) {
+      if (i >= this.size) continue; // get() reports it
+      if (low === null || i < low) low = i;
+      if (i > high) high = i;
+    }
+    if (low === null || high - low > BigInt(PREFETCH_SPAN)) return;
+    const end = high + BigInt(PREFETCH_TAIL) < this.size ? high + BigInt(PREFETCH_TAIL) : this.size;
+    this.window = this.src.readAt(this.base + low, Number(end - low), 'dynamic strings', 'ELF_BAD_STRING');
+    this.windowAt = low;
+  }
+
+  /** The string at `index` if prefetch read all of it, NUL included; charged to the budget like a read. */
+  private fromWindow(index: bigint): string | null {
+    const w = this.window;
+    if (w === null || index < this.windowAt) return null;
+    const start = Number(index - this.windowAt);
+    if (start >= w.length) return null;
+    const nul = w.indexOf(0, start);
+    if (nul < 0 || nul + 1 - start > this.budget) return null;
+    this.budget -= nul + 1 - start;
+    return w.toString('latin1', start, nul);
   }
 
   private read(index: bigint, tagName: string): string {
@@ -342,22 +409,30 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
   // One slot per tag, the last one wins (glibc get-dynamic-info.h); DT_NEEDED are all kept.
   let strtab: bigint | null = null;
   let strsz: bigint | null = null;
-  const last = new Map<bigint, bigint>();
+  // A slot for each tag read below (KEPT_TAGS), found by the tag as a
+  // number: exact for all of them (below 2^31); a tag above 2^53 rounds to a
+  // number none of them has. Tags nobody reads are not kept.
+  const slots: Array<bigint | null> = new Array<bigint | null>(KEPT_TAGS.length).fill(null);
   const needed: bigint[] = [];
   const auxiliary: bigint[] = [];
   const filter: bigint[] = [];
   for (const e of entries) {
-    if (e.tag === C.DT_NEEDED) needed.push(e.val);
-    else if (e.tag === C.DT_AUXILIARY) auxiliary.push(e.val);
-    else if (e.tag === C.DT_FILTER) filter.push(e.val);
-    else if (e.tag === C.DT_STRTAB) strtab = e.val;
-    else if (e.tag === C.DT_STRSZ) strsz = e.val;
-    else last.set(e.tag, e.val);
+    const t = Number(e.tag);
+    if (t === TAG.NEEDED) needed.push(e.val);
+    else if (t === TAG.AUXILIARY) auxiliary.push(e.val);
+    else if (t === TAG.FILTER) filter.push(e.val);
+    else if (t === TAG.STRTAB) strtab = e.val;
+    else if (t === TAG.STRSZ) strsz = e.val;
+    else {
+      const slot = SLOT_OF_TAG.get(t);
+      if (slot !== undefined) slots[slot] = e.val;
+    }
   }
+  const tag = (t: bigint): bigint | null => slots[SLOT_OF_TAG.get(Number(t)) as number] ?? null;
   if (needed.length > LIMITS.maxNeeded) {
     throw new ElfFormatError('ELF_LIMIT', src.path, `${needed.length} DT_NEEDED entries (limit ${LIMITS.maxNeeded})`);
   }
-  const stringTags = [C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH].filter((t) => last.has(t));
+  const stringTags = [C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH].filter((t) => tag(t) !== null);
   let table: StringTable | null = null;
   if (needed.length + auxiliary.length + filter.length + stringTags.length > 0) {
     if (strtab === null) throw new ElfFormatError('ELF_BAD_STRTAB', src.path, 'dynamic entries name strings but there is no DT_STRTAB', ph.offset);
@@ -373,13 +448,13 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     }
     if (mapped.offset + size > src.size) size = src.size - mapped.offset;
     table = new StringTable(src, mapped.offset, size);
+    table.prefetch([...needed, ...auxiliary, ...filter, ...stringTags.map((t) => tag(t) as bigint)]);
   }
   const str = (v: bigint, name: string): string => (table as StringTable).get(v, name);
-  const opt = (tag: bigint, name: string): string | null => {
-    const v = last.get(tag);
-    return v === undefined ? null : str(v, name);
+  const opt = (t: bigint, name: string): string | null => {
+    const v = tag(t);
+    return v === null ? null : str(v, name);
   };
-  const tag = (t: bigint): bigint | null => last.get(t) ?? null;
   const flags = tag(C.DT_FLAGS);
   const flags1 = tag(C.DT_FLAGS_1);
   const tables: DynamicTables = {
@@ -408,16 +483,16 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
     relr: tag(C.DT_RELR),
     relrSz: tag(C.DT_RELRSZ),
     relrEnt: tag(C.DT_RELRENT),
-    bindNow: last.has(C.DT_BIND_NOW) || (flags !== null && (flags & C.DF_BIND_NOW) !== 0n) || (flags1 !== null && (flags1 & C.DF_1_NOW) !== 0n),
-    symbolic: last.has(C.DT_SYMBOLIC) || (flags !== null && (flags & C.DF_SYMBOLIC) !== 0n),
+    bindNow: tag(C.DT_BIND_NOW) !== null || (flags !== null && (flags & C.DF_BIND_NOW) !== 0n) || (flags1 !== null && (flags1 & C.DF_1_NOW) !== 0n),
+    symbolic: tag(C.DT_SYMBOLIC) !== null || (flags !== null && (flags & C.DF_SYMBOLIC) !== 0n),
   };
   return {
     needed: needed.map((v) => str(v, 'DT_NEEDED')),
     soname: opt(C.DT_SONAME, 'DT_SONAME'),
     rpath: opt(C.DT_RPATH, 'DT_RPATH'),
     runpath: opt(C.DT_RUNPATH, 'DT_RUNPATH'),
-    flags: last.get(C.DT_FLAGS) ?? null,
-    flags1: last.get(C.DT_FLAGS_1) ?? null,
+    flags,
+    flags1,
     auxiliary: auxiliary.map((v) => str(v, 'DT_AUXILIARY')),
     filter: filter.map((v) => str(v, 'DT_FILTER')),
     tables,

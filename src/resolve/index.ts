@@ -10,9 +10,10 @@ import type { SearchDir } from './dst.js';
 import { cacheTargetFor, lookupLdCache, parseLdCache, type LdCache } from './ldcache.js';
 import { readLdSoConf } from './ldconf.js';
 import { loaderProfile, type ProfileOverrides } from './profile.js';
-import { elfSummary, ProgramResolver, type CacheLookup } from './resolver.js';
+import { elfSummary, ProgramResolver, type CacheLookup, type ProgramContext } from './resolver.js';
 import { RootFs } from './rootfs.js';
 import type { ProgramResolution, ResolveResult } from './types.js';
+import type { ElfFile } from '../elf/reader.js';
 
 export interface ResolveOptions {
   /** Host directory used as '/'; default '/'. Inputs are paths inside it. */
@@ -59,6 +60,12 @@ export class Resolver {
   private confDirs: SearchDir[] | undefined;
   private preloadFileEntries: string[] | undefined;
   private readonly muslPaths = new Map<string, SearchDir[]>();
+  /**
+   * One loader setup (profile, cache target, preloads, search memo) per
+   * combination of what decides it; built for the first program that needs it
+   * rather than for every input.
+   */
+  private readonly setups = new Map<string, ProgramContext>();
 
   constructor(private readonly options: ResolveOptions = {}) {
     this.fs = new RootFs(options.root ?? '/');
@@ -165,14 +172,34 @@ export class Resolver {
         warnings: [],
       };
     }
+    return new ProgramResolver(this.setupFor(main), input, mainWalk, main).run();
+  }
+
+  /**
+   * The loader setup for programs like `main`. Everything it is built from is
+   * in the key: the interpreter, the ELF identity and e_flags (the cache
+   * target reads them), and whether the cache was found unusable, which
+   * decides between the cache and ld.so.conf's directories and adds a note.
+   */
+  private setupFor(main: ElfFile): ProgramContext {
     const h = main.header;
     const ldCache = this.cache(h.littleEndian);
+    const key = [main.interpreter ?? '', h.machine, h.elfClass, h.littleEndian, h.flags, this.cacheProblem ?? ''].join('\0');
+    let setup = this.setups.get(key);
+    if (setup === undefined) {
+      setup = this.newSetup(h, main.interpreter, ldCache);
+      this.setups.set(key, setup);
+    }
+    return setup;
+  }
+
+  private newSetup(h: ElfFile['header'], interpreter: string | null, ldCache: LdCache | null): ProgramContext {
     const profile = loaderProfile({
       fs: this.fs,
       machine: h.machine,
       elfClass: h.elfClass,
       littleEndian: h.littleEndian,
-      interpreter: main.interpreter,
+      interpreter,
       cacheGenerator: ldCache?.generator ?? null,
       overrides: this.options.profile ?? {},
     });
@@ -196,23 +223,20 @@ export class Resolver {
     } else {
       preloads = ldPreload;
     }
-    return new ProgramResolver(
-      {
-        fs: this.fs,
-        elfCache: this.elfCache,
-        profile,
-        cwd: this.cwd,
-        libraryPath: this.options.libraryPath ?? null,
-        preloads,
-        cache,
-        originMode: this.options.originMode ?? 'exec',
-        muslSystemPath: profile.flavour === 'musl' ? this.muslSystemPath(profile.interpreter, profile.muslArch) : [],
-        notes: profile.flavour === 'glibc' && this.cacheProblem !== null ? [`${this.cacheProblem}; ld.so would run without it`] : [],
-      },
-      input,
-      mainWalk,
-      main,
-    ).run();
+    return {
+      fs: this.fs,
+      elfCache: this.elfCache,
+      profile,
+      cwd: this.cwd,
+      libraryPath: this.options.libraryPath ?? null,
+      preloads,
+      cache,
+      originMode: this.options.originMode ?? 'exec',
+      muslSystemPath: profile.flavour === 'musl' ? this.muslSystemPath(profile.interpreter, profile.muslArch) : [],
+      notes: profile.flavour === 'glibc' && this.cacheProblem !== null ? [`${this.cacheProblem}; ld.so would run without it`] : [],
+      searchMemo: new Map(),
+      interpreterWalk: this.fs.walk(profile.interpreter, this.cwd),
+    };
   }
 }
 

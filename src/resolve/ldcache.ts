@@ -111,47 +111,93 @@ export interface CacheTarget {
   signedChar: boolean;
 }
 
+/** The string at `offset`, which cstringAt checked. */
+function cstringOf(buf: Buffer, offset: number): string {
+  return buf.toString('latin1', offset, buf.indexOf(0, offset));
+}
+
+/**
+ * An entry whose key and value are checked when the cache is parsed but
+ * decoded when first read: a lookup reads a dozen of the hundreds of entries.
+ */
+class CacheEntry implements LdCacheEntry {
+  #key: string | undefined;
+  #value: string | undefined;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly keyAt: number,
+    private readonly valueAt: number,
+    readonly flags: number,
+    readonly hwcap: bigint,
+    readonly hwcapsSubdir: string | null,
+    readonly isaLevel: number,
+  ) {}
+
+  get key(): string {
+    return (this.#key ??= cstringOf(this.buf, this.keyAt));
+  }
+
+  get value(): string {
+    return (this.#value ??= cstringOf(this.buf, this.valueAt));
+  }
+}
+
 function formatError(path: string, what: string): ElfdepsError {
   return new ElfdepsError('CACHE_FORMAT', `${path}: malformed ld.so.cache: ${what}`, { path });
 }
 
 /** Reads little- or big-endian integers with every offset checked against the file. */
+/** What a read is of, for its error message: `what`, or `entry N what` (built only when there is an error). */
+function label(what: string, entry: number | undefined): string {
+  return entry === undefined ? what : `entry ${entry} ${what}`;
+}
+
 class CacheBytes {
+  /** The last NUL byte's offset: a string starting at or before it is terminated. */
+  private readonly lastNul: number;
+
   constructor(
     readonly buf: Buffer,
     readonly path: string,
     readonly le: boolean,
-  ) {}
+  ) {
+    this.lastNul = buf.lastIndexOf(0);
+  }
 
-  private need(offset: number, size: number, what: string): void {
+  private need(offset: number, size: number, what: string, entry: number | undefined): void {
     if (offset < 0 || offset + size > this.buf.length) {
-      throw formatError(this.path, `${what} at offset ${offset} lies beyond the end of the file (${this.buf.length} bytes)`);
+      throw formatError(this.path, `${label(what, entry)} at offset ${offset} lies beyond the end of the file (${this.buf.length} bytes)`);
     }
   }
 
-  u32(offset: number, what: string): number {
-    this.need(offset, 4, what);
+  u32(offset: number, what: string, entry?: number): number {
+    this.need(offset, 4, what, entry);
     return this.le ? this.buf.readUInt32LE(offset) : this.buf.readUInt32BE(offset);
   }
 
-  i32(offset: number, what: string): number {
-    this.need(offset, 4, what);
+  i32(offset: number, what: string, entry?: number): number {
+    this.need(offset, 4, what, entry);
     return this.le ? this.buf.readInt32LE(offset) : this.buf.readInt32BE(offset);
   }
 
-  u64(offset: number, what: string): bigint {
-    this.need(offset, 8, what);
+  u64(offset: number, what: string, entry?: number): bigint {
+    this.need(offset, 8, what, entry);
     return this.le ? this.buf.readBigUInt64LE(offset) : this.buf.readBigUInt64BE(offset);
   }
 
-  /** A NUL-terminated string starting at `offset`; latin1 keeps one char per byte, as the ELF reader does. */
-  cstring(offset: number, what: string): string {
+  /** Checks that a NUL-terminated string starts at `offset`, and returns the offset. */
+  cstringAt(offset: number, what: string, entry?: number): number {
     if (offset < 0 || offset >= this.buf.length) {
-      throw formatError(this.path, `${what} offset ${offset} lies beyond the end of the file (${this.buf.length} bytes)`);
+      throw formatError(this.path, `${label(what, entry)} offset ${offset} lies beyond the end of the file (${this.buf.length} bytes)`);
     }
-    const end = this.buf.indexOf(0, offset);
-    if (end < 0) throw formatError(this.path, `${what} at offset ${offset} is not NUL-terminated`);
-    return this.buf.toString('latin1', offset, end);
+    if (offset > this.lastNul) throw formatError(this.path, `${label(what, entry)} at offset ${offset} is not NUL-terminated`);
+    return offset;
+  }
+
+  /** A NUL-terminated string starting at `offset`; latin1 keeps one char per byte, as the ELF reader does. */
+  cstring(offset: number, what: string, entry?: number): string {
+    return cstringOf(this.buf, this.cstringAt(offset, what, entry));
   }
 
   startsWith(offset: number, magic: string): boolean {
@@ -195,10 +241,10 @@ function parseOld(bytes: CacheBytes, nlibs: number, stringBase: number): LdCache
   const entries: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const at = OLD_HEADER_SIZE + i * OLD_ENTRY_SIZE;
-    const flags = bytes.i32(at, `entry ${i} flags`);
-    const key = bytes.cstring(stringBase + bytes.u32(at + 4, `entry ${i} key`), `entry ${i} key`);
-    const value = bytes.cstring(stringBase + bytes.u32(at + 8, `entry ${i} value`), `entry ${i} value`);
-    entries.push({ flags, key, value, hwcap: 0n, hwcapsSubdir: null, isaLevel: 0 });
+    const flags = bytes.i32(at, 'flags', i);
+    const key = bytes.cstringAt(stringBase + bytes.u32(at + 4, 'key', i), 'key', i);
+    const value = bytes.cstringAt(stringBase + bytes.u32(at + 8, 'value', i), 'value', i);
+    entries.push(new CacheEntry(bytes.buf, key, value, flags, 0n, null, 0));
   }
   return { path: bytes.path, format: 'old', littleEndian: bytes.le, entries, generator: null, hwcapsSubdirs: [] };
 }
@@ -224,18 +270,18 @@ function parseNew(bytes: CacheBytes, base: number, format: LdCacheFormat, target
   const entries: LdCacheEntry[] = [];
   for (let i = 0; i < nlibs; i++) {
     const at = entriesEnd + i * NEW_ENTRY_SIZE;
-    const flags = bytes.i32(at, `entry ${i} flags`);
+    const flags = bytes.i32(at, 'flags', i);
     // Keys and values are relative to the new header.
-    const key = bytes.cstring(base + bytes.u32(at + 4, `entry ${i} key`), `entry ${i} key`);
-    const value = bytes.cstring(base + bytes.u32(at + 8, `entry ${i} value`), `entry ${i} value`);
-    const hwcap = bytes.u64(at + 16, `entry ${i} hwcap`);
+    const key = bytes.cstringAt(base + bytes.u32(at + 4, 'key', i), 'key', i);
+    const value = bytes.cstringAt(base + bytes.u32(at + 8, 'value', i), 'value', i);
+    const hwcap = bytes.u64(at + 16, 'hwcap', i);
     let hwcapsSubdir: string | null = null;
     let isaLevel = 0;
     if (isHwcapsExtension(hwcap)) {
       hwcapsSubdir = ext.hwcapsSubdirs[Number(hwcap & 0xffffffffn)] ?? null;
       isaLevel = Number((hwcap >> 32n) & BigInt(DL_CACHE_HWCAP_ISA_LEVEL_MASK));
     }
-    entries.push({ flags, key, value, hwcap, hwcapsSubdir, isaLevel });
+    entries.push(new CacheEntry(buf, key, value, flags, hwcap, hwcapsSubdir, isaLevel));
   }
   return { path, format, littleEndian: bytes.le, entries, generator: ext.generator, hwcapsSubdirs: ext.hwcapsSubdirs };
 }

@@ -17,7 +17,8 @@ import type { ElfFile } from '../elf/reader.js';
 import { ElfCache, openCandidateGlibc, openCandidateMusl, type CandidateOutcome, type TargetIdentity } from './candidate.js';
 import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, muslOriginOf, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
 import type { LoaderProfile } from './profile.js';
-import type { RootFs } from './rootfs.js';
+import type { PathWalk, RootFs } from './rootfs.js';
+import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo } from './search-memo.js';
 import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
 
 /** Where DT_NEEDED names go when the search lists fail: a cache lookup (glibc) or nothing. */
@@ -47,6 +48,10 @@ export interface ProgramContext {
   muslSystemPath: SearchDir[];
   /** Warnings about the environment (e.g. an unusable ld.so.cache), copied into the result. */
   notes?: string[];
+  /** glibc search outcomes shared with the other programs of this setup; without it every search runs. */
+  searchMemo?: SearchMemo;
+  /** The walk to profile.interpreter from cwd, when the setup made it already (the same for every program). */
+  interpreterWalk?: PathWalk;
 }
 
 /** musl's strerror() text for the errno names our path walk reports. */
@@ -58,8 +63,20 @@ const MUSL_STRERROR: Record<string, string> = {
   ENOENT: 'No such file or directory',
 };
 
+/** Summaries by file: one object serves every program that loads the file (results never change it). */
+const summaries = new WeakMap<ElfFile, LoadedObject['elf']>();
+
 /** What a result says about an object's ELF file. */
 export function elfSummary(file: ElfFile): LoadedObject['elf'] {
+  let summary = summaries.get(file);
+  if (summary === undefined) {
+    summary = summarise(file);
+    summaries.set(file, summary);
+  }
+  return summary;
+}
+
+function summarise(file: ElfFile): LoadedObject['elf'] {
   const d = file.dynamic;
   return {
     class: file.header.elfClass,
@@ -85,9 +102,15 @@ interface MapObject extends LoadedObject {
   shortname: string | null;
   rpathDirs: SearchDir[] | undefined;
   runpathDirs: SearchDir[] | undefined;
+  /** The DT_RPATH lists of it and its first loaders, as a key part (see searchKey). */
+  rpathChainKey: string | undefined;
+  /** What its searches depend on beyond the name, as a memo key prefix (see searchKey). */
+  searchKey: string | undefined;
   /** Whether it has entered the breadth-first queue. */
   queued: boolean;
 }
+
+type NewObject = Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'rpathChainKey' | 'searchKey' | 'aliasPaths'>;
 
 interface Found {
   pathString: string;
@@ -104,6 +127,9 @@ export class ProgramResolver {
   private readonly dependencies: Dependency[] = [];
   private readonly warnings: string[] = [];
   private readonly opened: string[] = [];
+  private readonly openedSet = new Set<string>();
+  /** glibc: the first object (in load order) each name, path or SONAME matches; see findLoaded. */
+  private readonly loadedByName = new Map<string, MapObject>();
   private fatal: string | null = null;
   private interp: MapObject | null = null;
   private readonly target: TargetIdentity;
@@ -132,10 +158,63 @@ export class ProgramResolver {
     return { origin, lib: this.ctx.profile.lib, platform: this.ctx.profile.platform };
   }
 
-  private addObject(o: Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'aliasPaths'>): MapObject {
-    const obj: MapObject = { ...o, index: this.objects.length, queued: false, rpathDirs: undefined, runpathDirs: undefined, aliasPaths: [] };
+  private addObject(o: NewObject): MapObject {
+    // Spelled out rather than spread: every record gets the same shape, which
+    // keeps the property reads of the hot lookups cheap.
+    const obj: MapObject = {
+      index: this.objects.length,
+      path: o.path,
+      realPath: o.realPath,
+      links: o.links,
+      soname: o.soname,
+      names: o.names,
+      aliasPaths: [],
+      foundBy: o.foundBy,
+      via: o.via,
+      loader: o.loader,
+      elf: o.elf,
+      isInterpreter: o.isInterpreter,
+      file: o.file,
+      dev: o.dev,
+      ino: o.ino,
+      origin: o.origin,
+      shortname: o.shortname,
+      rpathDirs: undefined,
+      runpathDirs: undefined,
+      rpathChainKey: undefined,
+      searchKey: undefined,
+      queued: false,
+    };
     this.objects.push(obj);
+    // The program matches by SONAME only (dl-load.c _dl_map_object skips its name).
+    if (obj.index !== 0) this.registerName(obj.path, obj);
+    if (obj.soname !== null) this.registerName(obj.soname, obj);
+    for (const n of obj.names) this.registerName(n, obj);
     return obj;
+  }
+
+  /** Earlier objects win: findLoaded returns the first match in load order. */
+  private registerName(name: string, obj: MapObject): void {
+    if (!this.loadedByName.has(name)) this.loadedByName.set(name, obj);
+  }
+
+  /** The public record of an object, without the walk's own state. */
+  private static published(o: MapObject): LoadedObject {
+    // In the order --json has always printed them.
+    return {
+      path: o.path,
+      realPath: o.realPath,
+      links: o.links,
+      soname: o.soname,
+      names: o.names,
+      foundBy: o.foundBy,
+      via: o.via,
+      loader: o.loader,
+      elf: o.elf,
+      isInterpreter: o.isInterpreter,
+      index: o.index,
+      aliasPaths: o.aliasPaths,
+    };
   }
 
   /** Whether the program's own search paths or DT_NEEDED use $ORIGIN (which glibc computes from /proc for it). */
@@ -147,7 +226,9 @@ export class ProgramResolver {
   }
 
   private noteOpened(path: string): void {
-    if (!this.opened.includes(path)) this.opened.push(path);
+    if (this.openedSet.has(path)) return;
+    this.openedSet.add(path);
+    this.opened.push(path);
   }
 
   run(): ProgramResolution {
@@ -218,7 +299,7 @@ export class ProgramResolver {
       kind: this.main.kind,
       flavour: profile.flavour,
       interpreter: this.main.interpreter,
-      objects: this.objects.map(({ file, dev, ino, origin, shortname, rpathDirs, runpathDirs, queued, ...pub }) => pub),
+      objects: this.objects.map(ProgramResolver.published),
       dependencies: this.dependencies,
       vdso: profile.vdso,
       linkMap: this.linkMap,
@@ -232,7 +313,7 @@ export class ProgramResolver {
   /** The interpreter is mapped before any DT_NEEDED, under its PT_INTERP name and its SONAME. */
   private loadInterpreter(): void {
     const interpPath = this.ctx.profile.interpreter;
-    const walk = this.ctx.fs.walk(interpPath, this.ctx.cwd);
+    const walk = this.ctx.interpreterWalk ?? this.ctx.fs.walk(interpPath, this.ctx.cwd);
     this.noteOpened(interpPath);
     if (!walk.ok || walk.kind !== 'file') {
       this.fatal ??= `${interpPath}: interpreter not found (${walk.errno ?? walk.kind})`;
@@ -252,7 +333,7 @@ export class ProgramResolver {
     this.interp = this.addObject({
       path: interpPath,
       realPath: walk.realPath,
-      links: walk.links,
+      links: [...walk.links], // the walk is shared by the setup's programs; the record is this program's
       soname,
       names,
       foundBy: 'interpreter',
@@ -289,7 +370,7 @@ export class ProgramResolver {
     if (loaded) return this.satisfied(dep, loaded, 'loaded', name);
 
     this.otherClassSeen = false;
-    const result = this.glibc ? this.searchGlibc(name, requester, dep.tried) : this.searchMusl(name, requester, dep.tried);
+    const result = this.glibc ? this.searchGlibcShared(name, requester, dep.tried) : this.searchMusl(name, requester, dep.tried);
     if (why === 'preload' && (!result || 'fatal' in result)) {
       // A preload that cannot be loaded, for whatever reason, is reported and
       // skipped (rtld.c do_preload; musl load_preload is silent): the program
@@ -361,7 +442,10 @@ export class ProgramResolver {
   private satisfied(dep: Dependency, obj: MapObject, how: Dependency['how'], name: string): MapObject {
     dep.object = obj.index;
     dep.how = how;
-    if (!obj.names.includes(name)) obj.names.push(name);
+    if (!obj.names.includes(name)) {
+      obj.names.push(name);
+      if (this.glibc) this.registerName(name, obj);
+    }
     // ld.so is taken out of the link map at startup and put back right after
     // its predecessor in the breadth-first search list (rtld.c): the last
     // object mapped so far, or, when nothing came before it but the program,
@@ -383,12 +467,9 @@ export class ProgramResolver {
 
   /** glibc: name, alias or SONAME of anything mapped; musl: the short name of a searched object. */
   private findLoaded(name: string): MapObject | null {
-    if (this.glibc) {
-      for (const o of this.objects) {
-        if (o.index === 0 ? o.soname === name : o.path === name || o.names.includes(name) || o.soname === name) return o;
-      }
-      return null;
-    }
+    // The index holds, for each string, the first object whose path (not the
+    // program's), names or SONAME it is: what a scan in load order would find.
+    if (this.glibc) return this.loadedByName.get(name) ?? null;
     if (name.includes('/')) return null;
     return this.objects.find((o) => o.shortname === name) ?? null;
   }
@@ -417,6 +498,69 @@ export class ProgramResolver {
       this.libraryPathDirs = lp ? parseSearchList(lp, LIBRARY_PATH_SEPARATORS, this.dst(main.origin)) : [];
     }
     return this.libraryPathDirs;
+  }
+
+  /**
+   * What a search by `o` depends on besides the name (search-memo.ts): the
+   * LD_LIBRARY_PATH directories, then either its DT_RUNPATH directories
+   * (which turn the DT_RPATH chain off) or the DT_RPATH lists of it and each
+   * of its first loaders, then its DF_1_NODEFLIB. Prefix-free, so that no two
+   * different setups of lists can spell the same key.
+   */
+  private searchKey(o: MapObject): string {
+    if (o.searchKey === undefined) {
+      const paths = o.file.dynamic?.runpath != null ? `R${KEY_SEP}${listKey(this.runpathOf(o))}` : `P${KEY_SEP}${this.rpathChainKey(o)}`;
+      o.searchKey = `S${KEY_SEP}${listKey(this.libraryPathList())}${paths}${o.elf.nodeflib ? 'N' : 'D'}${KEY_SEP}`;
+    }
+    return o.searchKey;
+  }
+
+  /** The DT_RPATH lists from `o` up its first loaders, in chain order (a hit's depth is its position). */
+  private rpathChainKey(o: MapObject): string {
+    if (o.rpathChainKey === undefined) {
+      const up = o.loader === null ? undefined : this.objects[o.loader];
+      o.rpathChainKey = listKey(this.rpathOf(o)) + (up ? this.rpathChainKey(up) : `E${KEY_SEP}`);
+    }
+    return o.rpathChainKey;
+  }
+
+  /** The object `depth` steps up the chain of first loaders from `o`. */
+  private chainAt(o: MapObject, depth: number): MapObject {
+    let at = o;
+    for (let i = 0; i < depth && at.loader !== null; i++) at = this.objects[at.loader] as MapObject;
+    return at;
+  }
+
+  /** searchGlibc, through the setup's memo when there is one: the same key always gives the same search. */
+  private searchGlibcShared(name: string, requester: MapObject, tried: string[]): SearchResult {
+    const memo = this.ctx.searchMemo;
+    if (!memo) return this.searchGlibc(name, requester, tried);
+    // A name with a slash is opened as given, whoever asks (relative to the setup's cwd).
+    const key = name.includes('/') ? `D${KEY_SEP}${name}` : this.searchKey(requester) + name;
+    let entry = memo.get(key);
+    if (entry === undefined) {
+      const ownTried: string[] = [];
+      const r = this.searchGlibc(name, requester, ownTried);
+      let outcome: MemoOutcome;
+      if (r === null) outcome = { kind: 'none' };
+      else if ('fatal' in r) outcome = { kind: 'fatal', message: r.fatal };
+      else {
+        let viaDepth: number | null = null;
+        if (r.found.via !== null) {
+          viaDepth = 0;
+          for (let at = requester; at.index !== r.found.via && at.loader !== null; at = this.objects[at.loader] as MapObject) viaDepth++;
+        }
+        outcome = { kind: 'found', pathString: r.found.pathString, outcome: r.found.outcome, how: r.found.how, viaDepth };
+      }
+      entry = { outcome, tried: ownTried, otherClass: this.otherClassSeen };
+      memo.set(key, entry);
+    }
+    for (const t of entry.tried) tried.push(t);
+    this.otherClassSeen = entry.otherClass;
+    const o = entry.outcome;
+    if (o.kind === 'none') return null;
+    if (o.kind === 'fatal') return { fatal: o.message };
+    return { found: { pathString: o.pathString, outcome: o.outcome, how: o.how, via: o.viaDepth === null ? null : this.chainAt(requester, o.viaDepth).index } };
   }
 
   private open(pathString: string): CandidateOutcome {

@@ -111,33 +111,42 @@ export class RootFs {
     // `pending` holds the components still to walk, reversed so pop() is the next one.
     const pending = (path.startsWith('/') ? path : `${cwd}/${path}`).split('/').reverse();
     const current: string[] = [];
+    // current joined, with a leading '/' per component ('' at the root): kept
+    // alongside so that each step costs one concatenation, not a join.
+    let currentPath = '';
     let followed = 0;
     while (pending.length > 0) {
       const comp = pending.pop() as string;
       if (comp === '' || comp === '.') continue;
       if (comp === '..') {
-        current.pop();
+        const last = current.pop();
+        if (last !== undefined) currentPath = currentPath.slice(0, currentPath.length - last.length - 1);
         continue;
       }
       if (comp.length > 255) return fail('ENAMETOOLONG', current);
-      const candidate = '/' + (current.length ? current.join('/') + '/' : '') + comp;
+      const candidate = `${currentPath}/${comp}`;
       const node = this.lookup(candidate);
       if (node.kind === 'missing') return fail(node.errno, current);
       if (node.kind === 'link') {
         if (++followed > MAX_SYMLINKS) return fail('ELOOP', current);
         links.push({ path: candidate, target: node.target });
-        if (node.target.startsWith('/')) current.length = 0;
+        if (node.target.startsWith('/')) {
+          current.length = 0;
+          currentPath = '';
+        }
         const parts = node.target.split('/');
         for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i] as string);
         continue;
       }
       // A non-directory in the middle of a path (ignoring trailing empty or '.' parts).
-      const more = pending.some((p) => p !== '' && p !== '.');
+      let more = false;
+      for (let i = pending.length - 1; i >= 0 && !more; i--) more = pending[i] !== '' && pending[i] !== '.';
       if (node.kind !== 'dir' && more) return fail('ENOTDIR', current);
       current.push(comp);
+      currentPath = candidate;
       if (more && !dirs.includes(candidate)) dirs.push(candidate);
     }
-    const realPath = '/' + current.join('/');
+    const realPath = currentPath === '' ? '/' : currentPath;
     const node = current.length === 0 ? ({ kind: 'dir' } as const) : this.lookup(realPath);
     const kind = node.kind === 'file' || node.kind === 'dir' || node.kind === 'other' ? node.kind : 'missing';
     return { ok: true, realPath, hostPath: this.hostPath(realPath), kind, links, dirs };

@@ -7,8 +7,8 @@
  * file under src/ (so a test never runs a stale dist/).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,8 +16,11 @@ export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Absolute path of the package's `bin`. */
 export const ELFDEPS_BIN = join(REPO, (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { bin: { elfdeps: string } }).bin.elfdeps);
 
-/** Files the bundle needs beside it at run time (read relative to it). */
-const BUNDLE_ASSETS = [join(REPO, 'dist/src/manifest/manifest.schema.json')];
+/** The bundle the `bin` launcher runs (scripts/bundle-cli.mjs), beside it. */
+const BUNDLE = join(dirname(ELFDEPS_BIN), 'elfdeps-bundle.cjs');
+
+/** Files the CLI needs beside it at run time (read relative to it). */
+const BUNDLE_ASSETS = [BUNDLE, join(REPO, 'dist/src/manifest/manifest.schema.json'), join(REPO, 'dist/src/rules/rules.json'), join(REPO, 'dist/src/rules/rules.schema.json')];
 
 /** Newest mtime (ms) of any file under `dir`. */
 function newestUnder(dir: string): number {
@@ -67,4 +70,22 @@ export function ensureBuiltCli(): void {
 export function elfdepsCommand(): [string, string] {
   ensureBuiltCli();
   return [process.execPath, ELFDEPS_BIN];
+}
+
+/**
+ * The shipped CLI copied into `dir` (which the caller makes readable), for a
+ * test that runs it as another user: the checkout itself may be private (a
+ * clone under /root or in a mktemp -d directory), so another user cannot
+ * load the bundle from there. The launcher, the bundle and its code cache
+ * are all it needs for the verbs such a test runs.
+ */
+export function elfdepsCommandCopiedTo(dir: string): [string, string] {
+  const [node, bin] = elfdepsCommand();
+  const cliDir = dirname(bin);
+  const files = [bin, BUNDLE, ...readdirSync(cliDir).filter((n) => n.startsWith(`${basename(BUNDLE)}.`)).map((n) => join(cliDir, n))];
+  for (const f of files) {
+    copyFileSync(f, join(dir, basename(f)));
+    chmodSync(join(dir, basename(f)), 0o644);
+  }
+  return [node, join(dir, basename(bin))];
 }
