@@ -103,17 +103,15 @@ function readRange(image: ElfImage, kind: 'data' | 'plt', format: 'rel' | 'rela'
   const buf = n === 0 ? Buffer.alloc(0) : image.read(addr + skip * entsize, size - skip * entsize, what, 'ELF_BAD_RELOC');
   const types = new Uint32Array(n);
   const symbols = new Uint32Array(n);
-  const f = image.fields;
+  const le = image.file.header.littleEndian;
   const e = Number(entsize);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, at = 0; i < n; i++, at += e) {
     if (is64) {
       // r_info = sym << 32 | type, read as two 32-bit halves (no bigint per record).
-      const lo = f.u32(buf, i * e + (image.file.header.littleEndian ? 8 : 12));
-      const hi = f.u32(buf, i * e + (image.file.header.littleEndian ? 12 : 8));
-      symbols[i] = hi;
-      types[i] = lo;
+      types[i] = le ? buf.readUInt32LE(at + 8) : buf.readUInt32BE(at + 12);
+      symbols[i] = le ? buf.readUInt32LE(at + 12) : buf.readUInt32BE(at + 8);
     } else {
-      const info = f.u32(buf, i * e + 4);
+      const info = le ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at + 4);
       symbols[i] = info >>> 8;
       types[i] = info & 0xff;
     }

@@ -107,24 +107,34 @@ function symbolicRelocations(e: MapEntry): SymbolicRelocations | 'unknown-machin
     if (ranges.length === 0) return { kind: [], symbols: new Uint32Array(0), classes: new Uint8Array(0) };
     if (!machine) return 'unknown-machine' as const;
     const symtab = tablesOf(e).symbols;
+    const total = ranges.reduce((n, r) => n + r.types.length, 0);
     const kind: Array<'data' | 'plt'> = [];
-    const syms: number[] = [];
-    const classes: number[] = [];
+    const syms = new Uint32Array(total);
+    const classes = new Uint8Array(total);
+    // Per symbol: 1 looked up, 2 bound to the object itself (one decode per symbol, not per relocation).
+    const binding = new Uint8Array(symtab?.count ?? 0);
+    let n = 0;
     for (const r of ranges) {
       for (let i = 0; i < r.types.length; i++) {
         const type = r.types[i] as number;
         if (machine.noSymbol.has(type)) continue;
         const symIndex = r.symbols[i] as number;
         if (!symtab) throw new ElfdepsError('ELF_BAD_SYMTAB', `${e.name}: relocations name symbols but there is no DT_SYMTAB`, { path: e.name });
-        const ref = symtab.symbol(symIndex);
-        // RESOLVE_MAP: local symbols (index 0 among them) bind to the object itself.
-        if (ref.bind === C.STB_LOCAL || ref.visibility === C.STV_HIDDEN || ref.visibility === C.STV_INTERNAL) continue;
+        let how = symIndex < binding.length ? (binding[symIndex] as number) : 0;
+        if (how === 0) {
+          const ref = symtab.symbol(symIndex);
+          // RESOLVE_MAP: local symbols (index 0 among them) bind to the object itself.
+          how = ref.bind === C.STB_LOCAL || ref.visibility === C.STV_HIDDEN || ref.visibility === C.STV_INTERNAL ? 2 : 1;
+          if (symIndex < binding.length) binding[symIndex] = how;
+        }
+        if (how === 2) continue;
         kind.push(r.kind);
-        syms.push(symIndex);
-        classes.push(machine.typeClass(type));
+        syms[n] = symIndex;
+        classes[n] = machine.typeClass(type);
+        n++;
       }
     }
-    return { kind, symbols: Uint32Array.from(syms), classes: Uint8Array.from(classes) };
+    return { kind, symbols: syms.slice(0, n), classes: classes.slice(0, n) };
   });
 }
 
