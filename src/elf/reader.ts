@@ -7,7 +7,7 @@
  *
  * Any byte string yields either an ElfFile or an ElfdepsError with a code.
  */
-import { ElfFormatError } from '../errors.js';
+import { ElfdepsError, ElfFormatError } from '../errors.js';
 import * as C from './constants.js';
 import { FileSource } from './file-source.js';
 import { codecFor, type RawHeader, type RawProgramHeader, type RecordCodec } from './records.js';
@@ -265,7 +265,7 @@ const TAG = {
 const KEPT_TAGS = [
   C.DT_SONAME, C.DT_RPATH, C.DT_RUNPATH, C.DT_FLAGS, C.DT_FLAGS_1, C.DT_BIND_NOW, C.DT_SYMBOLIC,
   C.DT_SYMTAB, C.DT_SYMENT, C.DT_HASH, C.DT_GNU_HASH, C.DT_VERSYM, C.DT_VERNEED, C.DT_VERNEEDNUM, C.DT_VERDEF, C.DT_VERDEFNUM,
-  C.DT_RELA, C.DT_RELASZ, C.DT_RELAENT, C.DT_REL, C.DT_RELSZ, C.DT_RELENT, C.DT_JMPREL, C.DT_PLTRELSZ, C.DT_PLTREL,
+  C.DT_RELA, C.DT_RELASZ, C.DT_RELAENT, C.DT_RELACOUNT, C.DT_REL, C.DT_RELSZ, C.DT_RELENT, C.DT_RELCOUNT, C.DT_JMPREL, C.DT_PLTRELSZ, C.DT_PLTREL,
   C.DT_RELR, C.DT_RELRSZ, C.DT_RELRENT,
 ];
 const SLOT_OF_TAG = new Map(KEPT_TAGS.map((t, i) => [Number(t), i]));
@@ -428,7 +428,12 @@ function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[],
       if (slot !== undefined) slots[slot] = e.val;
     }
   }
-  const tag = (t: bigint): bigint | null => slots[SLOT_OF_TAG.get(Number(t)) as number] ?? null;
+  const tag = (t: bigint): bigint | null => {
+    const slot = SLOT_OF_TAG.get(Number(t));
+    // A tag read here but missing from KEPT_TAGS would read as absent, silently.
+    if (slot === undefined) throw new ElfdepsError('INTERNAL', `dynamic tag 0x${t.toString(16)} is read but not kept (KEPT_TAGS)`);
+    return slots[slot] ?? null;
+  };
   if (needed.length > LIMITS.maxNeeded) {
     throw new ElfFormatError('ELF_LIMIT', src.path, `${needed.length} DT_NEEDED entries (limit ${LIMITS.maxNeeded})`);
   }
