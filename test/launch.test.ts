@@ -377,11 +377,12 @@ describe('elfdeps run (busybox root)', function () {
     expect(ld.stderr).to.match(/LD_\* variables are refused/);
   });
 
-  it('gives the command only PATH, TERM, LANG and --env, whatever the caller has', () => {
+  it('gives the command only PATH, TERM, LANG (a locale the root has) and --env, whatever the caller has', () => {
     const env = {
       ...BASE_ENV,
       TERM: 'dumb',
-      LANG: 'C.UTF-8',
+      LANG: 'C', // built into every libc; C.UTF-8 needs /usr/lib/locale/C.utf8, which this root lacks
+      LC_MESSAGES: 'C.UTF-8',
       HOME: '/root',
       SECRET: 'hunter2',
       // Loadable on the host (so node itself starts cleanly), yet must not reach the command.
@@ -391,7 +392,7 @@ describe('elfdeps run (busybox root)', function () {
     };
     const r = elfdeps(['run', '--env', 'FOO=bar baz', '--env', 'EMPTY=', root, '/bin/env'], { env });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['EMPTY=', 'FOO=bar baz', 'LANG=C.UTF-8', 'PATH=/bin', 'TERM=dumb']);
+    expect(r.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['EMPTY=', 'FOO=bar baz', 'LANG=C', 'PATH=/bin', 'TERM=dumb']);
   });
 
   it('runs the command with / as its working directory', () => {

@@ -146,7 +146,7 @@ describe('createManifest on the host', () => {
   });
 
   it('an unreadable input throws instead of producing a partial manifest', () => {
-    expect(() => createManifest([join(work, 'nothing-here')])).to.throw(ElfdepsError, /cannot open \(ENOENT\)/);
+    expect(() => createManifest([join(work, 'nothing-here')])).to.throw(ElfdepsError, /nothing-here: No such file or directory \(ENOENT\)/);
     writeFileSync(join(work, 'text'), 'just text\n');
     expect(() => createManifest([join(work, 'text')])).to.throw(ElfdepsError);
   });
@@ -296,7 +296,7 @@ describe('elfdeps manifest (CLI)', () => {
     expect((await cli(['manifest', '--bogus', '/bin/ls'], work)).code).to.equal(2);
     const missing = await cli(['manifest', join(work, 'absent')], work);
     expect(missing.code).to.equal(2);
-    expect(missing.stderr).to.match(/^elfdeps: .*absent: cannot open \(ENOENT\)\n$/);
+    expect(missing.stderr).to.match(/^elfdeps: .*absent: No such file or directory \(ENOENT\)\n$/);
   });
 });
 
@@ -327,12 +327,25 @@ describe('elfdeps manifest -o FILE (the shipped CLI)', () => {
     expect(leftovers(work)).to.deep.equal([]);
   });
 
-  it('refuses a FIFO and leaves it a FIFO', () => {
+  it('writes into a FIFO (a reader gets the manifest) and leaves it a FIFO', () => {
     const out = join(work, 'fifo');
+    const got = join(work, 'from-fifo.json');
     execFileSync('mkfifo', [out]);
-    expectRefused(writeTo(out), out, /is a FIFO; refusing to replace it/);
+    // A shell reads the FIFO while the CLI writes it; both are children, so nothing blocks this process.
+    const [node, bin] = elfdepsCommand();
+    const r = spawnSync('sh', ['-c', 'cat "$1" > "$2" & "$3" "$4" manifest /bin/ls -o "$1"; s=$?; wait; exit $s', 'sh', out, got, node, bin], { encoding: 'utf8', timeout: 60000 });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(validateManifest(JSON.parse(readFileSync(got, 'utf8'))).programs[0]?.path).to.equal('/bin/ls');
     expect(lstatSync(out).isFIFO()).to.equal(true);
     expect(leftovers(work)).to.deep.equal([]);
+  });
+
+  it('writes to /dev/null directly (no temporary beside it), status 0', () => {
+    const r = writeTo('/dev/null');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.equal('');
+    expect(statSync('/dev/null').isCharacterDevice()).to.equal(true);
+    expect(readdirSync('/dev').filter((n) => n.includes('elfdeps-tmp'))).to.deep.equal([]);
   });
 
   it('refuses a symlink and leaves it pointing where it did, its target untouched', () => {
@@ -355,20 +368,22 @@ describe('elfdeps manifest -o FILE (the shipped CLI)', () => {
     expect(leftovers(work)).to.deep.equal([]);
   });
 
-  it('refuses a character device (as root; -o /dev/null must never replace the host\'s)', function () {
+  it('writes to a character device without replacing it (as root; -o /dev/null must never replace the host\'s)', function () {
     const out = join(work, 'null');
     const made = spawnSync('mknod', [out, 'c', '1', '3'], { encoding: 'utf8' });
     if (made.status !== 0) {
       console.log(`      skipped: cannot make a device node here (${(made.stderr || String(made.error)).trim()})`);
       this.skip();
     }
-    expectRefused(writeTo(out), out, /is a character device; refusing/);
+    const r = writeTo(out);
+    expect(r.status, r.stderr).to.equal(0);
     expect(lstatSync(out).isCharacterDevice()).to.equal(true);
+    expect(leftovers(work)).to.deep.equal([]);
   });
 
   it('a missing parent directory is one line naming FILE, not the temporary', () => {
     const out = join(work, 'no', 'such', 'dir', 'x.json');
-    expectRefused(writeTo(out), out, /cannot write the manifest \(ENOENT: directory .*\/no\/such\/dir does not exist\)$/m);
+    expectRefused(writeTo(out), out, /cannot write the manifest: directory .*\/no\/such\/dir: No such file or directory \(ENOENT\)$/m);
     expect(existsSync(join(work, 'no'))).to.equal(false);
   });
 });

@@ -3,15 +3,15 @@
  * new root needs so that FILE... run in it (docs/manifest.md).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readlinkSync, renameSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, ElfdepsError, errnoOf } from '../errors.js';
+import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
 import { describeFileType } from '../file-type.js';
 import { serializeManifest } from '../manifest/validate.js';
-import { EXIT, type CliIo } from './io.js';
+import { EXIT, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
@@ -20,8 +20,8 @@ Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
 that each FILE runs in it: the program, its interpreter, every library, every
 symlink and directory on the way. A #! script brings its interpreter.
 
-  -o, --output FILE      write the manifest to FILE, absent or a regular file
-                         (default, or -: standard output)
+  -o, --output FILE      write the manifest to FILE: absent or a regular file (replaced
+                         whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable)
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
@@ -46,8 +46,8 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
 
 /** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */
 export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
-  for (const w of manifest.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
-  for (const m of manifest.missing) io.stderr.write(`elfdeps: ${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})\n`);
+  for (const w of manifest.warnings) say(io, `warning: ${w}`);
+  for (const m of manifest.missing) say(io, `${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})`);
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
@@ -61,17 +61,28 @@ function describeNonRegular(st: Stats, path: string): string {
   }
 }
 
-/** -o FILE must be absent or a regular file (checked before the work, and again just before the rename). */
+/** A character device or FIFO (`-o /dev/null`, `-o /dev/stdout`, a named pipe) is written to directly, never replaced. */
+function isStreamTarget(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isCharacterDevice() || st.isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+/** -o FILE must be absent, a regular file, or a device or FIFO to write to (checked before the work, and again just before the rename). */
 function checkOutputPath(path: string): void {
+  if (isStreamTarget(path)) return;
   let st: Stats;
   try {
     st = lstatSync(path);
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') {
-      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (ENOENT: directory ${dirname(path)} does not exist)`, { path });
+      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: directory ${dirname(path)}: ${errnoWords('ENOENT')}`, { path });
       return;
     }
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (${errnoOf(err) ?? 'error'})`, { path, cause: err });
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${errnoWords(err)}`, { path, cause: err });
   }
   if (!st.isFile()) {
     throw new ElfdepsError('TARGET_CONFLICT', `${path}: is ${describeNonRegular(st, path)}; refusing to replace it with the manifest (-o takes a regular file, or a new name)`, { path });
@@ -85,6 +96,14 @@ function checkOutputPath(path: string): void {
  * root, `-o /dev/null` would replace the host's /dev/null).
  */
 function writeAtomically(path: string, text: string): void {
+  if (isStreamTarget(path)) {
+    try {
+      writeFileSync(path, text, { flag: 'w' });
+    } catch (err) {
+      throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${errnoWords(err)}`, { path, cause: err });
+    }
+    return;
+  }
   checkOutputPath(path);
   const tmp = `${path}.elfdeps-tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   try {
@@ -96,9 +115,8 @@ function writeAtomically(path: string, text: string): void {
     } catch {
       // never created
     }
-    const errno = errnoOf(err);
-    const why = errno === 'ENOENT' ? `ENOENT: directory ${dirname(path)} does not exist` : errno ?? describeError(err);
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (${why})`, { path, cause: err });
+    const why = errnoOf(err) === 'ENOENT' ? `directory ${dirname(path)}: ${errnoWords(err)}` : errnoWords(err);
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${why}`, { path, cause: err });
   }
 }
 
@@ -111,7 +129,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
       options: { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    io.stderr.write(`elfdeps manifest: ${describeError(err)}\nTry 'elfdeps manifest --help'.\n`);
+    say(io, `${describeError(err)} (try 'elfdeps manifest --help')`);
     return EXIT.USAGE;
   }
   const { values: v, positionals: files } = parsed;
@@ -120,7 +138,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     return EXIT.OK;
   }
   if (files.length === 0) {
-    io.stderr.write(`elfdeps manifest: no FILE given\nTry 'elfdeps manifest --help'.\n`);
+    say(io, `no FILE given (try 'elfdeps manifest --help')`);
     return EXIT.USAGE;
   }
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
