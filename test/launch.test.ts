@@ -26,7 +26,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ElfdepsError } from '../src/errors.js';
 import { exitStatusOf } from '../src/launch/failure.js';
-import { findHostProgram, findHostTools, launcherUnavailable } from '../src/launch/host.js';
+import { findHostProgram, findHostTools } from '../src/launch/host.js';
+import { launchUnavailable } from './helpers/launch-probe.js';
 import {
   buildChildEnv,
   buildLaunchPlan,
@@ -294,7 +295,7 @@ function hostMountsUnder(root: string): string[] {
 
 /** Skips the current test when --dev/--proc cannot work here (no mount or PID namespace). */
 function requireMounts(ctx: Mocha.Context): void {
-  const why = launcherUnavailable({ mounts: true });
+  const why = launchUnavailable({ mounts: true });
   if (why !== null) {
     console.log(`      skipped: ${why}`);
     ctx.skip();
@@ -306,7 +307,7 @@ describe('elfdeps run (busybox root)', function () {
   let root: string;
 
   before(function () {
-    const why = BUSYBOX === undefined ? 'busybox-static is not installed (apt-get install busybox-static)' : launcherUnavailable();
+    const why = BUSYBOX === undefined ? 'busybox-static is not installed (apt-get install busybox-static)' : launchUnavailable();
     if (why !== null) {
       console.log(`      skipped: ${why}`);
       this.skip();

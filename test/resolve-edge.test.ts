@@ -509,8 +509,9 @@ describe('resolver edge cases against the real loader', function () {
     const { dir, exe } = fixtures().e8;
     const { loader } = vsTrace(exe);
     if (!glibcBefore(2, 37)) {
-      console.log('      note: glibc >= 2.37 has no legacy subdirectories; only the agreement with the loader was checked');
-      return;
+      // vsTrace has compared the resolver with the loader; the legacy paths below cannot occur.
+      console.log('      skipped: glibc >= 2.37 has no legacy subdirectories (the agreement with the loader was checked)');
+      this.skip();
     }
     expect(loader).to.include(`\tlibl1.so => ${dir}/t1/tls/libl1.so`);
     expect(loader).to.include(`\tlibl2.so => ${dir}/t2/x86_64/libl2.so`);

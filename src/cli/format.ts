@@ -94,9 +94,10 @@ export function formatTree(p: ProgramResolution, style: TreeStyle, marks: Readon
       else if (d.how === 'error') label = `${paint(style, '1;31', e(d.name))} ${paint(style, '31', `[${e(d.error ?? 'error')}]`)}`;
       else {
         // The first mention printed says how the loader found the library (whichever edge
-        // mapped it: loading is breadth-first, the tree depth-first); later ones are brief.
+        // mapped it: loading is breadth-first, the tree depth-first; a preload by its path
+        // says preload); later ones are brief.
         const first = o !== null && o !== undefined && !shown.has(o.index);
-        const how = !first ? 'loaded' : d.how === 'loaded' ? o.foundBy : d.how;
+        const how = !first ? 'loaded' : d.how === 'loaded' || o.foundBy === 'preload' ? o.foundBy : d.how;
         const via = how === 'rpath' && o?.via != null ? ` of ${e(p.objects[o.via]?.path ?? '?')}` : '';
         const tag = paint(style, how === 'loaded' ? '2' : '33', `[${HOW_LABEL[how]}${via}]`);
         label = `${e(d.name)}${o && o.path !== d.name ? ` => ${e(o.path)}` : ''} ${tag}`;
