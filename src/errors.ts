@@ -4,6 +4,8 @@
  * never a stack trace. Messages name the file and what is wrong with it.
  */
 
+import { getSystemErrorMap } from 'node:util';
+
 export type ElfErrorCode =
   | 'ELF_IO' // open/read failed (errno in `errno`)
   | 'ELF_NOT_REGULAR' // directory, FIFO, device, socket
@@ -57,7 +59,8 @@ export class ElfFormatError extends ElfdepsError {
   readonly offset: bigint | undefined;
 
   constructor(code: ElfErrorCode, path: string, what: string, offset?: bigint) {
-    const at = offset === undefined ? '' : ` (at offset 0x${offset.toString(16)})`;
+    // A message that already gives the offset does not repeat it.
+    const at = offset === undefined || what.includes(`0x${offset.toString(16)}`) ? '' : ` (at offset 0x${offset.toString(16)})`;
     super(code, `${path}: ${what}${at}`, { path });
     this.name = 'ElfFormatError';
     this.offset = offset;
@@ -70,7 +73,7 @@ export class ElfIoError extends ElfdepsError {
   readonly errno: string | undefined;
 
   constructor(path: string, what: string, errno: string | undefined, cause?: unknown) {
-    super('ELF_IO', `${path}: ${what}${errno ? ` (${errno})` : ''}`, { path, cause });
+    super('ELF_IO', `${path}: ${[what, errno === undefined ? '' : errnoWords(errno)].filter((s) => s !== '').join(': ')}`, { path, cause });
     this.name = 'ElfIoError';
     this.errno = errno;
   }
@@ -87,6 +90,32 @@ export function errnoOf(err: unknown): string | undefined {
 /** A one-line description of any thrown value, for the CLI. */
 export function describeError(err: unknown): string {
   if (err instanceof ElfdepsError) return err.message;
+  // node:util parseArgs: its own text suggests '-- "--x"' with an unbalanced quote.
+  const unknown = errnoOf(err) === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && err instanceof Error ? /^Unknown option '([^']*)'/.exec(err.message) : null;
+  if (unknown) return `unknown option '${unknown[1]}'`;
+  // Its other messages: the first line, as words of a sentence ("Option '--root' argument is ambiguous.").
+  if (err instanceof Error && /^ERR_PARSE_ARGS_/.test(errnoOf(err) ?? '')) {
+    const line = err.message.split('\n')[0] ?? '';
+    return `${line.charAt(0).toLowerCase()}${line.slice(1)}`.replace(/\.$/, '');
+  }
   if (err instanceof Error) return err.message.split('\n')[0] ?? String(err);
   return String(err);
+}
+
+let systemErrors: Map<string, string> | undefined;
+
+/**
+ * The words for an errno, then its name: `No such file or directory (ENOENT)`.
+ * One wording per cause everywhere a message carries an errno. Takes the name,
+ * or a thrown value (its errno, else its first line).
+ */
+export function errnoWords(errnoOrError: unknown): string {
+  const errno = typeof errnoOrError === 'string' ? errnoOrError : errnoOf(errnoOrError);
+  if (errno === undefined) return errnoOrError === undefined ? 'error' : describeError(errnoOrError);
+  if (systemErrors === undefined) {
+    systemErrors = new Map();
+    for (const [name, message] of getSystemErrorMap().values()) systemErrors.set(name, message);
+  }
+  const words = systemErrors.get(errno);
+  return words === undefined ? errno : `${words.charAt(0).toUpperCase()}${words.slice(1)} (${errno})`;
 }

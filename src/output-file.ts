@@ -7,9 +7,9 @@
  * /dev/null).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
-import { ElfdepsError, errnoOf } from './errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from './errors.js';
 import { describeFileType } from './file-type.js';
 import { TEMP_PREFIX } from './manifest/entry-path.js';
 
@@ -23,21 +23,33 @@ function describeNonRegular(st: Stats, path: string): string {
   }
 }
 
+/** A character device or FIFO (`-o /dev/null`, `-o /dev/stdout`, a named pipe): written to directly by those who allow it, never replaced. */
+export function isStreamTarget(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isCharacterDevice() || st.isFIFO();
+  } catch {
+    return false;
+  }
+}
+
 /**
- * `path` must be absent (in an existing directory) or a regular file. `what`
+ * `path` must be absent (in an existing directory) or a regular file, or,
+ * with `streams`, a device or FIFO the caller writes to directly. `what`
  * names the output in messages ("the manifest"). Checked before the work and
  * again just before the rename.
  */
-export function checkOutputPath(path: string, what: string): void {
+export function checkOutputPath(path: string, what: string, options: { streams?: boolean } = {}): void {
+  if (options.streams === true && isStreamTarget(path)) return;
   let st: Stats;
   try {
     st = lstatSync(path);
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') {
-      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what} (ENOENT: directory ${dirname(path)} does not exist)`, { path });
+      if (!existsSync(dirname(path))) throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what}: directory ${dirname(path)}: ${errnoWords('ENOENT')}`, { path });
       return;
     }
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what} (${errnoOf(err) ?? 'error'})`, { path, cause: err });
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what}: ${errnoWords(err)}`, { path, cause: err });
   }
   if (!st.isFile()) {
     throw new ElfdepsError('TARGET_CONFLICT', `${path}: is ${describeNonRegular(st, path)}; refusing to replace it with ${what} (-o takes a regular file, or a new name)`, { path });

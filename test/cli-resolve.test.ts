@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Ajv } from 'ajv';
 import { writeElf, PLATFORMS } from './helpers/elf-writer.js';
+import { ensureBuiltCli } from './helpers/cli.js';
 
 const repo = join(import.meta.dirname, '..');
 /** The program users run: the package's `bin` (the bundled CLI). */
@@ -33,7 +34,7 @@ describe('elfdeps (resolve command)', function () {
   let dir: string;
 
   before(function () {
-    if (!existsSync(cli)) execFileSync('npm', ['run', 'build'], { cwd: repo });
+    ensureBuiltCli(); // the bundle of this source tree, rebuilt when older than src/
     dir = mkdtempSync(join(tmpdir(), 'elfdeps-cli-'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,15 +114,22 @@ describe('elfdeps (resolve command)', function () {
     expect(plain.stdout).to.match(/[├└]── libselinux\.so\.1 => \S+ \[(ld\.so\.cache|default path)\]/);
     expect(plain.stdout).to.include('[already loaded]');
     expect(plain.stdout).not.to.include('\x1b[');
+  });
+
+  it('colours the tree on a terminal, but not with NO_COLOR or TERM=dumb', function () {
     // A pseudo-terminal through script(1) makes stdout a TTY.
-    const script = spawnSync('script', ['-qec', `${process.execPath} ${cli} --tree /bin/ls`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, TERM: 'xterm' } });
+    const onTty = (env: NodeJS.ProcessEnv) => spawnSync('script', ['-qec', `${process.execPath} ${cli} --tree /bin/ls`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+    const script = onTty({ TERM: 'xterm' });
     if (script.error || script.status !== 0) {
-      console.log('      (colour check skipped: script(1) unavailable)');
-      return;
+      console.log(`      skipped: script(1) cannot give the CLI a terminal here (${String(script.error ?? script.stderr.trim())})`);
+      this.skip();
     }
     expect(script.stdout).to.include('\x1b[');
-    const noColor = spawnSync('script', ['-qec', `${process.execPath} ${cli} --tree /bin/ls`, '/dev/null'], { encoding: 'utf8', env: { PATH: process.env.PATH, TERM: 'xterm', NO_COLOR: '1' } });
-    expect(noColor.stdout).not.to.include('\x1b[');
+    expect(onTty({ TERM: 'xterm', NO_COLOR: '1' }).stdout).not.to.include('\x1b[');
+    const dumb = onTty({ TERM: 'dumb' });
+    expect(dumb.status).to.equal(0);
+    expect(dumb.stdout).to.include('libc.so.6');
+    expect(dumb.stdout).not.to.include('\x1b[');
   });
 
   it('--elf shows what the reader finds', () => {

@@ -4,11 +4,12 @@
  * result or an ElfdepsError, never another exception, and a result must have
  * been read from a bounded number of bytes.
  *
- * The PRNG is seeded; the seed is printed and can be replayed with
+ * The PRNG is seeded: a fixed seed under CI, a random one otherwise
+ * (test/helpers/seed.ts); the seed is printed and can be replayed with
  * ELFDEPS_MUTATION_SEED=<n>. ELFDEPS_MUTATIONS=<n> changes the count (default 3000).
  */
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
+import { mutationSeed } from './helpers/seed.js';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,13 +209,6 @@ function mutate(rng: Rng, base: Base): Mutant {
  */
 const MAX_BYTES_FOR_A_RESULT = 64 + LIMITS.maxProgramHeaderBytes + LIMITS.maxInterpBytes + LIMITS.maxDynamicEntries * 16 + LIMITS.maxStringTableReadBytes;
 
-function parseSeed(text: string | undefined): number {
-  if (text === undefined || text === '') return randomBytes(4).readUInt32LE(0);
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`ELFDEPS_MUTATION_SEED must be an integer in 0..2^32-1, not ${text}`);
-  return n;
-}
-
 describe('ELF reader: mutation testing', function () {
   let dir: string;
   before(() => {
@@ -225,7 +219,7 @@ describe('ELF reader: mutation testing', function () {
   });
 
   it('every mutant of real and synthetic binaries gives a result or an ElfdepsError', function () {
-    const seed = parseSeed(process.env.ELFDEPS_MUTATION_SEED);
+    const seed = mutationSeed();
     const count = Number(process.env.ELFDEPS_MUTATIONS ?? 3000);
     expect(Number.isInteger(count) && count > 0, 'ELFDEPS_MUTATIONS').to.equal(true);
     console.log(`    mutation seed: ${seed} (replay with ELFDEPS_MUTATION_SEED=${seed})`);

@@ -9,7 +9,7 @@
  * changes the count (default 2000).
  */
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
+import { mutationSeed } from './helpers/seed.js';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -768,16 +768,6 @@ function mutate(rng: Rng, base: Base): { bytes: Buffer; steps: string[] } {
   return { bytes: buf, steps };
 }
 
-function parseSeed(): number {
-  const text = process.env.ELFDEPS_MUTATION_SEED;
-  if (text !== undefined && text !== '') {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`ELFDEPS_MUTATION_SEED must be an integer in 0..2^32-1, not ${text}`);
-    return n;
-  }
-  return process.env.CI ? 0x7ab1e5 : randomBytes(4).readUInt32LE(0);
-}
-
 describe('ELF tables: mutation testing', function () {
   this.timeout(300_000);
   before(() => {
@@ -788,7 +778,7 @@ describe('ELF tables: mutation testing', function () {
   });
 
   it('every mutant of a writer-built file and of a small host library gives results or ElfdepsErrors, quickly, from bounded reads', function () {
-    const seed = parseSeed();
+    const seed = mutationSeed();
     const count = Number(process.env.ELFDEPS_TABLE_MUTATIONS ?? 2000);
     expect(Number.isInteger(count) && count > 0, 'ELFDEPS_TABLE_MUTATIONS').to.equal(true);
     console.log(`      mutation seed: ${seed} (replay with ELFDEPS_MUTATION_SEED=${seed})`);

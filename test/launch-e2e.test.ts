@@ -15,7 +15,7 @@ import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readElf } from '../src/elf/reader.js';
-import { launcherUnavailable } from '../src/launch/host.js';
+import { launchUnavailable } from './helpers/launch-probe.js';
 import { hasTool, mkexe, mklib } from './helpers/build.js';
 import { elfdepsCommand } from './helpers/cli.js';
 
@@ -80,7 +80,7 @@ describe('elfdeps copy + run, end to end', function () {
   let work: string;
 
   before(function () {
-    const why = launcherUnavailable();
+    const why = launchUnavailable();
     if (why !== null) {
       console.log(`      skipped: ${why}`);
       this.skip();
@@ -142,7 +142,7 @@ describe('elfdeps copy + run, end to end', function () {
     expect(without.stderr).to.include('libhello.so');
     expect(without.status).to.equal(127);
 
-    const why = launcherUnavailable({ mounts: true });
+    const why = launchUnavailable({ mounts: true });
     if (why !== null) {
       console.log(`      skipped the --proc half: ${why}`);
       this.skip();
@@ -155,7 +155,7 @@ describe('elfdeps copy + run, end to end', function () {
 
   it(`runs at least ${MIN_PROGRAMS} dynamically linked programs of /usr/bin, each in its own root`, async function () {
     this.timeout(15 * 60_000);
-    const why = launcherUnavailable({ mounts: true });
+    const why = launchUnavailable({ mounts: true });
     if (why !== null) {
       console.log(`      skipped: ${why}`);
       this.skip();

@@ -26,7 +26,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ElfdepsError } from '../src/errors.js';
 import { exitStatusOf } from '../src/launch/failure.js';
-import { findHostProgram, findHostTools, launcherUnavailable } from '../src/launch/host.js';
+import { findHostProgram, findHostTools } from '../src/launch/host.js';
+import { launchUnavailable } from './helpers/launch-probe.js';
 import {
   buildChildEnv,
   buildLaunchPlan,
@@ -294,7 +295,7 @@ function hostMountsUnder(root: string): string[] {
 
 /** Skips the current test when --dev/--proc cannot work here (no mount or PID namespace). */
 function requireMounts(ctx: Mocha.Context): void {
-  const why = launcherUnavailable({ mounts: true });
+  const why = launchUnavailable({ mounts: true });
   if (why !== null) {
     console.log(`      skipped: ${why}`);
     ctx.skip();
@@ -306,7 +307,7 @@ describe('elfdeps run (busybox root)', function () {
   let root: string;
 
   before(function () {
-    const why = BUSYBOX === undefined ? 'busybox-static is not installed (apt-get install busybox-static)' : launcherUnavailable();
+    const why = BUSYBOX === undefined ? 'busybox-static is not installed (apt-get install busybox-static)' : launchUnavailable();
     if (why !== null) {
       console.log(`      skipped: ${why}`);
       this.skip();
@@ -377,11 +378,12 @@ describe('elfdeps run (busybox root)', function () {
     expect(ld.stderr).to.match(/LD_\* variables are refused/);
   });
 
-  it('gives the command only PATH, TERM, LANG and --env, whatever the caller has', () => {
+  it('gives the command only PATH, TERM, LANG (a locale the root has) and --env, whatever the caller has', () => {
     const env = {
       ...BASE_ENV,
       TERM: 'dumb',
-      LANG: 'C.UTF-8',
+      LANG: 'C', // built into every libc; C.UTF-8 needs /usr/lib/locale/C.utf8, which this root lacks
+      LC_MESSAGES: 'C.UTF-8',
       HOME: '/root',
       SECRET: 'hunter2',
       // Loadable on the host (so node itself starts cleanly), yet must not reach the command.
@@ -391,7 +393,7 @@ describe('elfdeps run (busybox root)', function () {
     };
     const r = elfdeps(['run', '--env', 'FOO=bar baz', '--env', 'EMPTY=', root, '/bin/env'], { env });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['EMPTY=', 'FOO=bar baz', 'LANG=C.UTF-8', 'PATH=/bin', 'TERM=dumb']);
+    expect(r.stdout.split('\n').filter(Boolean).sort()).to.deep.equal(['EMPTY=', 'FOO=bar baz', 'LANG=C', 'PATH=/bin', 'TERM=dumb']);
   });
 
   it('runs the command with / as its working directory', () => {

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ import { createManifest, manifestSchema, serializeManifest, validateManifest, ty
 import { materialise } from '../src/materialise/index.js';
 import { RootFs } from '../src/resolve/rootfs.js';
 import { elfdepsCommand } from './helpers/cli.js';
+import { walkInRoot, type InRootPath } from './helpers/walk-in-root.js';
 import { INTERPRETERS, PLATFORMS, writeElf } from './helpers/elf-writer.js';
 
 const projectDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,11 +45,12 @@ async function cli(args: string[], cwd: string): Promise<{ code: number; stdout:
   return { code, stdout, stderr };
 }
 
-/** Checks that `path`, opened in the host root, is in the manifest exactly as the host has it. */
-function expectAsOnHost(m: Manifest, path: string, fs = new RootFs(m.root)): void {
+/** Checks that `path`, opened in the manifest's root, is in the manifest exactly as that root has it (walked with node:fs, not RootFs). */
+function expectAsOnHost(m: Manifest, path: string): void {
   const byPath = new Map(m.entries.map((e) => [e.path, e]));
-  const w = fs.walk(path);
-  expect(w.ok, `${path} exists on the host`).to.equal(true);
+  const w = walkInRoot(m.root, path);
+  expect(w, `${path} exists in ${m.root}`).to.not.equal(null);
+  if (w === null) return;
   for (const link of w.links) expect(byPath.get(link.path), `symlink ${link.path} for ${path}`).to.deep.include({ kind: 'symlink', target: link.target });
   const file = byPath.get(w.realPath);
   expect(file, `${w.realPath} for ${path}`).to.deep.include({ kind: 'file', source: w.hostPath, size: statSync(w.hostPath).size, sha256: sha(w.hostPath) });
@@ -126,7 +128,7 @@ describe('createManifest on the host', () => {
     ]);
     expect(m.missing).to.deep.equal([]);
     for (const path of [s1, s2, s3, '/bin/sh', '/usr/bin/env']) expectAsOnHost(m, path);
-    expect(m.programs.some((p) => p.type === 'elf' && new RootFs('/').walk(p.path).realPath === new RootFs('/').walk('/bin/bash').realPath)).to.equal(true);
+    expect(m.programs.some((p) => p.type === 'elf' && realpathSync(p.path) === realpathSync('/bin/bash'))).to.equal(true);
     for (const lib of lddPaths('/bin/sh') ?? []) expectAsOnHost(m, lib);
   });
 
@@ -148,7 +150,7 @@ describe('createManifest on the host', () => {
   });
 
   it('an unreadable input throws instead of producing a partial manifest', () => {
-    expect(() => createManifest([join(work, 'nothing-here')])).to.throw(ElfdepsError, /cannot open \(ENOENT\)/);
+    expect(() => createManifest([join(work, 'nothing-here')])).to.throw(ElfdepsError, /nothing-here: No such file or directory \(ENOENT\)/);
     writeFileSync(join(work, 'text'), 'just text\n');
     expect(() => createManifest([join(work, 'text')])).to.throw(ElfdepsError);
   });
@@ -231,17 +233,15 @@ describe('createManifest --root: a root for another architecture', () => {
     expect(m.missing).to.deep.equal([]);
     expect(m.programs).to.deep.equal([{ input: '/bin/prog', path: '/bin/prog', type: 'elf', interpreter: '/lib/ld-linux-aarch64.so.1' }]);
     for (const e of m.entries) if (e.kind === 'file') expect(e.source.startsWith(image + '/'), e.source).to.equal(true);
-    const imageFs = new RootFs(image);
-    for (const path of ['/bin/prog', '/lib/ld-linux-aarch64.so.1', '/lib/aarch64-linux-gnu/libfoo.so.1', '/lib/aarch64-linux-gnu/libc.so.6']) expectAsOnHost(m, path, imageFs);
+    for (const path of ['/bin/prog', '/lib/ld-linux-aarch64.so.1', '/lib/aarch64-linux-gnu/libfoo.so.1', '/lib/aarch64-linux-gnu/libc.so.6']) expectAsOnHost(m, path);
 
     const newRoot = join(work, 'newroot');
     materialise(m, newRoot);
-    const built = new RootFs(newRoot);
     for (const path of ['/bin/prog', '/lib/ld-linux-aarch64.so.1', '/lib/aarch64-linux-gnu/libfoo.so.1']) {
-      const want = imageFs.walk(path);
-      const got = built.walk(path);
-      expect({ realPath: got.realPath, links: got.links }, path).to.deep.equal({ realPath: want.realPath, links: want.links });
-      expect(sha(got.hostPath)).to.equal(sha(want.hostPath));
+      const want = walkInRoot(image, path);
+      const got = walkInRoot(newRoot, path);
+      expect(got && { realPath: got.realPath, links: got.links }, path).to.deep.equal(want && { realPath: want.realPath, links: want.links });
+      expect(sha((got as InRootPath).hostPath)).to.equal(sha((want as InRootPath).hostPath));
     }
   });
 });
@@ -298,7 +298,7 @@ describe('elfdeps manifest (CLI)', () => {
     expect((await cli(['manifest', '--bogus', '/bin/ls'], work)).code).to.equal(2);
     const missing = await cli(['manifest', join(work, 'absent')], work);
     expect(missing.code).to.equal(2);
-    expect(missing.stderr).to.match(/^elfdeps: .*absent: cannot open \(ENOENT\)\n$/);
+    expect(missing.stderr).to.match(/^elfdeps: .*absent: No such file or directory \(ENOENT\)\n$/);
   });
 });
 
@@ -329,12 +329,25 @@ describe('elfdeps manifest -o FILE (the shipped CLI)', () => {
     expect(leftovers(work)).to.deep.equal([]);
   });
 
-  it('refuses a FIFO and leaves it a FIFO', () => {
+  it('writes into a FIFO (a reader gets the manifest) and leaves it a FIFO', () => {
     const out = join(work, 'fifo');
+    const got = join(work, 'from-fifo.json');
     execFileSync('mkfifo', [out]);
-    expectRefused(writeTo(out), out, /is a FIFO; refusing to replace it/);
+    // A shell reads the FIFO while the CLI writes it; both are children, so nothing blocks this process.
+    const [node, bin] = elfdepsCommand();
+    const r = spawnSync('sh', ['-c', 'cat "$1" > "$2" & "$3" "$4" manifest /bin/ls -o "$1"; s=$?; wait; exit $s', 'sh', out, got, node, bin], { encoding: 'utf8', timeout: 60000 });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(validateManifest(JSON.parse(readFileSync(got, 'utf8'))).programs[0]?.path).to.equal('/bin/ls');
     expect(lstatSync(out).isFIFO()).to.equal(true);
     expect(leftovers(work)).to.deep.equal([]);
+  });
+
+  it('writes to /dev/null directly (no temporary beside it), status 0', () => {
+    const r = writeTo('/dev/null');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stderr).to.equal('');
+    expect(statSync('/dev/null').isCharacterDevice()).to.equal(true);
+    expect(readdirSync('/dev').filter((n) => n.includes('elfdeps-tmp'))).to.deep.equal([]);
   });
 
   it('refuses a symlink and leaves it pointing where it did, its target untouched', () => {
@@ -357,20 +370,22 @@ describe('elfdeps manifest -o FILE (the shipped CLI)', () => {
     expect(leftovers(work)).to.deep.equal([]);
   });
 
-  it('refuses a character device (as root; -o /dev/null must never replace the host\'s)', function () {
+  it('writes to a character device without replacing it (as root; -o /dev/null must never replace the host\'s)', function () {
     const out = join(work, 'null');
     const made = spawnSync('mknod', [out, 'c', '1', '3'], { encoding: 'utf8' });
     if (made.status !== 0) {
       console.log(`      skipped: cannot make a device node here (${(made.stderr || String(made.error)).trim()})`);
       this.skip();
     }
-    expectRefused(writeTo(out), out, /is a character device; refusing/);
+    const r = writeTo(out);
+    expect(r.status, r.stderr).to.equal(0);
     expect(lstatSync(out).isCharacterDevice()).to.equal(true);
+    expect(leftovers(work)).to.deep.equal([]);
   });
 
   it('a missing parent directory is one line naming FILE, not the temporary', () => {
     const out = join(work, 'no', 'such', 'dir', 'x.json');
-    expectRefused(writeTo(out), out, /cannot write the manifest \(ENOENT: directory .*\/no\/such\/dir does not exist\)$/m);
+    expectRefused(writeTo(out), out, /cannot write the manifest: directory .*\/no\/such\/dir: No such file or directory \(ENOENT\)$/m);
     expect(existsSync(join(work, 'no'))).to.equal(false);
   });
 });

@@ -4,9 +4,10 @@
  * path, and the `bin` entry.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { ensureBuiltCli } from './helpers/cli.js';
 
 const repo = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
@@ -14,7 +15,7 @@ const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
 describe('the elfdeps package', function () {
   this.timeout(120000);
   before(function () {
-    if (!existsSync(join(repo, pkg.bin.elfdeps))) execFileSync('npm', ['run', 'build'], { cwd: repo });
+    ensureBuiltCli(); // dist/ of this source tree: rebuilt when older than src/, not only when missing
   });
 
   it('exports the library API with type declarations', async () => {

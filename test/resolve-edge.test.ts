@@ -509,8 +509,9 @@ describe('resolver edge cases against the real loader', function () {
     const { dir, exe } = fixtures().e8;
     const { loader } = vsTrace(exe);
     if (!glibcBefore(2, 37)) {
-      console.log('      note: glibc >= 2.37 has no legacy subdirectories; only the agreement with the loader was checked');
-      return;
+      // vsTrace has compared the resolver with the loader; the legacy paths below cannot occur.
+      console.log('      skipped: glibc >= 2.37 has no legacy subdirectories (the agreement with the loader was checked)');
+      this.skip();
     }
     expect(loader).to.include(`\tlibl1.so => ${dir}/t1/tls/libl1.so`);
     expect(loader).to.include(`\tlibl2.so => ${dir}/t2/x86_64/libl2.so`);
@@ -520,23 +521,26 @@ describe('resolver edge cases against the real loader', function () {
     expect(loader.find((l) => l.startsWith('\tlibl4.so => '))).to.match(/\/t4\/tls\/[a-z0-9_]+\/libl4\.so$/);
   });
 
-  it('a 32-bit program is resolved with the i386 loader\'s rules (qemu-i386 as the oracle)', function () {
+  it('a 32-bit program is resolved with the i386 loader\'s rules (the kernel, or qemu-i386, as the oracle)', function () {
     const m32 = fixtures().m32;
     if (!m32) {
       console.log('      skipped: gcc -m32 (gcc-multilib) or qemu-i386-static is missing');
       this.skip();
     }
     const { dir, exe } = m32;
-    // qemu-user starts the program as the kernel would (PT_INTERP, /proc/self/exe for $ORIGIN).
-    const r = run('qemu-i386-static', [exe], { env: cleanEnv({ LD_TRACE_LOADED_OBJECTS: '1' }) });
+    // Where this kernel runs i386 programs, the program itself is the oracle (with the vDSO the
+    // kernel maps). Otherwise qemu-user starts it as the kernel would (PT_INTERP, /proc/self/exe
+    // for $ORIGIN), but maps no vDSO: then the vDSO line is left out of our side too.
+    const native = run(exe, [], { env: cleanEnv({ LD_TRACE_LOADED_OBJECTS: '1' }) });
+    const nativeOk = native.status === 0 && traceLines(native.stdout).length > 0;
+    const r = nativeOk ? native : run('qemu-i386-static', [exe], { env: cleanEnv({ LD_TRACE_LOADED_OBJECTS: '1' }) });
     const loader = traceLines(r.stdout);
     if (r.status !== 0 || loader.length === 0) {
       console.log(`      skipped: qemu-i386-static cannot run the i386 loader here (${r.stderr.trim().split('\n')[0]})`);
       this.skip();
     }
     const p = resolveLike(exe, {});
-    // qemu-user maps no vDSO for i386 programs, and the resolver prints none for a machine that is not the host's.
-    same(`${exe} under qemu-i386`, oursLdd(p), loader);
+    same(`${exe} ${nativeOk ? 'run by the kernel' : 'under qemu-i386'}`, nativeOk ? oursLdd(p) : oursLdd(p).filter((l) => l !== '\tlinux-gate.so.1'), loader);
     expect(loader).to.include(`\tlibt32.so => ${dir}/bin/../lib/libt32.so`);
     expect(loader).to.include(`\tlibm.so.6 => /lib32/libm.so.6`);
     expect(loader).to.include(`\tlibs32.so => ${dir}/bin/../lib/sse2/libs32.so`);

@@ -802,14 +802,16 @@ describe('resolving foreign root filesystems', function () {
     it('--tree says how each library was found', async function () {
       const r = await cli(['--root', a64, '--tree', '/usr/bin/prog']);
       expect(r.code, r.stderr).to.equal(0);
-      // One edge per DT_NEEDED; a library's own needs are shown under the edge that mapped it
-      // (its first loader, §1.2 step 6), later requests say "already loaded" (§1.2 step 1).
+      // One edge per DT_NEEDED, read top to bottom: a library's own needs are shown once, at
+      // its first appearance, with how the loader found it (libc: through the cache, for
+      // libapp's first loader, §1.2 step 6), and its later appearances say "already loaded".
       expect(r.stdout.split('\n').filter((l) => l !== '')).to.deep.equal([
         `/usr/bin/prog [${A64_INTERP}]`,
         '├── libapp.so.1 => /opt/app/lib/libapp.so.1 [rpath of /usr/bin/prog]',
         '│   ├── libssl.so.3 => /lib/aarch64-linux-gnu/libssl.so.3 [ld.so.cache]',
         '│   │   ├── libcrypto.so.3 => /lib/aarch64-linux-gnu/libcrypto.so.3 [ld.so.cache]',
-        '│   │   │   └── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [already loaded]',
+        '│   │   │   └── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [ld.so.cache]',
+        `│   │   │       └── ld-linux-aarch64.so.1 => ${A64_INTERP} [interpreter]`,
         '│   │   └── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [already loaded]',
         '│   ├── libextra.so.1 => /usr/local/lib/aarch64-linux-gnu/libextra.so.1 [ld.so.cache]',
         '│   ├── libgone.so.1 => /lib/libgone.so.1 [default path]',
@@ -817,8 +819,7 @@ describe('resolving foreign root filesystems', function () {
         '│   └── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [already loaded]',
         '├── libz.so.1 => /lib/aarch64-linux-gnu/libz.so.1 [ld.so.cache]',
         '│   └── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [already loaded]',
-        '└── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [ld.so.cache]',
-        `    └── ld-linux-aarch64.so.1 => ${A64_INTERP} [already loaded]`,
+        '└── libc.so.6 => /lib/aarch64-linux-gnu/libc.so.6 [already loaded]',
       ]);
       expect(r.stdout).to.not.include('\x1b[');
     });

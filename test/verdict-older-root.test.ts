@@ -28,6 +28,7 @@ import { readElf } from '../src/elf/reader.js';
 import { EM_X86_64 } from '../src/elf/constants.js';
 import { hostElfFiles } from './helpers/host-elves.js';
 import { elfdepsCommand } from './helpers/cli.js';
+import { skipOrFail } from './helpers/skip.js';
 
 const ROOT = process.env.ELFDEPS_OLDER_ROOT ?? '/var/cache/elfdeps-test/amd64-bullseye-root';
 const MARKER = '.elfdeps-older-root';
@@ -223,12 +224,7 @@ function dynamicExecutables(paths: readonly string[]): string[] {
   });
 }
 
-/** Skips with the reason printed, as the other real-root tests do; under CI the missing piece is an error instead. */
-function skipOrFail(ctx: Mocha.Context, reason: string): never {
-  if (process.env.CI) throw new Error(`${reason} (under CI this test must run: .ci/run builds the root with scripts/fetch-older-root.sh)`);
-  console.log(`      skipped: ${reason}`);
-  ctx.skip();
-}
+const OLDER_ROOT_FIX = '.ci/run builds the root with scripts/fetch-older-root.sh';
 
 describe('the loader\'s verdict on a real older root (Debian 11, glibc 2.31)', function () {
   this.timeout(20 * 60 * 1000);
@@ -273,7 +269,7 @@ describe('the loader\'s verdict on a real older root (Debian 11, glibc 2.31)', f
   });
 
   it('prints the root loader\'s version errors and library list for every program of this host, and exits 1 exactly when the loader refuses it', async function () {
-    if (skipReason) skipOrFail(this, skipReason);
+    if (skipReason) skipOrFail(this, skipReason, OLDER_ROOT_FIX);
     const traces = await mapPool(hostPrograms, PARALLEL, (p) => loaderTrace(chroot, dir, p));
     // One CLI call per program: with several FILEs the exit status is the worst of them, which would hide a wrong 0.
     const results = await mapPool(hostPrograms, PARALLEL, (p) => elfdeps(dir, [p]));
@@ -313,7 +309,7 @@ describe('the loader\'s verdict on a real older root (Debian 11, glibc 2.31)', f
   });
 
   it('finds no version error in the root\'s own programs and prints the root loader\'s lines for them (one call, FILE: headers)', async function () {
-    if (skipReason) skipOrFail(this, skipReason);
+    if (skipReason) skipOrFail(this, skipReason, OLDER_ROOT_FIX);
     expect(rootPrograms.length, 'the root\'s dynamically linked programs').to.be.greaterThan(20);
     const traces = await mapPool(rootPrograms, PARALLEL, (p) => loaderTrace(chroot, dir, p));
     // The root is closed and self-consistent: its loader must accept every one of them.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The executable entry point: runs the CLI with the real process streams.
 import { describeError } from '../errors.js';
-import { EXIT, type CliIo } from './io.js';
+import { EXIT, say, type CliIo } from './io.js';
 import { main } from './main.js';
 
 // A reader that stops early (`elfdeps manifest ... | head`) closes our stdout:
@@ -19,7 +19,7 @@ main(process.argv.slice(2), io).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`elfdeps: ${describeError(err)}\n`);
+    say(io, describeError(err));
     process.exitCode = EXIT.USAGE;
   },
 );

@@ -2,21 +2,25 @@
  * `elfdeps copy (MANIFEST.json | FILE...) NEWROOT`: writes a manifest (or the
  * manifest of FILE..., made on the spot) into NEWROOT, safely (docs/manifest.md).
  */
+import { readSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError } from '../errors.js';
+import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import type { Manifest } from '../manifest/types.js';
+import { MAX_MANIFEST_BYTES, parseManifest } from '../manifest/validate.js';
 import { materialise } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
-import { EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
+import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, say, type CliIo } from './io.js';
 import { MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
 import { manifestFromArguments } from './manifest-input.js';
 
-export const COPY_HELP = `Usage: elfdeps copy [options] MANIFEST.json NEWROOT
+export const COPY_HELP = `Usage: elfdeps copy [options] (MANIFEST.json | -) NEWROOT
        elfdeps copy [options] FILE... NEWROOT
 
-Writes everything the manifest lists (or, given programs, everything they need)
-into NEWROOT, which may already hold an earlier copy: identical entries are
-left alone, so a second run does nothing. Symlinks stay symlinks with their
+Writes everything the manifest lists (- reads it from standard input) or, given
+programs, everything they need, into NEWROOT. NEWROOT is created if missing
+(its parent must exist); it may already hold an earlier copy: identical entries
+are left alone, so a second run does nothing. Symlinks stay symlinks with their
 targets unchanged; setuid/setgid bits are dropped; nothing is ever written
 outside NEWROOT or through a symlink; files appear under their final names
 only once complete.
@@ -24,9 +28,9 @@ only once complete.
   --force                replace existing files and symlinks that differ
   --link                 hard-link files instead of copying them: the new root then
                          SHARES the host's files (a write inside it changes the host);
-                         NEWROOT must be on the same filesystem
+                         NEWROOT must be on the same filesystem (checked first)
   --keep-setuid          keep setuid/setgid bits
-  --dry-run              print what would be done; write nothing
+  --dry-run              print the whole plan, every conflict marked; write nothing
   --json                 print the report as JSON
   -q, --quiet            no summary line
 With FILE...: the options of 'elfdeps manifest' (--add, the rule options
@@ -37,6 +41,28 @@ and the loader options: --root, --library-path, --preload, --no-cache, ...).
 Exit status: 0 done; 1 done, but something the programs need was not found;
 2 bad usage, an unsafe or invalid manifest, a conflict, or a failed copy.
 `;
+
+/** `copy - NEWROOT`: the manifest from standard input (as `manifest -o -` writes it), size-capped like a file. */
+function readStdin(): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.alloc(1 << 16);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      if (errnoOf(err) === 'EAGAIN') continue; // a non-blocking pipe not yet written to
+      if (errnoOf(err) === 'EOF') break;
+      throw new ElfdepsError('MANIFEST_INVALID', `standard input: cannot read the manifest: ${errnoWords(err)}`, { cause: err });
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > MAX_MANIFEST_BYTES) throw new ElfdepsError('MANIFEST_INVALID', `standard input: manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** A one-line progress display on a terminal, for copies big enough to wait for. */
 function progressLine(io: CliIo): { onProgress: (p: MaterialiseProgress) => void; finish: () => void } {
@@ -63,7 +89,13 @@ function progressLine(io: CliIo): { onProgress: (p: MaterialiseProgress) => void
 function summary(report: MaterialiseReport): string {
   const verb = report.dryRun ? 'would be ' : '';
   const stale = report.staleTempsRemoved ? `, ${report.staleTempsRemoved} leftover temporary file(s) ${verb}removed` : '';
-  return `${report.root}: ${report.created} ${verb}created, ${report.replaced} ${verb}replaced, ${report.unchanged} unchanged (${formatBytes(report.bytes)} ${report.dryRun ? 'to write' : 'written'})${stale}\n`;
+  // Hard links write no bytes: say how many files are linked, and how much is written.
+  const files = report.actions.filter((a) => a.kind === 'file' && (a.op === 'create' || a.op === 'replace'));
+  const linked = files.filter((a) => a.method === 'link');
+  const written = report.bytes - linked.reduce((n, a) => n + (a.entry.kind === 'file' ? a.entry.size : 0), 0);
+  const bytes = `${formatBytes(written)} ${report.dryRun ? 'to write' : 'written'}${linked.length ? `, ${linked.length} file(s) ${report.dryRun ? 'to hard-link' : 'hard-linked'}` : ''}`;
+  const conflicts = report.conflicts ? `, ${report.conflicts} conflict(s)` : '';
+  return `${report.root}: ${report.created} ${verb}created, ${report.replaced} ${verb}replaced, ${report.unchanged} unchanged${conflicts} (${bytes})${stale}\n`;
 }
 
 export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
@@ -82,7 +114,7 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
       },
     });
   } catch (err) {
-    io.stderr.write(`elfdeps copy: ${describeError(err)}\nTry 'elfdeps copy --help'.\n`);
+    say(io, `${describeError(err)} (try 'elfdeps copy --help')`);
     return EXIT.USAGE;
   }
   const { values: v, positionals } = parsed;
@@ -91,14 +123,30 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     return EXIT.OK;
   }
   if (positionals.length < 2) {
-    io.stderr.write(`elfdeps copy: need a manifest or FILE..., and NEWROOT\nTry 'elfdeps copy --help'.\n`);
+    say(io, `need a manifest or FILE..., and NEWROOT (try 'elfdeps copy --help')`);
     return EXIT.USAGE;
   }
   const newRoot = resolvePath(io.cwd, positionals[positionals.length - 1] as string);
-  const manifest = manifestFromArguments(positionals.slice(0, -1), v, io);
-  if ('usage' in manifest) {
-    io.stderr.write(`elfdeps copy: ${manifest.usage}\n`);
-    return EXIT.USAGE;
+  const sources = positionals.slice(0, -1);
+  let manifest: Manifest;
+  if (sources[0] === '-') {
+    // `copy - NEWROOT`: the manifest from standard input, as `manifest -o -` writes it.
+    if (sources.length > 1) {
+      say(io, `give one manifest, or programs, not both`);
+      return EXIT.USAGE;
+    }
+    if (Object.keys(MANIFEST_OPTIONS).some((k) => (v as Record<string, unknown>)[k] !== undefined)) {
+      say(io, `--add, the rule options, --root and the loader options apply to FILE..., not to a manifest`);
+      return EXIT.USAGE;
+    }
+    manifest = parseManifest(readStdin(), 'standard input');
+  } else {
+    const made = manifestFromArguments(sources, v, io);
+    if ('usage' in made) {
+      say(io, made.usage);
+      return EXIT.USAGE;
+    }
+    manifest = made;
   }
   const progress = progressLine(io);
   let report: MaterialiseReport;
@@ -119,15 +167,19 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     if (report.dryRun) {
       for (const a of report.actions) {
         const extra = a.kind === 'symlink' && a.entry.kind === 'symlink' ? ` -> ${a.entry.target}` : a.mode ? ` ${a.mode}${a.method === 'link' ? ' (hard link)' : ''}` : '';
-        io.stdout.write(`${a.op.padEnd(9)} ${a.kind.padEnd(9)} ${a.path}${extra}${a.detail ? ` [${a.detail}]` : ''}\n`);
+        io.stdout.write(escapeControls(`${a.op.padEnd(9)} ${a.kind.padEnd(9)} ${a.path}${extra}${a.detail ? ` [${a.detail}]` : ''}`) + '\n');
       }
     }
     if (!v.quiet) {
-      io.stdout.write(summary(report));
+      io.stdout.write(escapeControls(summary(report).trimEnd()) + '\n');
       const rules = rulesSummary(manifest);
-      if (rules !== '') io.stdout.write(`${report.root}: ${rules}\n`);
+      if (rules !== '') io.stdout.write(escapeControls(`${report.root}: ${rules}`) + '\n');
     }
   }
-  for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
+  for (const w of report.warnings) say(io, `warning: ${w}`);
+  if (report.conflicts > 0) {
+    say(io, `${report.root}: ${report.conflicts} conflict(s); a copy would stop at the first (--force replaces files and symlinks that differ)`);
+    return EXIT.USAGE;
+  }
   return reportManifestProblems(manifest, io);
 }

@@ -7,6 +7,7 @@
 import type { ProgramResolution } from '../resolve/types.js';
 import type { Judgement, Verdict } from '../verdict/index.js';
 import { formatLdd } from './format.js';
+import { escapeControls } from './io.js';
 
 export interface LddFlags {
   /** -v: the "Version information:" block. */
@@ -72,7 +73,7 @@ export function formatVerdictTail(j: Judgement, style: { color: boolean }): stri
   const { verdict } = j;
   const lines: string[] = [];
   const red = (s: string): string => (style.color ? `\x1b[31m${s}\x1b[0m` : s);
-  for (const u of verdict.undefinedSymbols) if (u.atStart) lines.push(red(`${u.message} (resolved at start)`));
-  if (!verdict.starts && verdict.refusal) lines.push(red(`would not start: ${verdict.refusal}`));
+  for (const u of verdict.undefinedSymbols) if (u.atStart) lines.push(red(escapeControls(`${u.message} (resolved at start)`)));
+  if (!verdict.starts && verdict.refusal) lines.push(red(escapeControls(`would not start: ${verdict.refusal}`)));
   return lines;
 }

@@ -3,6 +3,7 @@
  * and an indented tree that says how each library was found, as libtree does.
  */
 import type { FoundBy, ProgramResolution } from '../resolve/types.js';
+import { escapeControls } from './io.js';
 
 /**
  * ldd's lines for one program (rtld.c's trace output): the vDSO, then each
@@ -15,7 +16,7 @@ export function formatLdd(p: ProgramResolution): string[] {
   // ld.so prints this instead of a list when the program needs nothing (rtld.c).
   if (main && main.elf.needed.length === 0 && p.flavour === 'glibc') return ['\tstatically linked'];
   const lines: string[] = [];
-  // musl --list starts with the loader itself.
+  // musl --list starts with the loader itself. (Callers escape control characters: escapeControls.)
   if (p.flavour === 'musl' && p.interpreter) lines.push(`\t${p.interpreter}`);
   for (const e of p.linkMap) {
     if (e.kind === 'vdso') lines.push(`\t${e.name}`);
@@ -50,6 +51,8 @@ const HOW_LABEL: Record<FoundBy | 'loaded' | 'not-found' | 'error', string> = {
 
 export interface TreeStyle {
   color: boolean;
+  /** Expand every mention of a library, not only its first (cycles still end). */
+  all?: boolean;
 }
 
 function paint(style: TreeStyle, code: string, s: string): string {
@@ -57,44 +60,57 @@ function paint(style: TreeStyle, code: string, s: string): string {
 }
 
 /**
- * An indented tree of DT_NEEDED edges. A library's own dependencies are shown
- * under the edge that mapped it (its first loader); later references to it
- * say "already loaded" and are not expanded again, so cycles end.
+ * An indented tree of DT_NEEDED edges, read top to bottom. Each library's own
+ * dependencies are shown once, at its first appearance in the printed tree,
+ * which carries how the loader found it; later mentions say "already loaded"
+ * and are not expanded again, so nothing repeats and cycles end. With
+ * `style.all`, every mention is expanded (a library is still never shown
+ * inside itself). Names and paths from the files are escaped (escapeControls).
  */
 export function formatTree(p: ProgramResolution, style: TreeStyle, marks: ReadonlyMap<string, string[]> = new Map()): string[] {
   const main = p.objects[0];
   if (!main) return [];
   const lines: string[] = [];
-  const head = paint(style, '1', p.input);
+  const e = escapeControls;
+  const head = paint(style, '1', e(p.input));
   if (p.flavour === 'none') return [`${head} ${paint(style, '2', `[${p.kind}]`)}`];
-  lines.push(`${head} ${paint(style, '2', `[${p.interpreter ?? 'no interpreter'}]`)}`);
+  lines.push(`${head} ${paint(style, '2', `[${e(p.interpreter ?? 'no interpreter')}]`)}`);
   const byRequester = new Map<number, typeof p.dependencies>();
   for (const d of p.dependencies) {
     const list = byRequester.get(d.requester) ?? [];
     list.push(d);
     byRequester.set(d.requester, list);
   }
-  const walk = (index: number, prefix: string, depth: number): void => {
+  const shown = new Set<number>([0]);
+  const walk = (index: number, prefix: string, ancestors: readonly number[]): void => {
     const deps = byRequester.get(index) ?? [];
     deps.forEach((d, i) => {
       const last = i === deps.length - 1;
       const branch = last ? '└── ' : '├── ';
       const o = d.object === null ? null : p.objects[d.object];
       let label: string;
-      if (d.how === 'not-found') label = `${paint(style, '1;31', d.name)} ${paint(style, '31', '[not found]')}`;
-      else if (d.how === 'error') label = `${paint(style, '1;31', d.name)} ${paint(style, '31', `[${d.error ?? 'error'}]`)}`;
+      let expand = false;
+      if (d.how === 'not-found') label = `${paint(style, '1;31', e(d.name))} ${paint(style, '31', '[not found]')}`;
+      else if (d.how === 'error') label = `${paint(style, '1;31', e(d.name))} ${paint(style, '31', `[${e(d.error ?? 'error')}]`)}`;
       else {
-        const via = d.how === 'rpath' && o?.via != null ? ` of ${p.objects[o.via]?.path ?? '?'}` : '';
-        const tag = paint(style, d.how === 'loaded' ? '2' : '33', `[${HOW_LABEL[d.how]}${via}]`);
-        label = `${d.name}${o && o.path !== d.name ? ` => ${o.path}` : ''} ${tag}`;
+        // The first mention printed says how the loader found the library (whichever edge
+        // mapped it: loading is breadth-first, the tree depth-first; a preload by its path
+        // says preload); later ones are brief.
+        const first = o !== null && o !== undefined && !shown.has(o.index);
+        const how = !first ? 'loaded' : d.how === 'loaded' || o.foundBy === 'preload' ? o.foundBy : d.how;
+        const via = how === 'rpath' && o?.via != null ? ` of ${e(p.objects[o.via]?.path ?? '?')}` : '';
+        const tag = paint(style, how === 'loaded' ? '2' : '33', `[${HOW_LABEL[how]}${via}]`);
+        label = `${e(d.name)}${o && o.path !== d.name ? ` => ${e(o.path)}` : ''} ${tag}`;
         // The loader's verdict on this edge (versions the requester needs from it).
-        for (const m of o ? (marks.get(`${d.requester}:${o.index}`) ?? []) : []) label += ` ${paint(style, '31', `[${m}]`)}`;
+        for (const m of o ? (marks.get(`${d.requester}:${o.index}`) ?? []) : []) label += ` ${paint(style, '31', `[${e(m)}]`)}`;
+        // musl's libc is the loader itself; guard depth and cycles against malformed input.
+        expand = o !== null && o !== undefined && (first || style.all === true) && how !== 'musl-libc' && !ancestors.includes(o.index) && ancestors.length < 64;
+        if (o) shown.add(o.index);
       }
       lines.push(prefix + branch + label);
-      // Expand where the object was mapped; guard depth against malformed input.
-      if (o && d.how !== 'loaded' && d.how !== 'musl-libc' && depth < 64) walk(o.index, prefix + (last ? '    ' : '│   '), depth + 1);
+      if (expand && o) walk(o.index, prefix + (last ? '    ' : '│   '), [...ancestors, o.index]);
     });
   };
-  walk(0, '', 0);
+  walk(0, '', [0]);
   return lines;
 }

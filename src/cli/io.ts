@@ -33,3 +33,19 @@ export const REPORT_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * A string with its control characters (C0 but tab, DEL, C1) written as \xHH,
+ * so that a file name, DT_NEEDED, RPATH or error text cannot move the cursor,
+ * retitle or rewrite the terminal (docs/security.md). Every human output goes
+ * through it; --json needs nothing (JSON escapes them).
+ */
+export function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Writes one diagnostic line: `elfdeps: MESSAGE` (control characters escaped, so it stays one line). */
+export function say(io: Pick<CliIo, 'stderr'>, message: string): void {
+  io.stderr.write(`elfdeps: ${escapeControls(message)}\n`);
+}

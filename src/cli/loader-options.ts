@@ -66,6 +66,8 @@ export function loaderOptionsFrom(v: LoaderOptionValues, io: CliIo): ResolveOpti
     if (!m) throw new ElfdepsError('USAGE', `--glibc-version wants X.Y, got '${v['glibc-version']}'`);
     glibcVersion = [Number(m[1]), Number(m[2])];
   }
+  // An empty --root= would silently mean the current directory.
+  if (v.root === '') throw new ElfdepsError('USAGE', '--root wants a directory, got an empty string');
   const hostEnv = v.root === undefined;
   return {
     root: v.root ?? '/',

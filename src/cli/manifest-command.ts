@@ -5,12 +5,12 @@
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, ElfdepsError, errnoOf } from '../errors.js';
+import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
-import { checkOutputPath, temporarySibling } from '../output-file.js';
+import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
-import { EXIT, type CliIo } from './io.js';
+import { escapeControls, EXIT, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
 /** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
@@ -32,8 +32,8 @@ Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
 that each FILE runs in it: the program, its interpreter, every library, every
 symlink and directory on the way. A #! script brings its interpreter.
 
-  -o, --output FILE      write the manifest to FILE, absent or a regular file
-                         (default, or -: standard output)
+  -o, --output FILE      write the manifest to FILE: absent or a regular file (replaced
+                         whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
 ${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
@@ -118,8 +118,8 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
 
 /** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */
 export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
-  for (const w of manifest.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
-  for (const m of manifest.missing) io.stderr.write(`elfdeps: ${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})\n`);
+  for (const w of manifest.warnings) say(io, `warning: ${w}`);
+  for (const m of manifest.missing) say(io, `${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})`);
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
@@ -130,6 +130,14 @@ export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
  * root, `-o /dev/null` would replace the host's /dev/null).
  */
 function writeAtomically(path: string, text: string): void {
+  if (isStreamTarget(path)) {
+    try {
+      writeFileSync(path, text, { flag: 'w' });
+    } catch (err) {
+      throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${errnoWords(err)}`, { path, cause: err });
+    }
+    return;
+  }
   checkOutputPath(path, 'the manifest');
   const tmp = temporarySibling(path);
   try {
@@ -141,9 +149,8 @@ function writeAtomically(path: string, text: string): void {
     } catch {
       // never created
     }
-    const errno = errnoOf(err);
-    const why = errno === 'ENOENT' ? `ENOENT: directory ${dirname(path)} does not exist` : errno ?? describeError(err);
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest (${why})`, { path, cause: err });
+    const why = errnoOf(err) === 'ENOENT' ? `directory ${dirname(path)}: ${errnoWords(err)}` : errnoWords(err);
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${why}`, { path, cause: err });
   }
 }
 
@@ -156,7 +163,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
       options: { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
-    io.stderr.write(`elfdeps manifest: ${describeError(err)}\nTry 'elfdeps manifest --help'.\n`);
+    say(io, `${describeError(err)} (try 'elfdeps manifest --help')`);
     return EXIT.USAGE;
   }
   const { values: v, positionals: files } = parsed;
@@ -165,20 +172,20 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     return EXIT.OK;
   }
   if (files.length === 0) {
-    io.stderr.write(`elfdeps manifest: no FILE given\nTry 'elfdeps manifest --help'.\n`);
+    say(io, `no FILE given (try 'elfdeps manifest --help')`);
     return EXIT.USAGE;
   }
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
-  if (output !== null) checkOutputPath(output, 'the manifest'); // before the work, not after it
+  if (output !== null) checkOutputPath(output, 'the manifest', { streams: true }); // before the work, not after it
   const manifest = createManifest(files, manifestOptionsFrom(v, io));
   if (v.why !== undefined) {
     const path = v.why;
     const line = describeWhy(manifest, path);
     if (line === null) {
-      io.stderr.write(`elfdeps manifest: ${path}: not in the manifest\n`);
+      say(io, `${path}: not in the manifest`);
       return EXIT.NOT_FOUND;
     }
-    io.stdout.write(`${line}\n`);
+    io.stdout.write(`${escapeControls(line)}\n`);
     return EXIT.OK;
   }
   const text = serializeManifest(manifest);

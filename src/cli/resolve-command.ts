@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, ElfdepsError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { readElf, type ElfFile } from '../elf/reader.js';
 import { flagNames, DF_1_NAMES, DF_NAMES } from '../elf/constants.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
@@ -13,11 +13,11 @@ import type { ProgramResolution } from '../resolve/types.js';
 import { formatTree } from './format.js';
 import { formatLddVerdict, formatVerdictTail, treeMarks } from './format-verdict.js';
 import { Judge, type Verdict } from '../verdict/index.js';
-import { EXIT, type CliIo } from './io.js';
+import { escapeControls, EXIT, say, type CliIo } from './io.js';
 
 export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
        elfdeps manifest FILE... [-o MANIFEST.json]   (see elfdeps manifest --help)
-       elfdeps copy (MANIFEST.json | FILE...) NEWROOT (see elfdeps copy --help)
+       elfdeps copy (MANIFEST.json | - | FILE...) NEWROOT (see elfdeps copy --help)
        elfdeps run NEWROOT [--] CMD [ARG...]         (see elfdeps run --help)
 
 Shows what the dynamic loader would load for each FILE, without running it.
@@ -25,7 +25,9 @@ Shows what the dynamic loader would load for each FILE, without running it.
 Output (one of):
   --ldd                  ldd's lines, without load addresses (default); the
                          loader's version errors first, as ldd shows them
-  --tree                 an indented tree saying how each library was found
+  --tree                 an indented tree saying how each library was found; each
+                         library's dependencies shown once, at its first appearance
+  --all                  with --tree: show them at every appearance
   --json                 one JSON document (schema: docs/resolve-result.schema.json)
   --elf                  what the ELF reader finds in each FILE (no resolution)
 
@@ -37,7 +39,8 @@ The loader's verdict (ldd's flags, same output):
 
 Loader environment:
 ${LOADER_OPTIONS_HELP}
-  -h, --help             this help
+  -h, --help             this help (also after other options)
+  -V, --version          the version of elfdeps (as the first argument)
 
 Exit status: 0 the loader would start every FILE; 1 it would not (a library
 not found, a version missing, a symbol it resolves at start undefined, or
@@ -75,6 +78,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       options: {
         ldd: { type: 'boolean' },
         tree: { type: 'boolean' },
+        all: { type: 'boolean' },
         json: { type: 'boolean' },
         elf: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
@@ -86,7 +90,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       },
     });
   } catch (err) {
-    io.stderr.write(`elfdeps: ${describeError(err)}\nTry 'elfdeps --help'.\n`);
+    say(io, `${describeError(err)} (try 'elfdeps --help')`);
     return EXIT.USAGE;
   }
   const { values: v, positionals: files } = parsed;
@@ -95,18 +99,22 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return EXIT.OK;
   }
   const modes = [v.ldd, v.tree, v.json, v.elf].filter(Boolean).length;
+  if (v.all && !v.tree) {
+    say(io, '--all goes with --tree');
+    return EXIT.USAGE;
+  }
   if (modes > 1) {
-    io.stderr.write('elfdeps: choose one of --ldd, --tree, --json, --elf\n');
+    say(io, 'choose one of --ldd, --tree, --json, --elf');
     return EXIT.USAGE;
   }
   if (files.length === 0) {
-    io.stderr.write(`elfdeps: no FILE given\nTry 'elfdeps --help'.\n`);
+    say(io, `no FILE given (try 'elfdeps --help')`);
     return EXIT.USAGE;
   }
   const sub = files[0];
   if ((sub === 'manifest' || sub === 'copy' || sub === 'run') && !existsSync(resolvePath(io.cwd, sub))) {
     // `elfdeps --root D manifest ...`: the subcommand was meant, but options came first.
-    io.stderr.write(`elfdeps: '${sub}' must come first: elfdeps ${sub} [options] ...\n`);
+    say(io, `'${sub}' must come first: elfdeps ${sub} [options] ...`);
     return EXIT.USAGE;
   }
 
@@ -114,9 +122,9 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     let code: number = EXIT.OK;
     for (const f of files) {
       try {
-        io.stdout.write(describeElf(readElf(f)).join('\n') + '\n');
+        io.stdout.write(describeElf(readElf(f)).map(escapeControls).join('\n') + '\n');
       } catch (err) {
-        io.stderr.write(`elfdeps: ${describeError(err)}\n`);
+        say(io, describeError(err));
         code = EXIT.USAGE;
       }
     }
@@ -127,7 +135,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
   try {
     options = loaderOptionsFrom(v, io);
   } catch (err) {
-    io.stderr.write(`elfdeps: ${describeError(err)}\n`);
+    say(io, describeError(err));
     return EXIT.USAGE;
   }
 
@@ -135,25 +143,26 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
   try {
     resolver = new Resolver(options);
   } catch (err) {
-    io.stderr.write(`elfdeps: ${describeError(err)}\n`);
+    say(io, describeError(err));
     return EXIT.USAGE;
   }
   let code: number = EXIT.OK;
   const results: Array<ProgramResolution & { verdict: Verdict }> = [];
   const judge = new Judge(resolver.fs, resolver.elfCache);
   const relocations = v['function-relocs'] ? 'all' : 'start';
-  // no-color.org: a NO_COLOR that is present and not empty turns colour off.
-  const color = io.stdout.isTTY === true && !io.env.NO_COLOR;
+  // no-color.org: a NO_COLOR that is present and not empty turns colour off; so does a dumb terminal.
+  const color = io.stdout.isTTY === true && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
   for (const file of files) {
     let p: ProgramResolution;
     try {
       p = resolver.resolveOne(file);
     } catch (err) {
-      io.stderr.write(`elfdeps: ${err instanceof ElfdepsError ? err.message : describeError(err)}\n`);
+      say(io, describeError(err));
       code = EXIT.USAGE;
       continue;
     }
-    if (p.missing.length > 0 || p.fatal !== null) code = Math.max(code, EXIT.NOT_FOUND);
+    // One status per verdict, whatever the format: a static FILE is "not a dynamic executable" (1).
+    if (p.missing.length > 0 || p.fatal !== null || p.flavour === 'none') code = Math.max(code, EXIT.NOT_FOUND);
     const judgement = judge.judge(p, { relocations, unused: v.unused === true });
     const { verdict } = judgement;
     if (!verdict.starts) code = Math.max(code, EXIT.NOT_FOUND);
@@ -161,29 +170,34 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       results.push({ ...p, verdict });
       continue;
     }
-    if (files.length > 1) io.stdout.write(`${file}:\n`);
+    // The tree's first line names the program: no "FILE:" header above it.
+    if (files.length > 1 && !v.tree) io.stdout.write(`${escapeControls(file)}:\n`);
+    // The loader reports a preload it cannot load on stderr and goes on (rtld.c do_preload); musl is silent.
+    if (p.flavour === 'glibc') {
+      for (const w of p.warnings) if (/^object '.*' from LD_PRELOAD cannot be preloaded /.test(w)) io.stderr.write(`ERROR: ld.so: ${escapeControls(w)}.\n`);
+    }
     if (v.tree) {
-      io.stdout.write([...formatTree(p, { color }, treeMarks(verdict)), ...formatVerdictTail(judgement, { color })].join('\n') + '\n');
+      io.stdout.write([...formatTree(p, { color, all: v.all === true }, treeMarks(verdict)), ...formatVerdictTail(judgement, { color })].join('\n') + '\n');
     } else if (p.flavour === 'none') {
       io.stderr.write('\tnot a dynamic executable\n');
-      code = Math.max(code, EXIT.NOT_FOUND);
       continue;
     } else if (p.fatal !== null && p.flavour === 'glibc') {
       // The real loader stops at the first fatal error and prints nothing else.
-      io.stderr.write(`elfdeps: ${file}: error while loading shared libraries: ${p.fatal}\n`);
+      say(io, `${file}: error while loading shared libraries: ${p.fatal}`);
       continue;
     } else {
       const flags = { verbose: v.verbose === true, unused: v.unused === true, undefined: v['data-relocs'] === true || v['function-relocs'] === true };
       const lines = formatLddVerdict(p, judgement, flags, process.pid);
-      if (lines.length) io.stdout.write(lines.join('\n') + '\n');
+      // Names, paths and symbols come from the files: no control character reaches the terminal.
+      if (lines.length) io.stdout.write(lines.map(escapeControls).join('\n') + '\n');
       // ldd shows nothing of a symbol the loader cannot bind at start unless asked (-d/-r): say why the status is 1.
       const atStart = verdict.undefinedSymbols.find((u) => u.atStart);
-      if (atStart && !flags.undefined && !flags.unused) io.stderr.write(`elfdeps: ${file} would not start: ${verdict.refusal}\n`);
-      for (const u of verdict.unreadable) io.stderr.write(`elfdeps: ${u}\n`);
+      if (atStart && !flags.undefined && !flags.unused) say(io, `${file} would not start: ${verdict.refusal}`);
+      for (const u of verdict.unreadable) say(io, u);
     }
     for (const m of p.missing) {
       const who = p.objects[m.requester]?.path ?? file;
-      if (p.flavour === 'musl' || v.tree) io.stderr.write(`elfdeps: ${m.error ?? `${m.name}: not found`} (needed by ${who})\n`);
+      if (p.flavour === 'musl' || v.tree) say(io, `${m.error ?? `${m.name}: not found`} (needed by ${who})`);
     }
   }
   if (v.json) io.stdout.write(JSON.stringify({ elfdeps: 1, root: resolver.fs.root || '/', programs: results }, null, 2) + '\n');

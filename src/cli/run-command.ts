@@ -6,12 +6,14 @@
  * 125 (the launcher failed, including bad usage), 126 (cannot execute), 127
  * (not found). See docs/launcher.md.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError } from '../errors.js';
 import { exitStatusOf } from '../launch/failure.js';
 import { LAUNCH_EXIT, parseEnvAssignment } from '../launch/plan.js';
 import { run } from '../launch/run.js';
-import type { CliIo, Command } from './io.js';
+import { say, type CliIo, type Command } from './io.js';
 
 const USAGE = `Usage: elfdeps run [OPTION]... NEWROOT [--] COMMAND [ARG]...
 Run COMMAND with NEWROOT as its root directory and / as its working directory.
@@ -23,7 +25,9 @@ Run COMMAND with NEWROOT as its root directory and / as its working directory.
   -h, --help   print this help
 
 COMMAND starts with an empty environment plus PATH (NEWROOT's own bin
-directories), TERM and LANG; nothing else is passed, in particular no LD_*.
+directories), TERM, and LANG and LC_* where NEWROOT has that locale; nothing
+else is passed, in particular no LD_*. A COMMAND that is neither ELF nor a
+#! script, or a malformed ELF file, is refused (126) before anything runs.
 As root this uses chroot(8); otherwise unshare(1) with a user namespace.
 A chroot is packaging, not a security boundary.
 
@@ -83,7 +87,7 @@ export const runCommand: Command = async (args: string[], io: CliIo): Promise<nu
   try {
     parsed = parseRunArgs(args);
   } catch (err) {
-    io.stderr.write(`elfdeps run: ${describeError(err)}\nTry 'elfdeps run --help'.\n`);
+    say(io, `${describeError(err)} (try 'elfdeps run --help')`);
     return LAUNCH_EXIT.FAILED;
   }
   if (parsed.help) {
@@ -106,9 +110,16 @@ export const runCommand: Command = async (args: string[], io: CliIo): Promise<nu
     });
     if (result.stdout) io.stdout.write(result.stdout);
     if (result.stderr) io.stderr.write(result.stderr);
+    // Many programs open /dev/null (shells, ssh, git): a failure in a root without one is worth a
+    // hint, when the command's stderr says so (captured), or when a person watches (a terminal).
+    const failed = result.exitStatus > 0 && result.exitStatus < 126;
+    const saysDevNull = result.stderr ? result.stderr.includes('/dev/null') : io.stderr.isTTY === true;
+    if (failed && saysDevNull && !parsed.dev && !existsSync(join(parsed.root, 'dev', 'null'))) {
+      say(io, `hint: ${parsed.command[0]} exited ${result.exitStatus}, and ${parsed.root} has no /dev/null; --dev gives the command a private /dev`);
+    }
     return result.exitStatus;
   } catch (err) {
-    io.stderr.write(`elfdeps: ${describeError(err)}\n`);
+    say(io, describeError(err));
     return exitStatusOf(err);
   }
 };

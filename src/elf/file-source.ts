@@ -42,7 +42,7 @@ export class FileSource {
         const st = statQuietly(path);
         if (st && !st.isFile()) throw new ElfFormatError('ELF_NOT_REGULAR', path, `not a regular file (${describeFileType(st)})`);
       }
-      throw new ElfIoError(path, describeOpenErrno(errno), errno, err);
+      throw new ElfIoError(path, '', errno, err);
     }
     try {
       const st = fstatSync(fd, { bigint: true });
@@ -132,25 +132,6 @@ function statQuietly(path: string): Stats | null {
     return statSync(path);
   } catch {
     return null;
-  }
-}
-
-function describeOpenErrno(errno: string | undefined): string {
-  switch (errno) {
-    case 'ENOENT':
-      return 'no such file (or a dangling symlink)';
-    case 'EACCES':
-      return 'permission denied';
-    case 'ELOOP':
-      return 'too many levels of symbolic links';
-    case 'ENOTDIR':
-      return 'a path component is not a directory';
-    case 'ENAMETOOLONG':
-      return 'file name too long';
-    case 'ENXIO':
-      return 'no such device';
-    default:
-      return 'cannot open';
   }
 }
 

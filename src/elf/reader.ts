@@ -155,15 +155,21 @@ const HEAD_BYTES = 1024;
 
 /** Decodes e_ident and the file header. Judges only what is needed to decode the rest. */
 export function readElfHeader(src: FileSource): ElfHeader {
-  if (src.size < BigInt(C.EI_NIDENT)) {
-    throw new ElfFormatError('ELF_TOO_SHORT', src.path, `file too short to be ELF (${src.size} bytes)`);
-  }
   // The ELF header, the program headers and PT_INTERP usually all lie in the first kilobyte.
   src.readHead(HEAD_BYTES);
-  const ident = src.readAt(0n, C.EI_NIDENT, 'ELF identification', 'ELF_TOO_SHORT');
-  if (!ident.subarray(0, 4).equals(C.ELFMAG)) {
-    throw new ElfFormatError('ELF_BAD_MAGIC', src.path, 'not an ELF file (bad magic)');
+  // The magic is judged on the bytes there are, so a short text file and a long one get the same
+  // words. The code stays the loader's: it finds a short file too short before reading a magic.
+  const start = src.readAt(0n, Number(src.size < 128n ? src.size : 128n), 'ELF identification', 'ELF_TOO_SHORT');
+  const magicBytes = Math.min(start.length, 4);
+  const code = src.size < BigInt(C.EI_NIDENT) ? 'ELF_TOO_SHORT' : 'ELF_BAD_MAGIC';
+  if (!start.subarray(0, magicBytes).equals(C.ELFMAG.subarray(0, magicBytes))) {
+    const shebang = /^#![ \t]*([^ \t\n]+)/.exec(start.toString('latin1'));
+    throw new ElfFormatError(code, src.path, shebang ? `a script for ${shebang[1]} (#!), not an ELF file` : 'not an ELF file (bad magic)');
   }
+  if (code === 'ELF_TOO_SHORT') {
+    throw new ElfFormatError(code, src.path, `file too short to be ELF (${src.size} bytes)`);
+  }
+  const ident = start.subarray(0, C.EI_NIDENT);
   const cls = ident[4];
   const data = ident[5];
   if (cls !== C.ELFCLASS32 && cls !== C.ELFCLASS64) {

@@ -30,8 +30,13 @@ export type LaunchExitStatus = (typeof LAUNCH_EXIT)[keyof typeof LAUNCH_EXIT];
 /** The directories PATH may name inside the new root, in Debian's order. */
 export const ROOT_PATH_CANDIDATES = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'] as const;
 
-/** Variables taken from the caller's environment when set; nothing else is. */
+/** Variables taken from the caller's environment when set; nothing else is (but LC_*, see isLocaleVariable). */
 export const FORWARDED_VARIABLES = ['TERM', 'LANG'] as const;
+
+/** LANG and LC_*: forwarded only when the new root has the locale they name (prepareLaunch filters them). */
+export function isLocaleVariable(name: string): boolean {
+  return name === 'LANG' || /^LC_[A-Z]+$/.test(name);
+}
 
 /** The host device nodes that --dev bind-mounts into NEWROOT/dev. */
 export const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
@@ -184,6 +189,7 @@ export function buildChildEnv(
     const value = callerEnv[name];
     if (value !== undefined) env[name] = value;
   }
+  for (const [name, value] of Object.entries(callerEnv)) if (value !== undefined && name !== 'LANG' && isLocaleVariable(name)) env[name] = value;
   for (const [key, value] of explicit) {
     checkVariable(key, value);
     env[key] = value;

@@ -12,7 +12,7 @@
  */
 import { closeSync, lstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoOf } from '../errors.js';
+import { ElfFormatError, ElfIoError, errnoOf, errnoWords } from '../errors.js';
 import { readElf } from '../elf/reader.js';
 import { RootFs } from '../resolve/rootfs.js';
 import { launchFailure } from './failure.js';
@@ -53,7 +53,7 @@ export function locateCommand(rootfs: RootFs, command: string, pathValue: string
   const label = rootHostPath(rootfs);
   if (command.includes('/')) {
     const walk = rootfs.walk(command, '/');
-    if (!walk.ok) throw launchFailure(LAUNCH_EXIT.NOT_FOUND, 'LAUNCH_FAILED', `${command}: not found in ${label}${walk.errno === 'ENOENT' ? '' : ` (${walk.errno})`}`, command);
+    if (!walk.ok) throw launchFailure(LAUNCH_EXIT.NOT_FOUND, 'LAUNCH_FAILED', `${command}: not found in ${label}${walk.errno === 'ENOENT' ? '' : `: ${errnoWords(walk.errno)}`}`, command);
     checkExecutable(rootfs, command, walk.realPath, walk.kind);
     return walk.realPath;
   }
@@ -94,22 +94,49 @@ export function checkInterpreter(rootfs: RootFs, command: string, realPath: stri
   const head = readHead(host, SHEBANG_BYTES);
   let interpreter: string | null = null;
   let what = '';
+  const cannot = (why: string) => launchFailure(LAUNCH_EXIT.CANNOT_EXECUTE, 'LAUNCH_FAILED', `${command}: cannot execute in ${rootHostPath(rootfs)}: ${why}`, command);
   if (head.length >= 4 && head[0] === 0x7f && head.subarray(1, 4).toString('latin1') === 'ELF') {
     try {
       interpreter = readElf(host).interpreter;
       what = 'ELF interpreter';
-    } catch {
-      return; // malformed: execve will say so
+    } catch (err) {
+      // Malformed: execve would fail with ENOEXEC, and execvp would hand the file to /bin/sh.
+      throw cannot(err instanceof ElfFormatError || err instanceof ElfIoError ? err.message.slice(host.length + 2) : String(err));
     }
   } else if (head.length >= 2 && head[0] === 0x23 && head[1] === 0x21) {
     interpreter = shebangInterpreter(head);
     what = 'script interpreter';
+  } else {
+    // execve says ENOEXEC, and execvp would then run the file with /bin/sh (usually absent: "No such file").
+    throw cannot('neither an ELF file nor a #! script (Exec format error)');
   }
   if (interpreter === null || interpreter === '') return;
   // The kernel opens the interpreter relative to the caller's cwd, here `/`.
   const walk = rootfs.walk(interpreter, '/');
   if (walk.ok && walk.kind === 'file') return;
   throw launchFailure(LAUNCH_EXIT.NOT_FOUND, 'LAUNCH_FAILED', `${command}: its ${what} ${interpreter} is missing in ${rootHostPath(rootfs)}`, command);
+}
+
+/** glibc's _nl_normalize_codeset: "UTF-8" -> "utf8", "8859-1" -> "iso88591". */
+function normalizeCodeset(codeset: string): string {
+  const kept = codeset.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return /^[0-9]+$/.test(kept) ? `iso${kept}` : kept;
+}
+
+/**
+ * Whether a locale (LANG or LC_* value) exists inside the root, where glibc's
+ * setlocale looks for it: C and POSIX are built in; others are a directory
+ * /usr/lib/locale/NAME (the codeset as written, or normalised) or an entry of
+ * /usr/lib/locale/locale-archive (not read: its presence is taken as yes).
+ */
+export function rootHasLocale(rootfs: RootFs, value: string): boolean {
+  if (value === 'C' || value === 'POSIX') return true;
+  if (value === '' || value.includes('/')) return false;
+  if (rootfs.walk('/usr/lib/locale/locale-archive', '/').ok) return true;
+  const m = /^([^.@]*)(?:\.([^@]*))?(@.*)?$/.exec(value);
+  const names = [value];
+  if (m && m[2] !== undefined) names.push(`${m[1]}.${normalizeCodeset(m[2])}${m[3] ?? ''}`);
+  return names.some((name) => rootfs.isDirectory(`/usr/lib/locale/${name}`));
 }
 
 /** The interpreter path of a `#!` line: the first word after `#!`, as binfmt_script takes it. */
@@ -145,11 +172,11 @@ export function ensureMountPoint(root: string, name: 'dev' | 'proc'): void {
   try {
     st = lstatSync(path);
   } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw launchFailure(LAUNCH_EXIT.FAILED, 'ROOT', `${path}: cannot inspect the mount point (${errnoOf(err) ?? 'error'})`, path);
+    if (errnoOf(err) !== 'ENOENT') throw launchFailure(LAUNCH_EXIT.FAILED, 'ROOT', `${path}: cannot inspect the mount point: ${errnoWords(err)}`, path);
     try {
       mkdirSync(path, { mode: name === 'proc' ? 0o555 : 0o755 });
     } catch (mkErr) {
-      throw launchFailure(LAUNCH_EXIT.FAILED, 'ROOT', `${path}: cannot create the mount point (${errnoOf(mkErr) ?? 'error'})`, path);
+      throw launchFailure(LAUNCH_EXIT.FAILED, 'ROOT', `${path}: cannot create the mount point: ${errnoWords(mkErr)}`, path);
     }
     return;
   }

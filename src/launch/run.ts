@@ -11,8 +11,8 @@ import { ElfdepsError } from '../errors.js';
 import { closeInheritedFds } from './fds.js';
 import { launchFailure } from './failure.js';
 import { checkNamespaces, findHostTools, isEffectiveRoot } from './host.js';
-import { buildLaunchPlan, LAUNCH_EXIT, type LaunchPlan } from './plan.js';
-import { checkInterpreter, ensureMountPoint, locateCommand, openRoot, rootBinDirs, rootHostPath } from './root.js';
+import { buildLaunchPlan, isLocaleVariable, LAUNCH_EXIT, type LaunchPlan } from './plan.js';
+import { checkInterpreter, ensureMountPoint, locateCommand, openRoot, rootBinDirs, rootHasLocale, rootHostPath } from './root.js';
 
 export interface RunOptions {
   /** The new root (a host directory; symlinks in this path are resolved). */
@@ -66,11 +66,12 @@ function asLaunchFailure(err: unknown): never {
  * LaunchFailure.
  */
 export function prepareLaunch(options: RunOptions): LaunchPlan {
-  const callerEnv = options.callerEnv ?? process.env;
   const dev = options.dev === true;
   const proc = options.proc === true;
   try {
     const rootfs = openRoot(options.root);
+    // A locale the root lacks only makes programs warn (perl: six lines): LANG/LC_* go in where it exists.
+    const callerEnv = Object.fromEntries(Object.entries(options.callerEnv ?? process.env).filter(([k, v]) => !isLocaleVariable(k) || (v !== undefined && rootHasLocale(rootfs, v))));
     const root = rootHostPath(rootfs);
     const plan = buildLaunchPlan(
       { root, command: options.command, dev, proc, env: Object.entries(options.env ?? {}) },

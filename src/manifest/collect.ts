@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readdirSync } from 'node:fs';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import type { PathWalk, RootFs } from '../resolve/rootfs.js';
 import { PATH_LIMITS } from './entry-path.js';
 import { hashFd } from './hash.js';
@@ -97,7 +97,7 @@ export class EntryCollector {
     try {
       fd = openSync(source, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
     } catch (err) {
-      throw new ElfdepsError('ROOT', `${source}: cannot read (${errnoOf(err) ?? 'error'})`, { path: source, cause: err });
+      throw new ElfdepsError('ROOT', `${source}: cannot read: ${errnoWords(err)}`, { path: source, cause: err });
     }
     try {
       const st = fstatSync(fd);
@@ -138,7 +138,7 @@ export class EntryCollector {
    */
   addTree(path: string, cwd: string, exclude: ReadonlySet<string> = NONE): void {
     const walk = this.addOpened(path, cwd);
-    if (!walk.ok) throw new ElfdepsError('ROOT', `${path}: cannot add (${walk.errno ?? 'error'})`, { path });
+    if (!walk.ok) throw new ElfdepsError('ROOT', `${path}: cannot add: ${errnoWords(walk.errno)}`, { path });
     if (walk.kind === 'other') this.warnings.push(`${path}: skipped (not a regular file, directory or symlink)`);
     if (walk.kind === 'dir') this.descend(walk.realPath, 1, exclude);
   }
@@ -149,7 +149,7 @@ export class EntryCollector {
     try {
       names = readdirSync(this.fs.hostPath(dir)).sort();
     } catch (err) {
-      throw new ElfdepsError('ROOT', `${this.fs.hostPath(dir)}: cannot list (${errnoOf(err) ?? 'error'})`, { path: dir, cause: err });
+      throw new ElfdepsError('ROOT', `${this.fs.hostPath(dir)}: cannot list: ${errnoWords(err)}`, { path: dir, cause: err });
     }
     for (const name of names) {
       if (exclude.has(name)) continue;
@@ -159,7 +159,7 @@ export class EntryCollector {
       if (!walk.ok) {
         // A dangling symlink is kept as it is; anything else unreadable is reported.
         if (first && first.path === child) this.put({ kind: 'symlink', path: child, target: first.target, source: this.fs.hostPath(child) });
-        else this.warnings.push(`${child}: skipped (${walk.errno ?? 'unreadable'})`);
+        else this.warnings.push(`${child}: skipped: ${errnoWords(walk.errno)}`);
         continue;
       }
       this.record(child, '/', walk);

@@ -3,7 +3,7 @@
  * root needs for them to run, as the host (or a foreign root) has it.
  */
 import { posix } from 'node:path';
-import { ElfdepsError } from '../errors.js';
+import { ElfdepsError, errnoWords } from '../errors.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
@@ -56,8 +56,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   const visit = (input: string, depth: number, neededBy: string | null): void => {
     const walk = fs.walk(input, cwd);
     if (!walk.ok || walk.kind !== 'file') {
-      const reason = walk.ok ? 'not a regular file' : walk.errno ?? 'not found';
-      if (neededBy === null) throw new ElfdepsError('ELF_IO', `${input}: cannot open (${reason})`, { path: input });
+      const reason = walk.ok ? 'not a regular file' : errnoWords(walk.errno ?? 'ENOENT');
+      if (neededBy === null) throw new ElfdepsError('ELF_IO', `${input}: ${reason}`, { path: input });
       missing.push({ program: neededBy, name: input, neededBy, reason });
       return;
     }
@@ -120,7 +120,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
         why = { by: 'loader', program: programPath, neededBy, ...(rule === undefined ? {} : { rule }) };
       }
       const walk = collector.withWhy(why, () => collector.addOpened(opened, cwd));
-      if (!walk.ok) missing.push({ program: p.path, name: opened, neededBy: p.path, reason: `cannot open (${walk.errno ?? 'error'})` });
+      if (!walk.ok) missing.push({ program: p.path, name: opened, neededBy: p.path, reason: `cannot open: ${errnoWords(walk.errno)}` });
     }
     for (const dep of p.missing) {
       const neededBy = p.objects[dep.requester]?.path ?? p.path;

@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, comparePaths, pathComponents, pathProblem } from './entry-path.js';
 import { checkManifestSchema } from './schema.js';
 import type { Manifest, ManifestEntry } from './types.js';
@@ -120,7 +120,7 @@ export function readManifestFile(path: string): Manifest {
   try {
     fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (err) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${path}: cannot open manifest (${errnoOf(err) ?? 'error'})`, { path, cause: err });
+    throw new ElfdepsError('MANIFEST_INVALID', `${path}: cannot open manifest: ${errnoWords(err)}`, { path, cause: err });
   }
   try {
     const st = fstatSync(fd);

@@ -10,7 +10,7 @@
  * then sets directory modes, deepest first. Running it twice is a no-op.
  */
 import { mkdirSync } from 'node:fs';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { validateManifest } from '../manifest/validate.js';
 import { planMaterialise } from './plan.js';
 import type { SourceIdentity } from './source.js';
@@ -37,19 +37,21 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
     created: 0,
     replaced: 0,
     unchanged: 0,
+    conflicts: 0,
     bytes: plan.bytes,
     staleTempsRemoved: plan.staleTemps.length,
     actions: ordered,
     warnings: plan.warnings,
   };
-  for (const action of ordered) report[action.op === 'create' ? 'created' : action.op === 'replace' ? 'replaced' : 'unchanged']++;
+  const counter = { create: 'created', replace: 'replaced', unchanged: 'unchanged', conflict: 'conflicts' } as const;
+  for (const action of ordered) report[counter[action.op]]++;
   if (options.dryRun) return report;
 
   if (!plan.rootExists) {
     try {
-      mkdirSync(plan.root, { recursive: true, mode: 0o755 });
+      mkdirSync(plan.root, 0o755); // its parent exists (checked by the plan): never mkdir -p
     } catch (err) {
-      throw new ElfdepsError('ROOT', `${plan.root}: cannot create the new root (${errnoOf(err) ?? 'error'})`, { path: plan.root, cause: err });
+      throw new ElfdepsError('ROOT', `${plan.root}: cannot create the new root: ${errnoWords(err)}`, { path: plan.root, cause: err });
     }
   }
   for (const stale of plan.staleTemps) removeStaleTemp(stale);
@@ -58,16 +60,30 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
   let done = 0;
   let bytesDone = 0;
   const tick = (path: string) => progress?.({ done: ++done, total: ordered.length, bytesDone, bytesTotal: plan.bytes, path });
-  for (const action of ordered) {
-    if (action.op !== 'unchanged') {
-      if (action.kind === 'directory') makeDirectory(plan.root, action);
-      else if (action.kind === 'file') bytesDone += writeFile(plan.root, action, plannedSource(plan.sources, action.path));
-      else if (action.kind === 'generated') bytesDone += writeGenerated(plan.root, action);
-      else writeSymlink(plan.root, action);
+  const dirs: PlannedAction[] = []; // made (or to be re-moded), deepest last
+  let finished = false;
+  try {
+    for (const action of ordered) {
+      if (action.op !== 'unchanged') {
+        if (action.kind === 'directory') {
+          makeDirectory(plan.root, action);
+          dirs.push(action);
+        } else if (action.kind === 'file') bytesDone += writeFile(plan.root, action, plannedSource(plan.sources, action.path));
+        else if (action.kind === 'generated') bytesDone += writeGenerated(plan.root, action);
+        else writeSymlink(plan.root, action);
+      }
+      tick(action.path);
     }
-    tick(action.path);
+    finished = true;
+  } finally {
+    // Never leave a directory at its temporary 0700, even when the copy stops half-way.
+    for (let i = dirs.length - 1; i >= 0; i--) {
+      try {
+        setDirectoryMode(plan.root, dirs[i] as PlannedAction);
+      } catch (err) {
+        if (finished) throw err; // otherwise the first failure is the one to report
+      }
+    }
   }
-  const dirs = byKind('directory').filter((a) => a.op !== 'unchanged');
-  for (let i = dirs.length - 1; i >= 0; i--) setDirectoryMode(plan.root, dirs[i] as PlannedAction);
   return report;
 }

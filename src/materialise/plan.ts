@@ -9,8 +9,8 @@
  * so that the writer can tell when the file was swapped after this check.
  */
 import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { basename, dirname, resolve as resolvePath } from 'node:path';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { parentOf, withParentDirectories } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
@@ -50,7 +50,7 @@ function inspect(host: string): Existing {
     st = lstatSync(host);
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') return { type: 'absent' };
-    throw new ElfdepsError('COPY_FAILED', `${host}: cannot inspect (${errnoOf(err) ?? 'error'})`, { path: host, cause: err });
+    throw new ElfdepsError('COPY_FAILED', `${host}: cannot inspect: ${errnoWords(err)}`, { path: host, cause: err });
   }
   if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
   if (st.isFile()) return { type: 'file', mode: st.mode & 0o7777, size: st.size };
@@ -74,7 +74,7 @@ function sameContent(host: string, entry: FileEntry | GeneratedEntry): boolean {
   try {
     fd = openSync(host, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
-    throw new ElfdepsError('COPY_FAILED', `${host}: cannot read existing file (${errnoOf(err) ?? 'error'})`, { path: host, cause: err });
+    throw new ElfdepsError('COPY_FAILED', `${host}: cannot read existing file: ${errnoWords(err)}`, { path: host, cause: err });
   }
   try {
     return hashFd(fd).sha256 === entry.sha256;
@@ -83,13 +83,26 @@ function sameContent(host: string, entry: FileEntry | GeneratedEntry): boolean {
   }
 }
 
+/** NEWROOT may be created, but only in a directory that exists, as mkdir without -p. */
+function newRootInExistingParent(newRoot: string): string {
+  const wanted = resolvePath(newRoot);
+  let parent: string;
+  try {
+    parent = realpathSync.native(dirname(wanted));
+  } catch (err) {
+    throw new ElfdepsError('ROOT', `${newRoot}: cannot create the new root: directory ${dirname(wanted)}: ${errnoWords(err)}`, { path: newRoot, cause: err });
+  }
+  if (!lstatSync(parent).isDirectory()) throw new ElfdepsError('ROOT', `${newRoot}: cannot create the new root: ${dirname(wanted)} is not a directory`, { path: newRoot });
+  return parent === '/' ? `/${basename(wanted)}` : `${parent}/${basename(wanted)}`;
+}
+
 function resolveRoot(newRoot: string): { root: string; exists: boolean } {
   let root: string;
   try {
     root = realpathSync.native(newRoot);
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return { root: resolvePath(newRoot), exists: false };
-    throw new ElfdepsError('ROOT', `${newRoot}: cannot use as the new root (${errnoOf(err) ?? 'error'})`, { path: newRoot, cause: err });
+    if (errnoOf(err) === 'ENOENT') return { root: newRootInExistingParent(newRoot), exists: false };
+    throw new ElfdepsError('ROOT', `${newRoot}: cannot use as the new root: ${errnoWords(err)}`, { path: newRoot, cause: err });
   }
   if (!lstatSync(root).isDirectory()) throw new ElfdepsError('ROOT', `${newRoot}: the new root is not a directory`, { path: newRoot });
   if (root === '/') throw new ElfdepsError('ROOT', `${newRoot}: refusing to materialise into the host's own root`, { path: newRoot });
@@ -167,6 +180,18 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
   }
 }
 
+/** --link: every file to link must be on NEWROOT's filesystem, found before anything is written. */
+function checkLinkable(root: string, rootExists: boolean, actions: PlannedAction[], sources: Map<string, SourceIdentity>): void {
+  const rootDev = lstatSync(rootExists ? root : dirname(root), { bigint: true }).dev;
+  for (const a of actions) {
+    if (a.kind !== 'file' || a.method !== 'link' || a.op === 'unchanged' || a.op === 'conflict') continue;
+    const source = (a.entry as FileEntry).source;
+    if (sources.get(a.path)?.dev !== rootDev) {
+      throw new ElfdepsError('COPY_FAILED', `${root}: --link needs the new root on the same filesystem as ${source}: ${errnoWords('EXDEV')}`, { path: root });
+    }
+  }
+}
+
 /** Inspects NEWROOT and returns what materialising `manifest` (already validated) would do. */
 export function planMaterialise(manifest: Manifest, newRoot: string, options: MaterialiseOptions): Plan {
   const { root, exists } = resolveRoot(newRoot);
@@ -191,13 +216,20 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
     const state: Existing = parentAbsent ? { type: 'absent' } : inspect(root + path);
     const next = paths[i + 1];
     const hasChildren = next !== undefined && next.startsWith(path + '/');
-    const action = decide(root, entry, state, hasChildren, options);
+    let action: PlannedAction;
+    try {
+      action = decide(root, entry, state, hasChildren, options);
+    } catch (err) {
+      // A dry run shows the whole plan with every conflict marked; a real run stops at the first.
+      if (!options.dryRun || !(err instanceof ElfdepsError) || (err.code !== 'TARGET_CONFLICT' && err.code !== 'ROOT')) throw err;
+      action = { kind: entry.kind, path, entry, op: 'conflict', detail: err.message };
+    }
     if (!listed.has(path)) action.implicit = true;
-    if (entry.kind === 'directory' && (state.type === 'absent' || action.op === 'replace') && state.type !== 'dir') absent.add(path);
+    if (entry.kind === 'directory' && (state.type === 'absent' || action.op === 'replace' || action.op === 'conflict') && state.type !== 'dir') absent.add(path);
     if (entry.kind === 'directory' && state.type === 'dir') {
       for (const name of staleTempNames(root + path)) staleTemps.push(`${root}${path}/${name}`);
     }
-    if (entry.kind === 'file' && action.op !== 'unchanged') {
+    if (entry.kind === 'file' && action.op !== 'unchanged' && action.op !== 'conflict') {
       sources.set(path, checkSource(entry));
       bytes += entry.size;
     }
@@ -205,6 +237,7 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
     actions.push(action);
   }
   if (exists) for (const name of staleTempNames(root)) staleTemps.push(`${root}/${name}`);
+  if (options.link) checkLinkable(root, exists, actions, sources);
   const warnings: string[] = [];
   if (options.link) {
     const copied = actions.filter((a) => a.kind === 'file' && a.op !== 'unchanged' && a.method === 'copy').length;

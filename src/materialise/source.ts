@@ -10,7 +10,7 @@
  */
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { describeFileType } from '../file-type.js';
 import type { FileEntry } from '../manifest/types.js';
 
@@ -21,8 +21,9 @@ export interface SourceIdentity {
 }
 
 function changed(entry: FileEntry, what: string, err?: unknown): ElfdepsError {
+  // Human words first, the errno code after (errnoWords), as every message says it.
   const errno = err === undefined ? undefined : errnoOf(err);
-  return new ElfdepsError('SOURCE_CHANGED', `${entry.source}: ${what}${errno ? ` (${errno})` : ''}`, { path: entry.source, cause: err });
+  return new ElfdepsError('SOURCE_CHANGED', `${entry.source}: ${what}${errno ? `: ${errnoWords(errno)}` : ''}`, { path: entry.source, cause: err });
 }
 
 /** The source must still be the regular file the manifest describes, reached without symlinks; returns which file it is. */

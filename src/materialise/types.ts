@@ -22,7 +22,8 @@ export interface MaterialiseProgress {
   path: string;
 }
 
-export type Operation = 'create' | 'replace' | 'unchanged';
+/** 'conflict' only in a dry run: what a real run would stop at (the detail says why). */
+export type Operation = 'create' | 'replace' | 'unchanged' | 'conflict';
 
 export interface PlannedAction {
   op: Operation;
@@ -47,6 +48,8 @@ export interface MaterialiseReport {
   created: number;
   replaced: number;
   unchanged: number;
+  /** Entries a real run would refuse (dry run only; a real run stops at the first). */
+  conflicts: number;
   /** Bytes of file content written (or to be written, in a dry run). */
   bytes: number;
   /** Leftover temporaries of an interrupted run removed (or to be removed). */

@@ -27,7 +27,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
@@ -39,7 +39,7 @@ import type { PlannedAction } from './types.js';
 
 function fail(code: 'COPY_FAILED' | 'SOURCE_CHANGED', path: string, what: string, err?: unknown): ElfdepsError {
   const errno = err === undefined ? undefined : errnoOf(err);
-  return new ElfdepsError(code, `${path}: ${what}${errno ? ` (${errno})` : ''}`, { path, cause: err });
+  return new ElfdepsError(code, `${path}: ${what}${errno ? `: ${errnoWords(errno)}` : ''}`, { path, cause: err });
 }
 
 /** Host path of an in-root path, after making sure every directory above it is a real directory inside NEWROOT. */

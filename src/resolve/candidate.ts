@@ -8,6 +8,7 @@
  * a relocatable object or a directory named like the library is fatal.
  * musl uses the first file that opens, whatever it is.
  */
+import { statSync } from 'node:fs';
 import { ElfdepsError } from '../errors.js';
 import * as C from '../elf/constants.js';
 import { FileSource } from '../elf/file-source.js';
@@ -106,6 +107,8 @@ export function openCandidateGlibc(
       case 'ELF_TOO_SHORT':
         return { kind: 'fatal', message: `${pathString}: file too short` };
       case 'ELF_BAD_MAGIC':
+        // open_verify checks the length against its own Elf_Ehdr before the magic.
+        if (statSync(walk.hostPath).size < (target.elfClass === 64 ? 64 : 52)) return { kind: 'fatal', message: `${pathString}: file too short` };
         return { kind: 'fatal', message: `${pathString}: invalid ELF header` };
       case 'ELF_BAD_IDENT':
         // An EI_CLASS that is neither 32 nor 64 is "another class" to glibc;

@@ -4,7 +4,7 @@
  * this module sets up what the walk needs from the root (cache, ld.so.conf,
  * preload file, musl path file, loader profile) and shares it across inputs.
  */
-import { ElfdepsError } from '../errors.js';
+import { ElfdepsError, errnoWords } from '../errors.js';
 import { ElfCache } from './candidate.js';
 import type { SearchDir } from './dst.js';
 import { cacheTargetFor, lookupLdCache, parseLdCache, type LdCache } from './ldcache.js';
@@ -132,7 +132,7 @@ export class Resolver {
   resolveOne(input: string): ProgramResolution {
     const walk = this.fs.walk(input, this.cwd);
     const inRoot = this.fs.isHostRoot ? '' : ` inside ${this.fs.root}`;
-    if (!walk.ok) throw new ElfdepsError('ELF_IO', `${input}: cannot open${inRoot} (${walk.errno})`, { path: input });
+    if (!walk.ok) throw new ElfdepsError('ELF_IO', `${input}${inRoot}: ${errnoWords(walk.errno)}`, { path: input });
     if (walk.kind !== 'file') throw new ElfdepsError('ELF_NOT_REGULAR', `${input}: not a regular file`, { path: input });
     const r = this.elfCache.read(walk.hostPath);
     if (r instanceof ElfdepsError) throw new ElfdepsError(r.code, r.message.replace(walk.hostPath, input), { path: input, cause: r });

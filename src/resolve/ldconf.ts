@@ -20,7 +20,7 @@
  */
 import { posix } from 'node:path';
 import { createRequire } from 'node:module';
-import { describeError } from '../errors.js';
+import { describeError, errnoWords } from '../errors.js';
 import type { RootFs } from './rootfs.js';
 
 type GlobOptions = { cwd: string; dot: boolean; nobrace: boolean; noext: boolean; noglobstar: boolean; posix: boolean };
@@ -86,7 +86,7 @@ function parseConf(st: State, file: string, depth: number, from: string | null):
   const walk = st.fs.walk(file);
   if (!walk.ok) {
     // A root without /etc/ld.so.conf is normal; an include that matched but cannot be opened is not.
-    if (from !== null || (walk.errno !== 'ENOENT' && walk.errno !== 'ENOTDIR')) warn(`cannot open configuration file ${file} (${walk.errno})`);
+    if (from !== null || (walk.errno !== 'ENOENT' && walk.errno !== 'ENOTDIR')) warn(`cannot open configuration file ${file}: ${errnoWords(walk.errno)}`);
     return;
   }
   if (st.stack.includes(walk.realPath)) return warn(`include cycle: ${file} is already being read; ignored`);
@@ -157,7 +157,7 @@ function addDir(st: State, line: string, where: string): void {
   const walk = st.fs.walk(path);
   if (!walk.ok) {
     // ldconfig drops missing directories silently (it says so only with -v).
-    if (walk.errno !== 'ENOENT' && walk.errno !== 'ENOTDIR') st.out.warnings.push(`${where}: cannot use directory ${path} (${walk.errno})`);
+    if (walk.errno !== 'ENOENT' && walk.errno !== 'ENOTDIR') st.out.warnings.push(`${where}: cannot use directory ${path}: ${errnoWords(walk.errno)}`);
     return;
   }
   if (walk.kind !== 'dir') {

@@ -127,6 +127,24 @@ function vdsoName(machineName: string): string | null {
   }
 }
 
+/**
+ * Whether this kernel maps a vDSO into a program of another machine that it
+ * runs natively (a compat ABI): on x86_64, i386 programs get linux-gate.so.1
+ * when /proc/sys/abi/vsyscall32 is 1 (arch/x86/entry/vdso/vdso32-setup.c);
+ * a 64-bit POWER kernel always maps linux-vdso32.so.1 into 32-bit programs.
+ */
+function compatVdsoMapped(machineName: string): boolean {
+  const host = hostMachineName();
+  if (host === 'x86_64' && machineName === 'i386') {
+    try {
+      return readFileSync('/proc/sys/abi/vsyscall32', 'latin1').trim() === '1';
+    } catch {
+      return false;
+    }
+  }
+  return host === 'ppc64' && machineName === 'ppc';
+}
+
 export function isMuslInterpreter(interp: string): boolean {
   return /(^|\/)ld-musl-[^/]*\.so\.1$/.test(interp);
 }
@@ -388,7 +406,7 @@ export function loaderProfile(input: ProfileInput): LoaderProfile {
   const interpreter = input.interpreter ?? defaultInterpreter(input.machine, input.elfClass, input.littleEndian);
   // hwcaps and $PLATFORM come from the CPU we run on only when the program is for this machine.
   const isHostMachine = machineName === hostMachineName();
-  const vdso = isHostMachine ? vdsoName(machineName) : null;
+  const vdso = isHostMachine || (fs.isHostRoot && compatVdsoMapped(machineName)) ? vdsoName(machineName) : null;
   if (isMuslInterpreter(interpreter)) {
     const arch = /ld-musl-([^/]*)\.so\.1$/.exec(interpreter)?.[1] ?? null;
     return {

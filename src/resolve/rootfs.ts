@@ -13,7 +13,7 @@
  * make a new one when the tree may have changed.
  */
 import { lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { ElfdepsError, errnoOf } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 
 /** Linux follows at most 40 symlinks in one path resolution. */
 export const MAX_SYMLINKS = 40;
@@ -63,7 +63,7 @@ export class RootFs {
     try {
       real = realpathSync(root);
     } catch (err) {
-      throw new ElfdepsError('ROOT', `${root}: cannot use as root (${errnoOf(err) ?? 'error'})`, { path: root, cause: err });
+      throw new ElfdepsError('ROOT', `${root}: cannot use as root: ${errnoWords(err)}`, { path: root, cause: err });
     }
     if (!statSync(real).isDirectory()) throw new ElfdepsError('ROOT', `${root}: root is not a directory`, { path: root });
     this.root = real === '/' ? '' : real;
@@ -174,7 +174,7 @@ export class RootFs {
     try {
       return readFileSync(w.hostPath);
     } catch (err) {
-      throw new ElfdepsError('ROOT', `${path}: cannot read (${errnoOf(err) ?? 'error'})`, { path, cause: err });
+      throw new ElfdepsError('ROOT', `${path}: cannot read: ${errnoWords(err)}`, { path, cause: err });
     }
   }
 
