@@ -375,6 +375,20 @@ function buildFixtures(D: string): { dir: string; cases: Case[] } {
     const rel = mustRun('readelf', ['-r', '--wide', `${D}/c13/${p}`]);
     if (!/R_X86_64_COPY\s+\S+\s+sdata/.test(rel)) throw new Error(`c13/${p}: no copy relocation of sdata:\n${rel}`);
   }
+  // 15. A versioned library not found, whose version index is above every found one's: glibc
+  //     (_dl_check_map_versions) counts the highest index over found files only, so the
+  //     reference has no version slot and ldd -r names no version. Both link orders, so
+  //     that one of them puts the missing library's version last.
+  const mapG = writeText(`${D}/g/gone.map`, 'VERS_G { global: gfunc; local: *; };\n');
+  const mapF = writeText(`${D}/g/found.map`, 'VERS_F { global: ffunc; local: *; };\n');
+  const libGone = mklib(`${D}/g/gone/libgone.so.1`, { source: 'int gfunc(void) { return 1; }\n', args: [`-Wl,--version-script=${mapG}`] });
+  const libFound = mklib(`${D}/g/found/libfound.so.1`, { source: 'int ffunc(void) { return 2; }\n', args: [`-Wl,--version-script=${mapF}`] });
+  //     Programs without libc (-nostdlib, their own _start), so that only these two files have versions.
+  const G =
+    'int gfunc(void); int ffunc(void);\n' +
+    'void _start(void) { volatile int never = 0; if (never) gfunc(); ffunc(); __asm__ volatile("mov $60, %eax\\n\\txor %edi, %edi\\n\\tsyscall"); }\n';
+  mkexe(`${D}/c15/prog-gone-last`, { source: G, args: ['-nostdlib', '-nostartfiles'], needs: [libFound, libGone], rpath: `${D}/g/found` });
+  mkexe(`${D}/c15/prog-gone-first`, { source: G, args: ['-nostdlib', '-nostartfiles'], needs: [libGone, libFound], rpath: `${D}/g/found` });
   const rel9 = mustRun('readelf', ['-r', '--wide', `${D}/c9/prog`]);
   if (!/R_X86_64_GLOB_DAT\s+\S+\s+sdata/.test(rel9)) throw new Error(`c9/prog: sdata is not a GLOB_DAT relocation:\n${rel9}`);
   for (const p of ['c11/prog', 'c12/prog-now']) {
@@ -600,6 +614,20 @@ function buildFixtures(D: string): { dir: string; cases: Case[] } {
         has(r, 'undefined symbol: sdata\t(./c9/prog)\n', 'ldd -r');
       },
     },
+    {
+      id: '15',
+      title: 'a versioned library not found: its versions get no slot above the found ones',
+      entries: [
+        { label: '15 (libgone linked last)', files: ['./c15/prog-gone-last'] },
+        { label: '15 (libgone linked first)', files: ['./c15/prog-gone-first'] },
+      ],
+      oracle: (o) => {
+        has(o.ldd(0, ''), 'libgone.so.1 => not found', 'ldd');
+        // At least one order puts VERS_G above GLIBC_* and VERS_F: there ldd -r names no version.
+        const unversioned = [0, 1].filter((i) => o.ldd(i, '-r').includes('undefined symbol: gfunc\t'));
+        expect(unversioned.length, `a link order where ldd -r gives gfunc no version:\n${o.ldd(0, '-r')}\n${o.ldd(1, '-r')}`).to.be.at.least(1);
+      },
+    },
   ];
   return { dir: D, cases };
 }
@@ -619,7 +647,7 @@ describe('loader verdict cases (symbol versions and lookup) against ldd and the 
       `verdict cases: ${outputs.equal}/${outputs.checked} outputs equal to ldd, ${verdicts.equal}/${verdicts.checked} start verdicts equal to the real start`,
   });
 
-  for (let n = 1; n <= 14; n++) {
+  for (let n = 1; n <= 15; n++) {
     it(`case ${n}`, function () {
       const { dir, cases } = fixtures();
       const c = cases[n - 1] as Case;

@@ -17,15 +17,12 @@
  * library: plugins list many undefined symbols, as expected; they are compared
  * like the rest.
  *
- * One divergence is known and allowed, narrowly: glibc's trace mode gives a
- * versioned reference to a library that was not found no version when that
- * version's index is above every index of the found libraries and of the
+ * A versioned reference to a library that was not found gets no version
+ * when its index is above every index of the found libraries and of the
  * object's own definitions (_dl_check_map_versions counts ndx_high over
- * found dependencies only; the slot stays empty), so ldd -r prints
- * `undefined symbol: X` where elfdeps prints `undefined symbol: X, version V`
- * (the JDK's libraries, whose libjvm.so is not on the search path). Only
- * that exact pair, in a file whose list has a `=> not found` line, is
- * allowed; it is counted and printed. To be fixed in src/verdict.
+ * found dependencies only): ldd -r prints `undefined symbol: X` there, and so
+ * does elfdeps (the JDK's libraries, whose libjvm.so is not on the search
+ * path, are such files).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -121,26 +118,6 @@ function multisetDiff(want: string[], got: string[]): { missing: string[]; extra
   return { missing, extra };
 }
 
-/**
- * The known divergence (see the top): every line only in ldd is `undefined symbol: X\t(OBJ)`
- * and has its twin only in elfdeps, `undefined symbol: X, version V\t(OBJ)`, and ldd's list
- * has a library not found.
- */
-function versionOfMissingLibraryOnly(d: { missing: string[]; extra: string[] }, want: string[]): boolean {
-  if (d.missing.length === 0 || d.missing.length !== d.extra.length || !want.some((l) => l.endsWith(' => not found'))) return false;
-  const extra = [...d.extra];
-  for (const m of d.missing) {
-    const parts = /^(undefined symbol: [^,\t]+)(\t\(.*\))$/.exec(m);
-    if (!parts) return false;
-    const [, symbol, object] = parts as unknown as [string, string, string];
-    // The twin: the same line with ", version V" (V without a tab) after the name.
-    const twin = extra.findIndex((e) => e.startsWith(`${symbol}, version `) && e.endsWith(object) && !e.slice(symbol.length, e.length - object.length).includes('\t'));
-    if (twin < 0) return false;
-    extra.splice(twin, 1);
-  }
-  return true;
-}
-
 const show = (lines: string[]): string => (lines.length ? lines.map((l) => `    ${JSON.stringify(l)}`).join('\n') : '    (nothing)');
 
 describe('conformance of the verdict (versions, unused, relocations) with ldd on the host', function () {
@@ -163,8 +140,6 @@ describe('conformance of the verdict (versions, unused, relocations) with ldd on
     const counts: Record<Flag, number> = { '-v': 0, '-u': 0, '-r': 0 };
     const timings: string[] = [];
     let undefinedLines = 0;
-    /** Files with only the known divergence (see the top). */
-    const known: string[] = [];
     for (const flag of ['-v', '-u', '-r'] as Flag[]) {
       let t = Date.now();
       const want = await runAll(LDD, [flag], batches);
@@ -193,7 +168,6 @@ describe('conformance of the verdict (versions, unused, relocations) with ldd on
               );
             }
           } else if (sameMultiset(wl, gl)) counts[flag]++;
-          else if (flag === '-r' && versionOfMissingLibraryOnly(multisetDiff(wl, gl), wl)) known.push(f);
           else {
             const d = multisetDiff(wl, gl);
             // Short outputs in full; long ones (plugins with hundreds of undefined symbols) as the difference.
@@ -209,9 +183,8 @@ describe('conformance of the verdict (versions, unused, relocations) with ldd on
     }
     const n = files.length;
     console.log(
-      `      ldd -v: ${counts['-v']}/${n} equal; ldd -u: ${counts['-u']}/${n} same lines; ldd -r: ${counts['-r']}/${n} same lines, ${known.length} more with only the known divergence (${undefinedLines} undefined-symbol lines compared)`,
+      `      ldd -v: ${counts['-v']}/${n} equal; ldd -u: ${counts['-u']}/${n} same lines; ldd -r: ${counts['-r']}/${n} same lines (${undefinedLines} undefined-symbol lines compared)`,
     );
-    if (known.length) console.log(`      known divergence (a version of a library not found, which ldd -r omits): ${known.length} files: ${known.join(' ')}`);
     console.log(`      ${batches.length} batches of up to ${BATCH} files, ${PARALLEL} at a time: ${timings.join('; ')}`);
     if (mismatches.length) console.log(mismatches.slice(0, 15).join('\n'));
     expect(mismatches.length, `${mismatches.length} (file, flag) pairs differ; the first ${Math.min(15, mismatches.length)} are printed above`).to.equal(0);

@@ -9,6 +9,7 @@
  */
 import { ElfdepsError } from '../errors.js';
 import { ElfImage } from '../elf/image.js';
+import { readVersionNeeds } from '../elf/versions.js';
 import type { ElfCache } from '../resolve/candidate.js';
 import type { RootFs } from '../resolve/rootfs.js';
 import type { ProgramResolution } from '../resolve/types.js';
@@ -28,6 +29,8 @@ export interface MapEntry {
   image: ElfImage | null;
   /** l_initfini of a dependency: its DT_NEEDED objects, in order. */
   deps: MapEntry[];
+  /** Its Verneed files that name a not-found placeholder (trace mode): their versions get no l_versions slot above the found ones' (versions.ts). */
+  missingNeeds: ReadonlySet<string>;
 }
 
 export interface LinkMap {
@@ -87,6 +90,7 @@ export function buildLinkMap(p: ProgramResolution, images: ImageCache): LinkMap 
         isInterpreter: o.isInterpreter,
         image: img instanceof ElfdepsError ? null : img,
         deps: [],
+        missingNeeds: NO_NAMES,
       };
       entries.set(index, e);
     }
@@ -98,7 +102,7 @@ export function buildLinkMap(p: ProgramResolution, images: ImageCache): LinkMap 
   for (const l of p.linkMap) {
     if (l.kind === 'vdso') continue;
     if (l.kind === 'not-found') {
-      chain.push({ object: -1, name: l.name, names: [l.name], faked: true, isMain: false, isInterpreter: false, image: null, deps: [] });
+      chain.push({ object: -1, name: l.name, names: [l.name], faked: true, isMain: false, isInterpreter: false, image: null, deps: [], missingNeeds: NO_NAMES });
       continue;
     }
     // musl prints its reserved names as separate lines of one object; glibc never repeats an object.
@@ -114,6 +118,7 @@ export function buildLinkMap(p: ProgramResolution, images: ImageCache): LinkMap 
     const dep = entries.get(d.object);
     if (req && dep && dep !== req) req.deps.push(dep);
   }
+  if (chain.some((e) => e.faked)) markMissingNeeds(chain);
   return { progname, chain, scope, relocationOrder: relocationOrder(scope), unreadable };
 }
 
@@ -138,4 +143,27 @@ function relocationOrder(scope: MapEntry[]): MapEntry[] {
 /** _dl_name_match_p: the name is the object's l_name or one of its names. */
 export function nameMatches(name: string, e: MapEntry): boolean {
   return e.name === name || e.names.includes(name);
+}
+
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/**
+ * For each object, the Verneed files whose first match in the chain is a
+ * not-found placeholder (dl-version.c's find_needed walks the namespace
+ * chain, faked entries included). Only read when something was not found.
+ */
+function markMissingNeeds(chain: MapEntry[]): void {
+  for (const e of chain) {
+    if (e.faked || !e.image) continue;
+    let needs;
+    try {
+      needs = readVersionNeeds(e.image);
+    } catch (err) {
+      if (err instanceof ElfdepsError) continue; // reported by the version check
+      throw err;
+    }
+    const missing = new Set<string>();
+    for (const n of needs) if (chain.find((m) => nameMatches(n.file, m))?.faked) missing.add(n.file);
+    if (missing.size > 0) e.missingNeeds = missing;
+  }
 }

@@ -39,9 +39,10 @@ export interface ObjectTables {
 export function tablesOf(entry: MapEntry): ObjectTables {
   const image = entry.image;
   if (!image) return { symbols: null, versym: null, versions: null };
-  return image.cached('lookup-tables', () => {
+  const missing = entry.missingNeeds;
+  return image.cached(missing.size === 0 ? 'lookup-tables' : `lookup-tables:${[...missing].sort().join('\0')}`, () => {
     const symbols = SymbolTable.of(image);
-    const versions = versionTable(image);
+    const versions = versionTable(image, missing);
     // l_versyms is only set when the object has version information at all.
     const versym = symbols && versions ? readVersionIndexes(image, symbols.count) : null;
     return { symbols, versym, versions };

@@ -132,17 +132,30 @@ function matchSymbol(provider: ElfImage, version: string, hash: number): 'found'
   return 'missing';
 }
 
-/** The l_versions table of one object (_dl_check_map_versions), or null when it has no version information. */
-export function versionTable(image: ElfImage): Array<FoundVersion | undefined> | null {
-  return image.cached('l_versions', () => {
+/**
+ * The l_versions table of one object (_dl_check_map_versions), or null when
+ * it has no version information. `missing`: the Verneed files that were not
+ * found (trace mode's faked entries): glibc counts the highest index over
+ * found files and the object's definitions only, and fills no slot at or
+ * above it, so a reference at such an index has no version (ldd -r prints
+ * `undefined symbol: X` without one).
+ */
+export function versionTable(image: ElfImage, missing: ReadonlySet<string> = NO_FILES): Array<FoundVersion | undefined> | null {
+  const key = missing.size === 0 ? 'l_versions' : `l_versions:${[...missing].sort().join('\0')}`;
+  return image.cached(key, () => {
     const needs = readVersionNeeds(image);
     const defs = readVersionDefs(image);
     let high = 0;
-    for (const n of needs) for (const a of n.versions) high = Math.max(high, a.other & 0x7fff);
+    for (const n of needs) if (!missing.has(n.file)) for (const a of n.versions) high = Math.max(high, a.other & 0x7fff);
     for (const d of defs ?? []) high = Math.max(high, d.index & 0x7fff);
     if (high === 0) return null;
     const table = new Array<FoundVersion | undefined>(high + 1);
-    for (const n of needs) for (const a of n.versions) table[a.other & 0x7fff] = { name: a.name, hash: a.hash, hidden: (a.other & 0x8000) !== 0, filename: n.file };
+    for (const n of needs) {
+      for (const a of n.versions) {
+        const ndx = a.other & 0x7fff;
+        if (ndx <= high) table[ndx] = { name: a.name, hash: a.hash, hidden: (a.other & 0x8000) !== 0, filename: n.file };
+      }
+    }
     for (const d of defs ?? []) {
       // The base version (the object's own name) is not for matching symbols.
       if ((d.flags & C.VER_FLG_BASE) === 0) table[d.index & 0x7fff] = { name: d.names[0] ?? '', hash: d.hash, hidden: false, filename: null };
@@ -150,6 +163,8 @@ export function versionTable(image: ElfImage): Array<FoundVersion | undefined> |
     return table;
   });
 }
+
+const NO_FILES: ReadonlySet<string> = new Set();
 
 /** ldd -v's block (rtld.c): each object with DT_VERNEED, each needed version and who provides it. */
 export function versionInformation(map: LinkMap): string[] {
