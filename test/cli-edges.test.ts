@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ElfdepsError } from '../src/errors.js';
 import { main } from '../src/cli/main.js';
 import { materialise } from '../src/materialise/index.js';
-import { elfdepsCommand } from './helpers/cli.js';
+import { elfdepsCommand, elfdepsCommandCopiedTo } from './helpers/cli.js';
 import { PLATFORMS, writeElf } from './helpers/elf-writer.js';
 
 interface Run {
@@ -205,7 +205,8 @@ describe('issue 12: messages (item 6)', function () {
     const secret = join(work, 'secret');
     writeFileSync(secret, 'x', { mode: 0o600 });
     execFileSync('chmod', ['755', work]);
-    const [node, bin] = elfdepsCommand();
+    // nobody may not be able to read the checkout (a private clone; .ci/run makes it so): a copy of the bundle in the work directory.
+    const [node, bin] = elfdepsCommandCopiedTo(work);
     const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', node, bin, secret], { encoding: 'utf8' });
     if (r.error || /setpriv:/.test(r.stderr)) {
       console.log(`      skipped: setpriv cannot run as nobody (${r.stderr.trim() || String(r.error)})`);
