@@ -2,12 +2,9 @@
  * `elfdeps copy (MANIFEST.json | FILE...) NEWROOT`: writes a manifest (or the
  * manifest of FILE..., made on the spot) into NEWROOT, safely (docs/manifest.md).
  */
-import { readSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
-import type { Manifest } from '../manifest/types.js';
-import { MAX_MANIFEST_BYTES, parseManifest } from '../manifest/validate.js';
+import { describeError } from '../errors.js';
 import { materialise } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
 import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, say, type CliIo } from './io.js';
@@ -41,28 +38,6 @@ and the loader options: --root, --library-path, --preload, --no-cache, ...).
 Exit status: 0 done; 1 done, but something the programs need was not found;
 2 bad usage, an unsafe or invalid manifest, a conflict, or a failed copy.
 `;
-
-/** `copy - NEWROOT`: the manifest from standard input (as `manifest -o -` writes it), size-capped like a file. */
-function readStdin(): string {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const buf = Buffer.alloc(1 << 16);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(0, buf, 0, buf.length, null);
-    } catch (err) {
-      if (errnoOf(err) === 'EAGAIN') continue; // a non-blocking pipe not yet written to
-      if (errnoOf(err) === 'EOF') break;
-      throw new ElfdepsError('MANIFEST_INVALID', `standard input: cannot read the manifest: ${errnoWords(err)}`, { cause: err });
-    }
-    if (n === 0) break;
-    total += n;
-    if (total > MAX_MANIFEST_BYTES) throw new ElfdepsError('MANIFEST_INVALID', `standard input: manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** A one-line progress display on a terminal, for copies big enough to wait for. */
 function progressLine(io: CliIo): { onProgress: (p: MaterialiseProgress) => void; finish: () => void } {
@@ -127,26 +102,11 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     return EXIT.USAGE;
   }
   const newRoot = resolvePath(io.cwd, positionals[positionals.length - 1] as string);
-  const sources = positionals.slice(0, -1);
-  let manifest: Manifest;
-  if (sources[0] === '-') {
-    // `copy - NEWROOT`: the manifest from standard input, as `manifest -o -` writes it.
-    if (sources.length > 1) {
-      say(io, `give one manifest, or programs, not both`);
-      return EXIT.USAGE;
-    }
-    if (Object.keys(MANIFEST_OPTIONS).some((k) => (v as Record<string, unknown>)[k] !== undefined)) {
-      say(io, `--add, the rule options, --root and the loader options apply to FILE..., not to a manifest`);
-      return EXIT.USAGE;
-    }
-    manifest = parseManifest(readStdin(), 'standard input');
-  } else {
-    const made = manifestFromArguments(sources, v, io);
-    if ('usage' in made) {
-      say(io, made.usage);
-      return EXIT.USAGE;
-    }
-    manifest = made;
+  // `copy - NEWROOT`: the manifest from standard input, as `manifest -o -` writes it.
+  const manifest = manifestFromArguments(positionals.slice(0, -1), v, io, { stdin: true });
+  if ('usage' in manifest) {
+    say(io, manifest.usage);
+    return EXIT.USAGE;
   }
   const progress = progressLine(io);
   let report: MaterialiseReport;

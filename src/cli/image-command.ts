@@ -126,7 +126,7 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
   const entrypoint = v.entrypoint === undefined ? undefined : v.entrypoint.length === 1 && v.entrypoint[0] === '' ? [] : v.entrypoint;
 
   // --user is the image's user, and the generated user database holds it too.
-  const manifest = manifestFromArguments(positionals, { ...v, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] }, io, ['user']);
+  const manifest = manifestFromArguments(positionals, { ...v, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] }, io, { ownOptions: ['user'] });
   if ('usage' in manifest) return fail(io, manifest.usage);
   const report = await buildImage(manifest, {
     output,

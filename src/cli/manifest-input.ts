@@ -7,7 +7,8 @@ import { closeSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { createManifest } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
-import { readManifestFile } from '../manifest/validate.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import { MAX_MANIFEST_BYTES, parseManifest, readManifestFile } from '../manifest/validate.js';
 import type { CliIo } from './io.js';
 import { MANIFEST_OPTIONS, manifestOptionsFrom, type ManifestOptionValues } from './manifest-command.js';
 
@@ -27,18 +28,46 @@ function looksLikeManifest(path: string): boolean {
   }
 }
 
+/** The manifest from standard input (`copy - NEWROOT`, as `manifest -o -` writes it), size-capped like a file. */
+function readStdin(): string {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.alloc(1 << 16);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      if (errnoOf(err) === 'EAGAIN') continue; // a non-blocking pipe not yet written to
+      if (errnoOf(err) === 'EOF') break;
+      throw new ElfdepsError('MANIFEST_INVALID', `standard input: cannot read the manifest: ${errnoWords(err)}`, { cause: err });
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > MAX_MANIFEST_BYTES) throw new ElfdepsError('MANIFEST_INVALID', `standard input: manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * The manifest named by `sources` (one manifest file, or FILE...), or a usage
  * message when the arguments mix the two. Throws ElfdepsError for an
  * unreadable or invalid manifest or FILE.
  */
-export function manifestFromArguments(sources: string[], values: ManifestOptionValues & Record<string, unknown>, io: CliIo, ownOptions: string[] = []): Manifest | { usage: string } {
+export function manifestFromArguments(
+  sources: string[],
+  values: ManifestOptionValues & Record<string, unknown>,
+  io: CliIo,
+  options: { stdin?: boolean; ownOptions?: string[] } = {},
+): Manifest | { usage: string } {
   const first = sources[0] as string;
-  if (!looksLikeManifest(resolvePath(io.cwd, first))) return createManifest(sources, manifestOptionsFrom(values, io));
+  const fromStdin = options.stdin === true && first === '-';
+  if (!fromStdin && !looksLikeManifest(resolvePath(io.cwd, first))) return createManifest(sources, manifestOptionsFrom(values, io));
   if (sources.length > 1) return { usage: 'give one manifest, or programs, not both' };
   // ownOptions: the verb's own options that share a name with one of manifest's (image's --user).
-  if (Object.keys(MANIFEST_OPTIONS).some((k) => !ownOptions.includes(k) && values[k] !== undefined)) {
+  if (Object.keys(MANIFEST_OPTIONS).some((k) => !(options.ownOptions ?? []).includes(k) && values[k] !== undefined)) {
     return { usage: '--add, the rule options, --root and the loader options apply to FILE..., not to a manifest' };
   }
-  return readManifestFile(resolvePath(io.cwd, first));
+  return fromStdin ? parseManifest(readStdin(), 'standard input') : readManifestFile(resolvePath(io.cwd, first));
 }

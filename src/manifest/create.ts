@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { ElfdepsError, errnoWords } from '../errors.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
-import { Judge } from '../verdict/index.js';
+import { Judge, type Verdict } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
 import type { ProgramResolution } from '../resolve/types.js';
 import { RuleEngine } from '../rules/engine.js';
@@ -131,6 +131,15 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     if (p.flavour === 'glibc' && p.objects.some((o) => o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
   };
 
+  /** Fatal version problems are missing (the loader would refuse); the others are warnings, for programs (`warn`). */
+  const addVersionProblems = (p: ProgramResolution, problems: Verdict['versionProblems'], warn: boolean): void => {
+    for (const v of problems) {
+      const neededBy = p.objects[v.requester]?.path ?? p.path;
+      if (v.fatal) missing.push({ program: p.path, name: v.version || v.about, neededBy, reason: `${v.about}: ${v.message}` });
+      else if (warn) warnings.push(`${p.path}: ${v.about}: ${v.message}`);
+    }
+  };
+
   for (const item of items) {
     if (item.type === 'script') {
       programs.push({ input: item.input, path: item.path, type: 'script', interpreter: item.interpreter });
@@ -141,11 +150,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     programs.push({ input: item.input, path: programPath, type: 'elf', interpreter: p.interpreter });
     addLoaded(p, programPath, undefined);
     const { verdict } = judge.judge(p);
-    for (const v of verdict.versionProblems) {
-      const neededBy = p.objects[v.requester]?.path ?? p.path;
-      if (v.fatal) missing.push({ program: p.path, name: v.version || v.about, neededBy, reason: `${v.about}: ${v.message}` });
-      else warnings.push(`${p.path}: ${v.about}: ${v.message}`);
-    }
+    addVersionProblems(p, verdict.versionProblems, true);
     for (const u of verdict.undefinedSymbols) {
       const neededBy = p.objects[u.object]?.path ?? p.path;
       if (u.atStart) missing.push({ program: p.path, name: u.symbol, neededBy, reason: u.message });
@@ -182,10 +187,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') continue;
       addLoaded(r, file, rule);
       const { verdict } = judge.judge(r, { relocations: 'none' });
-      for (const v of verdict.versionProblems) {
-        const neededBy = r.objects[v.requester]?.path ?? r.path;
-        if (v.fatal) missing.push({ program: r.path, name: v.version || v.about, neededBy, reason: `${v.about}: ${v.message}` });
-      }
+      addVersionProblems(r, verdict.versionProblems, false);
       engine?.apply(r, false);
     }
   }

@@ -86,7 +86,8 @@ export class RuleEngine {
         if (hit !== undefined) return `program ${hit}`;
       }
     }
-    if (rule.when.dlopenNotes && this.notesTaken(f).length > 0) return `dlopen notes of ${this.notesTaken(f)[0]?.object}`;
+    const note = rule.when.dlopenNotes ? this.notesTaken(f)[0] : undefined;
+    if (note !== undefined) return `dlopen notes of ${note.object}`;
     return null;
   }
 

@@ -27,12 +27,6 @@ export interface ResolutionFacts {
   unreadable: string[];
 }
 
-function importedBy(images: ImageCache, realPath: string): string[] {
-  const img = images.get(realPath);
-  if (img instanceof ElfdepsError) throw img;
-  return img.cached('imported-names', () => SymbolTable.of(img)?.importedNames() ?? []);
-}
-
 export function factsOf(p: ProgramResolution, images: ImageCache): ResolutionFacts {
   const facts: ResolutionFacts = { imports: new Map(), names: new Map(), programPaths: [], notes: [], objectDirs: [], vars: new Map(), unreadable: [] };
   const main = p.objects[0];
@@ -42,9 +36,11 @@ export function factsOf(p: ProgramResolution, images: ImageCache): ResolutionFac
     const dir = posix.dirname(o.realPath);
     if (!facts.objectDirs.includes(dir)) facts.objectDirs.push(dir);
     try {
-      for (const name of importedBy(images, o.realPath)) if (!facts.imports.has(name)) facts.imports.set(name, o.path);
       const img = images.get(o.realPath);
-      if (!(img instanceof ElfdepsError)) for (const note of readDlopenNotes(img)) facts.notes.push({ object: o.path, note });
+      if (img instanceof ElfdepsError) throw img;
+      const imported = img.cached('imported-names', () => SymbolTable.of(img)?.importedNames() ?? []);
+      for (const name of imported) if (!facts.imports.has(name)) facts.imports.set(name, o.path);
+      for (const note of readDlopenNotes(img)) facts.notes.push({ object: o.path, note });
     } catch (err) {
       if (!(err instanceof ElfdepsError)) throw err;
       facts.unreadable.push(err.message);
