@@ -9,7 +9,7 @@
  * changes the count (default 2000).
  */
 import { expect } from 'chai';
-import { mutationSeed } from './helpers/seed.js';
+import { mutationSeed, Rng } from './helpers/seed.js';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -632,34 +632,6 @@ describe('ELF tables: hostile input', function () {
 
 // ---------------------------------------------------------------------------
 // Mutation loop.
-
-/** mulberry32: a tiny, good-enough 32-bit PRNG with a one-number state. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rng {
-  private readonly next: () => number;
-  constructor(seed: number) {
-    this.next = mulberry32(seed);
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(0, items.length)] as T;
-  }
-}
 
 /** A file to mutate: its bytes, the table regions (file offsets) and the dynamic entries naming tables. */
 interface Base {

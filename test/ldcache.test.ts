@@ -16,6 +16,7 @@ import {
 } from '../src/resolve/ldcache.js';
 import { buildLdCache, referenceLibcmp, sortLikeLdconfig, type CacheEntrySpec } from './helpers/ldcache-writer.js';
 import { skipOrFail } from './helpers/skip.js';
+import { mulberry32 } from './helpers/seed.js';
 
 const EM_386 = 3;
 const EM_PPC64 = 21;
@@ -142,16 +143,6 @@ function expectCacheFormat(fn: () => unknown, path: string): void {
     return;
   }
   expect.fail('expected a CACHE_FORMAT error');
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const x86_64 = (opts: Parameters<typeof cacheTargetFor>[4] = {}): CacheTarget => cacheTargetFor(EM_X86_64, 64, true, 0, opts);
