@@ -112,7 +112,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return EXIT.USAGE;
   }
   const sub = files[0];
-  if ((sub === 'manifest' || sub === 'copy' || sub === 'run') && !existsSync(resolvePath(io.cwd, sub))) {
+  if ((sub === 'manifest' || sub === 'copy' || sub === 'run' || sub === 'check') && !existsSync(resolvePath(io.cwd, sub))) {
     // `elfdeps --root D manifest ...`: the subcommand was meant, but options came first.
     say(io, `'${sub}' must come first: elfdeps ${sub} [options] ...`);
     return EXIT.USAGE;
