@@ -27,6 +27,7 @@ import { expect } from 'chai';
 import { readElf } from '../src/elf/reader.js';
 import { EM_X86_64 } from '../src/elf/constants.js';
 import { hostElfFiles } from './helpers/host-elves.js';
+import { mapPool } from './helpers/map-pool.js';
 import { elfdepsCommand } from './helpers/cli.js';
 import { skipOrFail } from './helpers/skip.js';
 
@@ -65,20 +66,6 @@ function linesOf(text: string): string[] {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
-}
-
-/** Maps items through fn with at most `parallel` calls in flight, results in input order. */
-async function mapPool<T, R>(items: readonly T[], parallel: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
-  return results;
 }
 
 interface Trace {
