@@ -3,25 +3,31 @@
  * regular file (a FIFO)"), one wording for the reader, the copier and the
  * CLI; and whether a file starts with the ELF magic.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+/** One buffer for every magic read: reads are synchronous. */
+const magic = Buffer.alloc(4);
 
-/** Whether the file at `path` opens and starts with \x7fELF (false when it cannot be read). */
-export function startsWithElfMagic(path: string): boolean {
-  let fd: number;
+/**
+ * Whether the file at `path` starts with \x7fELF. Throws what open and read
+ * throw; opened non-blocking, so a FIFO put in a regular file's place cannot
+ * hang the caller.
+ */
+export function hasElfMagic(path: string): boolean {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
-    fd = openSync(path, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(ELF_MAGIC);
-  } catch {
-    return false;
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.readUInt32BE(0) === 0x7f454c46;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** hasElfMagic, false when the file cannot be read. */
+export function startsWithElfMagic(path: string): boolean {
+  try {
+    return hasElfMagic(path);
+  } catch {
+    return false;
   }
 }
 

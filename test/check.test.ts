@@ -9,13 +9,13 @@
  * chroot (they are this test's own `return 0` programs). A root made by
  * `elfdeps copy` of real host programs reports nothing.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { expect } from 'chai';
 import { cleanEnv, hasTool, mkexe, mklib, run, writeText } from './helpers/build.js';
-import { elfdepsCommand, REPO } from './helpers/cli.js';
+import { elfdepsCommand, elfdepsCommandCopiedTo, REPO } from './helpers/cli.js';
 import { writeElf } from './helpers/elf-writer.js';
 import { skipOrFail } from './helpers/skip.js';
 
@@ -197,6 +197,63 @@ describe('elfdeps check on a root broken on purpose', function () {
     const emptyRoot = elfdeps(['check', '--root=']);
     expect(emptyRoot.status).to.equal(2);
     expect(elfdeps(['check', '--help']).stdout).to.match(/^Usage: elfdeps check /);
+  });
+});
+
+describe('elfdeps check on files it cannot read', function () {
+  let work = '';
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('reports an unreadable file and an unlistable directory (checked as nobody), and skips what is not ELF', function () {
+    if (process.getuid?.() !== 0 || !hasTool('setpriv')) skipOrFail(this, 'needs root and setpriv to run as nobody');
+    work = realpathSync(mkdtempSync(join(tmpdir(), 'elfdeps-check-eacces-')));
+    chmodSync(work, 0o755);
+    const root = join(work, 'root');
+    mkdirSync(root, { mode: 0o755 });
+    mkdirSync(join(root, 'private'));
+    chmodSync(join(root, 'private'), 0o700);
+    writeFileSync(join(root, 'private', 'inside'), 'x');
+    writeFileSync(join(root, 'secret'), 'x', { mode: 0o600 });
+    writeFileSync(join(root, 'readme.txt'), 'not ELF\n', { mode: 0o644 });
+    // nobody may not be able to read the checkout: a copy of the bundle in the work directory.
+    const [node, bin] = elfdepsCommandCopiedTo(work);
+    const r = run('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', node, bin, 'check', '--json', '--root', root], { env: cleanEnv() });
+    if (/setpriv:/.test(r.stderr)) skipOrFail(this, `setpriv cannot run as nobody (${r.stderr.trim()})`);
+    expect(r.status, r.stderr).to.equal(1);
+    const doc = JSON.parse(r.stdout) as CheckDoc;
+    expect(validate(doc), JSON.stringify(validate.errors)).to.equal(true);
+    expect(doc.failures.map((f) => [f.path, f.type, f.problems.map((p) => p.cause)])).to.deep.equal([
+      ['/private', 'directory', ['unreadable']],
+      ['/secret', 'file', ['unreadable']],
+    ]);
+    for (const f of doc.failures) expect(f.problems[0]?.message).to.match(/Permission denied \(EACCES\)$/);
+    expect(doc.counts).to.deep.equal({ elf: 0, symlinks: 0, notElf: 1, notLoadable: 0, noLoader: 0 });
+  });
+});
+
+describe('elfdeps check on a terminal', function () {
+  this.timeout(180_000);
+
+  it('shows a progress line on standard error, updated in place and cleared at the end', function () {
+    const dir = '/usr/lib/x86_64-linux-gnu';
+    if (!hasTool('script') || !existsSync(dir)) skipOrFail(this, `needs script(1) for a terminal and ${dir} for a long enough run`);
+    const [node, bin] = elfdepsCommand();
+    const work = mkdtempSync(join(tmpdir(), 'elfdeps-check-tty-'));
+    try {
+      const out = join(work, 'stdout');
+      // script(1) gives the command a terminal; standard output goes to a file, standard error stays on the terminal.
+      const quote = (x: string): string => `'${x.replace(/'/g, "'\\''")}'`;
+      const r = run('script', ['-qec', `${[node, bin, 'check', dir].map(quote).join(' ')} > ${quote(out)}`, '/dev/null'], { env: cleanEnv({ TERM: 'xterm' }) });
+      const terminal = r.stdout;
+      expect(terminal, JSON.stringify(terminal.slice(0, 300))).to.match(/\r\x1b\[K\d+ checked, \d+ failing: \/usr\/lib\/x86_64-linux-gnu\//);
+      expect(terminal.endsWith('\r\x1b[K'), JSON.stringify(terminal.slice(-100))).to.equal(true);
+      // Standard output has the report alone.
+      expect(readFileSync(out, 'utf8')).to.match(/^(\/.*\n)*checked \d+ ELF files and \d+ library symlinks under \/usr\/lib\/x86_64-linux-gnu: \d+ failing/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 

@@ -24,7 +24,7 @@
  * (nothing in the root loads it; counted apart).
  */
 import { ElfdepsError, errnoWords } from '../errors.js';
-import { startsWithElfMagic } from '../file-type.js';
+import { hasElfMagic } from '../file-type.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import type { ProgramResolution } from '../resolve/types.js';
 import { Judge, type Verdict } from '../verdict/index.js';
@@ -139,10 +139,14 @@ export class Checker {
   checkFile(path: string, hostPath: string): 'not-elf' | 'not-loadable' | 'no-loader' | CheckProblem[] {
     // Separate debug files (gdb's debug-file-directory) copy a program's headers without its contents: nothing loads them.
     if (path.startsWith(DEBUG_FILE_DIRECTORY)) return 'not-loadable';
+    // The magic first: most files of a root are not ELF, and four bytes say so without the reader's error values.
+    try {
+      if (!hasElfMagic(hostPath)) return 'not-elf';
+    } catch (err) {
+      return [{ cause: 'unreadable', message: errnoWords(err) }];
+    }
     const read = this.resolver.elfCache.read(hostPath);
     if (read instanceof ElfdepsError) {
-      if (read.code === 'ELF_BAD_MAGIC') return 'not-elf';
-      if (read.code === 'ELF_TOO_SHORT' && !startsWithElfMagic(hostPath)) return 'not-elf';
       return [{ cause: read.code === 'ELF_IO' || read.code === 'ELF_NOT_REGULAR' ? 'unreadable' : 'malformed', message: withoutPath(read.message, hostPath) }];
     }
     const kind = read.elf?.kind;

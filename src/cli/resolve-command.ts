@@ -19,6 +19,7 @@ export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
        elfdeps manifest FILE... [-o MANIFEST.json]   (see elfdeps manifest --help)
        elfdeps copy (MANIFEST.json | - | FILE...) NEWROOT (see elfdeps copy --help)
        elfdeps run NEWROOT [--] CMD [ARG...]         (see elfdeps run --help)
+       elfdeps check [--root DIR] [PATH...]           (see elfdeps check --help)
 
 Shows what the dynamic loader would load for each FILE, without running it.
 
