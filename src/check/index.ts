@@ -212,7 +212,6 @@ export class Checker {
     const counts: CheckCounts = { elf: 0, symlinks: 0, notElf: 0, notLoadable: 0, noLoader: 0 };
     const failures: CheckFailure[] = [];
     const byCause: Partial<Record<CheckCause, number>> = {};
-    const seen = new Set<string>();
     let done = 0;
     const fail = (failure: CheckFailure): void => {
       failures.push(failure);
@@ -220,8 +219,6 @@ export class Checker {
       options.onFailure?.(failure);
     };
     const visit = (e: WalkEntry): void => {
-      if (seen.has(e.path)) return;
-      seen.add(e.path);
       if (e.type === 'error') {
         fail({ path: e.path, type: 'directory', problems: [{ cause: 'unreadable', message: e.message }] });
         return;
@@ -247,20 +244,27 @@ export class Checker {
       }
     };
     const starts = paths.length ? paths : ['/'];
-    for (const start of starts) {
+    // Every start is looked up before anything is walked: a bad one is a usage error, with nothing printed yet.
+    const targets: Array<{ type: 'dir' | 'file' | 'symlink'; path: string }> = starts.map((start) => {
       const w = fs.walk(start);
-      if (!w.ok) {
-        // A start path that is itself a dangling library symlink is reported as one.
-        const parent = fs.walk(start.replace(/\/+[^/]*\/*$/, '') || '/');
-        const leaf = start.replace(/\/+$/, '').slice(start.replace(/\/+$/, '').lastIndexOf('/') + 1);
-        const linkPath = parent.ok ? `${parent.realPath === '/' ? '' : parent.realPath}/${leaf}` : null;
-        if (linkPath && w.links.some((l) => l.path === linkPath)) visit({ type: 'symlink', path: linkPath, hostPath: fs.hostPath(linkPath) });
-        else throw new ElfdepsError('ELF_IO', `${start}${fs.isHostRoot ? '' : ` inside ${fs.root}`}: ${errnoWords(w.errno ?? 'ENOENT')}`, { path: start });
-        continue;
-      }
-      if (w.kind === 'dir') walkTree(fs.root, w.realPath, visit);
-      else if (w.kind === 'file') visit({ type: 'file', path: w.realPath, hostPath: w.hostPath });
-      else throw new ElfdepsError('ELF_NOT_REGULAR', `${start}: not a regular file or directory`, { path: start });
+      if (w.ok && (w.kind === 'dir' || w.kind === 'file')) return { type: w.kind, path: w.realPath };
+      if (w.ok) throw new ElfdepsError('ELF_NOT_REGULAR', `${start}: not a regular file or directory`, { path: start });
+      // A start that is itself a dangling symlink is looked at as one.
+      const trimmed = start.replace(/\/+$/, '');
+      const parent = fs.walk(trimmed.slice(0, trimmed.lastIndexOf('/')) || '/');
+      const linkPath = parent.ok ? `${parent.realPath === '/' ? '' : parent.realPath}/${trimmed.slice(trimmed.lastIndexOf('/') + 1)}` : null;
+      if (linkPath !== null && w.links.some((l) => l.path === linkPath)) return { type: 'symlink', path: linkPath };
+      throw new ElfdepsError('ELF_IO', `${start}${fs.isHostRoot ? '' : ` inside ${fs.root}`}: ${errnoWords(w.errno ?? 'ENOENT')}`, { path: start });
+    });
+    // A walk never meets a path twice (it follows no symlink): only overlapping starts could, so they are dropped.
+    const dirs = targets.filter((t) => t.type === 'dir').map((t) => t.path);
+    const under = (path: string, dir: string): boolean => dir === '/' || path === dir || path.startsWith(`${dir}/`);
+    const taken = new Set<string>();
+    for (const t of targets) {
+      if (taken.has(t.path) || dirs.some((d) => d !== t.path && under(t.path, d))) continue;
+      taken.add(t.path);
+      if (t.type === 'dir') walkTree(fs.root, t.path, visit);
+      else visit({ type: t.type, path: t.path, hostPath: fs.hostPath(t.path) });
     }
     return { root: fs.root || '/', paths: starts, counts, failures, byCause };
   }
