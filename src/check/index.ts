@@ -23,6 +23,7 @@
  * loads them), and a shared library of a machine whose loader the root lacks
  * (nothing in the root loads it; counted apart).
  */
+import * as C from '../elf/constants.js';
 import { ElfdepsError, errnoWords } from '../errors.js';
 import { hasElfMagic } from '../file-type.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
@@ -110,8 +111,8 @@ export interface CheckOptions extends ResolveOptions {
   onProgress?: (progress: CheckProgress) => void;
 }
 
-/** A name the loader might open: NAME.so or NAME.so.VERSION (libfoo.so.1, ld-linux-x86-64.so.2). */
-export const LIBRARY_NAME = /\.so(\.[^/]*)?$/;
+/** A name the loader might open: NAME.so or NAME.so.VERSION (libfoo.so.1, ld-linux-x86-64.so.2; not ld.so.conf). */
+export const LIBRARY_NAME = /\.so(\.[0-9][^/]*)?$/;
 
 /** Where distributions put separate debug files (gdb's default debug-file-directory). */
 const DEBUG_FILE_DIRECTORY = '/usr/lib/debug/';
@@ -133,8 +134,9 @@ export class Checker {
 
   /**
    * What is wrong with the regular file at in-root `path` (host path
-   * `hostPath`): 'skip-*' when it is no file the loader loads, else its
-   * problems (empty when the loader would start or load it).
+   * `hostPath`): 'not-elf', 'not-loadable' or 'no-loader' when it is no
+   * file the loader loads here, else its problems (none when the loader would
+   * start or load it).
    */
   checkFile(path: string, hostPath: string): 'not-elf' | 'not-loadable' | 'no-loader' | CheckProblem[] {
     // Separate debug files (gdb's debug-file-directory) copy a program's headers without its contents: nothing loads them.
@@ -152,9 +154,8 @@ export class Checker {
     const kind = read.elf?.kind;
     if (read.elf && (kind === 'relocatable' || kind === 'core' || kind === 'other')) return 'not-loadable';
     if (!read.elf) {
-      const t = read.header.type;
-      // ET_REL (1), ET_CORE (4) and unknown types are nothing the loader loads, readable or not.
-      if (t !== 2 && t !== 3) return 'not-loadable';
+      // Relocatable objects, core files and unknown types are nothing the loader loads, readable or not.
+      if (read.header.type !== C.ET_EXEC && read.header.type !== C.ET_DYN) return 'not-loadable';
       return [{ cause: 'malformed', message: withoutPath(read.error?.message ?? 'unreadable', hostPath) }];
     }
     let p: ProgramResolution;
