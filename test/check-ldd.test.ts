@@ -8,10 +8,10 @@
  * One definition of failure on both sides (docs/check.md): ldd -d prints what
  * the loader finds at start, and a file fails when it prints a library
  * `=> not found`, a non-weak `version ... not found`, an `error while loading
- * shared libraries`, or, for a program (not a shared library: a library's
- * undefined symbols are the loading program's to define), an `undefined
- * symbol:` (-d: the relocations the loader processes at start). The names
- * not found and the version lines must be the same too.
+ * shared libraries`, or, for a program with every library found (not a
+ * shared library: a library's undefined symbols are the loading program's to
+ * define), an `undefined symbol:` (-d: the relocations the loader processes
+ * at start). The names not found and the version lines must be the same too.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -54,7 +54,7 @@ function fromLdd(file: string, output: string, program: boolean): Said {
   return {
     notFound: uniqueSorted(lines.flatMap((l) => /^\t(.*) => not found$/.exec(l)?.[1] ?? [])),
     versions: uniqueSorted(lines.filter((l) => l.startsWith(prefix) && / version `[^']*' not found \(required by /.test(l) && !/: weak version `/.test(l)).map((l) => l.slice(prefix.length))),
-    undefinedAtStart: program && lines.some((l) => l.startsWith('undefined symbol: ')),
+    undefinedAtStart: program && !lines.some((l) => / => not found$/.test(l)) && lines.some((l) => l.startsWith('undefined symbol: ')),
     fatal: lines.some((l) => /error while loading shared libraries: /.test(l)),
   };
 }

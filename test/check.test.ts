@@ -80,11 +80,15 @@ describe('elfdeps check on a root broken on purpose', function () {
     mkexe(`${T}/bin/symbol`, { source: uses('extern int counter;', 'counter'), needs: [libsym], ...rpath });
     mkexe(`${T}/bin/arch`, { needs: [libarm], ...rpath });
     mkexe(`${T}/bin/endian`, { needs: [libbe], ...rpath });
+    // Two problems each, of which the loader reports one: the fatal candidate (not the name not found
+    // before it), and the missing library (not the symbol it would have defined).
+    mkexe(`${T}/bin/gone-then-endian`, { needs: [libgone, libbe], ...rpath });
+    mkexe(`${T}/bin/symbol-and-gone`, { source: uses('extern int counter;', 'counter'), needs: [libsym, libgone], ...rpath });
     mkexe(`${dir}/nointerp`, { args: ['-Wl,--dynamic-linker=/lib64/ld-nowhere.so.2'] });
 
     // A healthy root first: everything the programs need, as elfdeps copy makes it.
     root = join(dir, 'root');
-    const programs = ['ok', 'removed', 'version', 'symbol', 'arch', 'endian'].map((p) => `${T}/bin/${p}`);
+    const programs = ['ok', 'removed', 'version', 'symbol', 'arch', 'endian', 'gone-then-endian', 'symbol-and-gone'].map((p) => `${T}/bin/${p}`);
     const copied = elfdeps(['copy', '-q', '--loader-only', '--add', libusesgone, ...programs, root]);
     expect(copied.status, copied.stderr).to.equal(0);
     const inRoot = (p: string): string => join(root, p);
@@ -118,9 +122,11 @@ describe('elfdeps check on a root broken on purpose', function () {
   const expected = (): Record<string, string[]> => ({
     [`${T}/bin/arch`]: ['library-not-found'],
     [`${T}/bin/endian`]: ['bad-library'],
+    [`${T}/bin/gone-then-endian`]: ['bad-library'],
     [`${T}/bin/nointerp`]: ['interpreter'],
     [`${T}/bin/removed`]: ['library-not-found'],
     [`${T}/bin/symbol`]: ['undefined-symbol'],
+    [`${T}/bin/symbol-and-gone`]: ['library-not-found'],
     [`${T}/bin/version`]: ['version-not-found'],
     [`${T}/lib/libdangle.so.1`]: ['dangling-symlink'],
     [`${T}/lib/libtrunc.so.1`]: ['malformed'],
@@ -136,13 +142,15 @@ describe('elfdeps check on a root broken on purpose', function () {
     // The aarch64 and s390x libraries have no loader in this root: not judged, counted.
     expect(doc.counts.noLoader).to.equal(2);
     expect(doc.failing).to.equal(doc.failures.length);
-    expect(doc.byCause).to.deep.equal({ 'library-not-found': 3, 'bad-library': 1, interpreter: 1, 'version-not-found': 1, 'undefined-symbol': 1, 'dangling-symlink': 1, malformed: 1 });
+    expect(doc.byCause).to.deep.equal({ 'library-not-found': 4, 'bad-library': 2, interpreter: 1, 'version-not-found': 1, 'undefined-symbol': 1, 'dangling-symlink': 1, malformed: 1 });
     const msg = (p: string): string => (doc.failures.find((f) => f.path === p)?.problems ?? []).map((x) => x.message).join('; ');
     expect(msg(`${T}/bin/removed`)).to.equal(`libgone.so.1: not found (needed by ${T}/bin/removed)`);
     expect(msg(`${T}/bin/arch`)).to.equal(`libarm.so.1: not found (needed by ${T}/bin/arch)`);
     expect(msg(`${T}/bin/version`)).to.equal(`${T}/lib/libv.so.1: version \`VERS_2' not found (required by ${T}/bin/version)`);
     expect(msg(`${T}/bin/endian`)).to.equal(`${T}/lib/libbe.so.1: ELF file data encoding not little-endian (needed by ${T}/bin/endian)`);
     expect(msg(`${T}/bin/symbol`)).to.equal(`undefined symbol: counter (${T}/bin/symbol)`);
+    expect(msg(`${T}/bin/gone-then-endian`)).to.equal(`${T}/lib/libbe.so.1: ELF file data encoding not little-endian (needed by ${T}/bin/gone-then-endian)`);
+    expect(msg(`${T}/bin/symbol-and-gone`)).to.equal(`libgone.so.1: not found (needed by ${T}/bin/symbol-and-gone)`);
     expect(msg(`${T}/lib/libdangle.so.1`)).to.equal('dangling symlink to libdangle.so.1.0.0: No such file or directory (ENOENT)');
 
     // The text: one line per failing entry, in the same order, then the summary.
@@ -152,8 +160,8 @@ describe('elfdeps check on a root broken on purpose', function () {
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines.slice(0, -1)).to.deep.equal(doc.failures.map((f) => `${f.path}: ${f.problems.map((p) => p.message).join('; ')}`));
     expect(lines[lines.length - 1]).to.equal(
-      `checked ${doc.counts.elf} ELF files and ${doc.counts.symlinks} library symlinks under / in ${root}: 9 failing ` +
-        `(library not found 3, library the loader stops at 1, interpreter missing or unusable 1, version not found 1, symbol undefined at start 1, dangling library symlink 1, malformed ELF 1); ` +
+      `checked ${doc.counts.elf} ELF files and ${doc.counts.symlinks} library symlinks under / in ${root}: 11 failing ` +
+        `(library not found 4, library the loader stops at 2, interpreter missing or unusable 1, version not found 1, symbol undefined at start 1, dangling library symlink 1, malformed ELF 1); ` +
         `skipped ${doc.counts.notElf} not ELF, 2 libraries of a machine without a loader in the root`,
     );
   });
@@ -162,14 +170,14 @@ describe('elfdeps check on a root broken on purpose', function () {
     if (process.getuid?.() !== 0 || !hasTool('chroot')) skipOrFail(this, 'starting the programs in the root needs root and chroot(8)');
     const { doc } = checkJson(['--root', root, `${T}/bin`]);
     const failing = new Set(doc.failures.map((f) => f.path));
-    const programs = ['ok', 'removed', 'version', 'symbol', 'arch', 'endian', 'nointerp'].map((p) => `${T}/bin/${p}`);
+    const programs = ['ok', 'removed', 'version', 'symbol', 'arch', 'endian', 'gone-then-endian', 'symbol-and-gone', 'nointerp'].map((p) => `${T}/bin/${p}`);
     const refused = programs.filter((p) => {
       const r = run('chroot', [root, p], { env: cleanEnv() });
       // A loader refusal is status 127 with its message; the kernel's ENOENT for the interpreter is chroot's 127 too.
       if (r.status !== 0) expect(r.stderr, p).to.match(/error while loading shared libraries|symbol lookup error|version `[^']*' not found|No such file or directory/);
       return r.status !== 0;
     });
-    expect(refused).to.have.length(6);
+    expect(refused).to.have.length(8);
     expect(programs.filter((p) => failing.has(p))).to.deep.equal(refused);
   });
 

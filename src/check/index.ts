@@ -12,10 +12,11 @@
  *    a directory, ...);
  *  - the interpreter (PT_INTERP) missing or unusable;
  *  - a symbol version a provider lacks, not weak (elf/dl-version.c);
- *  - for programs, a symbol the loader binds at start that is defined nowhere
- *    (non-PLT relocations, and PLT ones of BIND_NOW objects). A shared
- *    library's undefined symbols are not counted: a plugin's are defined by
- *    the program that loads it;
+ *  - for programs with every library found, a symbol the loader binds at
+ *    start that is defined nowhere (non-PLT relocations, and PLT ones of
+ *    BIND_NOW objects). A shared library's undefined symbols are not counted:
+ *    a plugin's are defined by the program that loads it; nor are those of a
+ *    program missing a library (the library is the reason);
  *  - tables the checks cannot read (malformed input), a file or directory
  *    that cannot be read.
  * Not failures: weak versions, "no version information", lazily bound
@@ -24,7 +25,7 @@
  * (nothing in the root loads it; counted apart).
  */
 import * as C from '../elf/constants.js';
-import { ElfdepsError, errnoWords } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { hasElfMagic } from '../file-type.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import type { ProgramResolution } from '../resolve/types.js';
@@ -135,16 +136,18 @@ export class Checker {
   /**
    * What is wrong with the regular file at in-root `path` (host path
    * `hostPath`): 'not-elf', 'not-loadable' or 'no-loader' when it is no
-   * file the loader loads here, else its problems (none when the loader would
+   * file the loader loads here, 'vanished' when it is gone, else its problems (none when the loader would
    * start or load it).
    */
-  checkFile(path: string, hostPath: string): 'not-elf' | 'not-loadable' | 'no-loader' | CheckProblem[] {
+  checkFile(path: string, hostPath: string): 'not-elf' | 'not-loadable' | 'no-loader' | 'vanished' | CheckProblem[] {
     // Separate debug files (gdb's debug-file-directory) copy a program's headers without its contents: nothing loads them.
     if (path.startsWith(DEBUG_FILE_DIRECTORY)) return 'not-loadable';
     // The magic first: most files of a root are not ELF, and four bytes say so without the reader's error values.
     try {
       if (!hasElfMagic(hostPath)) return 'not-elf';
     } catch (err) {
+      // Gone since its directory was listed: nothing left to check.
+      if (errnoOf(err) === 'ENOENT') return 'vanished';
       return [{ cause: 'unreadable', message: errnoWords(err) }];
     }
     const read = this.resolver.elfCache.read(hostPath);
@@ -176,7 +179,9 @@ export class Checker {
     }
     // One problem per missing name, with every object that needs it (the JDK's libraries all need libjvm.so).
     const byName = new Map<string, { cause: CheckCause; what: string; needers: string[] }>();
-    for (const m of p.missing) {
+    // A candidate the loader stops at is all ldd reports (its list, with the names not found, is never printed).
+    const fatal = p.missing.find((m) => m.how === 'error');
+    for (const m of fatal ? [fatal] : p.missing) {
       const who = p.objects[m.requester]?.path ?? path;
       const what = m.error ?? `${m.name}: not found`;
       const key = `${m.how}\0${what}`;
@@ -188,7 +193,9 @@ export class Checker {
     if (p.fatal !== null && problems.length === 0) problems.push({ cause: 'bad-library', message: p.fatal });
     // The version check runs once every object is mapped (rtld.c): after a fatal mapping error it never does.
     if (p.fatal !== null) return problems;
-    const { verdict } = this.judge.judge(p, { relocations: program ? 'start' : 'none' });
+    // With a library missing, what it would define is undefined too: the missing library is the reason, not its symbols.
+    const symbols = program && problems.length === 0;
+    const { verdict } = this.judge.judge(p, { relocations: symbols ? 'start' : 'none' });
     problems.push(...verdictProblems(verdict, p));
     return problems;
   }
@@ -238,7 +245,7 @@ export class Checker {
       if (r === 'not-elf') counts.notElf++;
       else if (r === 'not-loadable') counts.notLoadable++;
       else if (r === 'no-loader') counts.noLoader++;
-      else {
+      else if (r !== 'vanished') {
         const unreadable = r.length > 0 && r.every((x) => x.cause === 'unreadable');
         if (!unreadable) counts.elf++;
         if (r.length) fail({ path: e.path, type: unreadable ? 'file' : 'elf', problems: r });

@@ -5,12 +5,15 @@
  * outside the root is ever visited and no directory is visited twice through
  * a link to it. Names are sorted, for output in the same order every run.
  *
+ * An entry that vanishes between its directory's listing and its turn (a
+ * live tree) is passed over: there is nothing left to check.
+ *
  * Directories on the kernel's pseudo file systems (proc, sysfs, ...) hold no
  * files of the root's own: the walk does not enter them (without it, checking
  * the host's / would read every process's /proc entries).
  */
 import { lstatSync, readdirSync, statfsSync, type Dirent } from 'node:fs';
-import { errnoWords } from '../errors.js';
+import { errnoOf, errnoWords } from '../errors.js';
 
 /** One thing the walk met. */
 export type WalkEntry =
@@ -58,7 +61,8 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
     try {
       entries = readdirSync(host(at), { withFileTypes: true });
     } catch (err) {
-      visit({ type: 'error', path: at, message: `cannot list the directory: ${errnoWords(err)}` });
+      // Gone since its parent was listed (a live tree changes under the walk): nothing left to check.
+      if (errnoOf(err) !== 'ENOENT') visit({ type: 'error', path: at, message: `cannot list the directory: ${errnoWords(err)}` });
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -75,7 +79,7 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
           const st = lstatSync(host(path));
           type = st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'other';
         } catch (err) {
-          visit({ type: 'error', path, message: errnoWords(err) });
+          if (errnoOf(err) !== 'ENOENT') visit({ type: 'error', path, message: errnoWords(err) });
           continue;
         }
       }
@@ -85,7 +89,7 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
         try {
           sub = lstatSync(host(path), { bigint: true }).dev;
         } catch (err) {
-          visit({ type: 'error', path, message: errnoWords(err) });
+          if (errnoOf(err) !== 'ENOENT') visit({ type: 'error', path, message: errnoWords(err) });
           continue;
         }
         // A mount point: look at what is mounted only when it is not a kernel view.
