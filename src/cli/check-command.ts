@@ -15,8 +15,9 @@ Checks every ELF file under each PATH (a file or a directory inside the root;
 default: the whole root) as the dynamic loader would at start, without running
 anything: a library not found, a library the loader stops at (wrong byte
 order, not ELF, ...), the interpreter missing, a symbol version a library
-lacks, a symbol bound at start defined nowhere (programs); and every library
-symlink (NAME.so, NAME.so.N) whose target does not exist inside the root.
+lacks, a symbol bound at start defined nowhere (programs whose libraries are
+all found); and every library symlink (NAME.so, NAME.so.N...) whose target
+does not exist inside the root.
 Symlinks are never followed into directories. Files that are not ELF are
 skipped; unreadable ones are reported.
 
@@ -24,6 +25,7 @@ One line per failing file: its in-root path, a colon, what is wrong. Then a
 summary: files checked, failing, by cause.
 
   --json                 one JSON document (schema: docs/check-result.schema.json)
+
 Loader environment:
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
