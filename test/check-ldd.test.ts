@@ -73,7 +73,11 @@ describe('elfdeps check agrees with ldd on the host', function () {
 
   it('fails exactly the files ldd -d reports a loader error for, in /usr/bin and in libraries that fail here', async function () {
     if (!existsSync(LDD)) skipOrFail(this, `${LDD} is missing: the check has no oracle`);
-    if (process.arch !== 'x64') skipOrFail(this, `the comparison is for x86_64 hosts, this is ${process.arch}`);
+    if (process.arch !== 'x64') {
+      // Not a missing oracle: the comparison is defined for x86_64 hosts (as the conformance tests are).
+      console.log(`      skipped: the comparison is for x86_64 hosts, this is ${process.arch}`);
+      this.skip();
+    }
     const dirs = ['/usr/bin', ...EXTRA_DIRS.filter((d) => existsSync(d))];
     const candidates = hostElfFiles(dirs.map((dir) => ({ dir, recursive: dir !== '/usr/bin' })));
     // Dynamically linked x86_64 files: what ldd (this kernel, this loader) can answer for.
