@@ -39,7 +39,7 @@ export async function dynamicHostFiles() {
   });
 }
 
-function median(xs) {
+export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
@@ -56,7 +56,7 @@ function loopMs(cmd, files) {
   return timeMs(() => spawnSync('bash', ['-c', script, 'bench', ...files], { stdio: 'ignore' }));
 }
 
-function which(cmd) {
+export function which(cmd) {
   const r = spawnSync('bash', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 }

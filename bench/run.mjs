@@ -30,6 +30,7 @@ await section('verdict', 'verdict.mjs', 'benchVerdict');
 await section('materialise', 'materialise.mjs', 'benchMaterialise');
 await section('image', 'image.mjs', 'benchImage');
 await section('rules', 'rules.mjs', 'benchRules');
+await section('check', 'check.mjs', 'benchCheck');
 
 const targets = [];
 const r = results.resolve ?? {};
@@ -51,6 +52,9 @@ for (const [which, label] of [['bashLs', 'bash+ls'], ['fiftyPrograms', '50-progr
   const ratio = img[which]?.ratios?.imageVsCopyTarGzip;
   if (ratio != null) targets.push([`image of the ${label} root at most as slow as elfdeps copy + tar | gzip`, `${ratio}x`, ratio <= 1]);
 }
+const c = results.check ?? {};
+if (c.checkDirVsLddLoop != null) targets.push([`elfdeps check /usr (${c.checkDirMs} ms) faster than an ldd loop over its ${c.dynamicFiles} dynamically linked files (${c.lddLoopMs} ms)`, `${c.checkDirVsLddLoop}x`, c.checkDirVsLddLoop > 1]);
+if (c.checkFilesVsLibtreeBatch != null) targets.push([`elfdeps check F1 ... FN vs libtree -p -vv's batch over the same files (${c.checkFilesMs} vs ${c.libtreeBatchMs} ms; no target: libtree reads no version or symbol table)`, `${c.checkFilesVsLibtreeBatch}x`, true]);
 results.targets = targets.map(([what, value, met]) => ({ what, value, met }));
 
 console.log(JSON.stringify(results, null, 2));

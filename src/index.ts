@@ -19,6 +19,8 @@ export * as elfConstants from './elf/constants.js';
 export { resolve, Resolver, parsePreloadFile } from './resolve/index.js';
 export type { ResolveOptions } from './resolve/index.js';
 export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
+export { check, Checker, CHECK_CAUSES } from './check/index.js';
+export type { CheckCause, CheckCounts, CheckFailure, CheckOptions, CheckProblem, CheckProgress, CheckReport } from './check/index.js';
 export { RootFs } from './resolve/rootfs.js';
 export type { PathWalk, SymlinkStep } from './resolve/rootfs.js';
 export type { ProfileOverrides } from './resolve/profile.js';

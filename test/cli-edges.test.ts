@@ -505,6 +505,7 @@ describe('issue 12: small conveniences (item 11)', function () {
       [['manifest'], '`elfdeps manifest'],
       [['copy'], '`elfdeps copy'],
       [['run'], '`elfdeps run'],
+      [['check'], '`elfdeps check'],
     ] as const) {
       const help = elfdeps([...verb, '--help']).stdout;
       const section = sections.find((s) => s.startsWith(heading));

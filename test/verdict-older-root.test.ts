@@ -6,6 +6,9 @@
  * `elfdeps --root ROOT --ldd PROG` must print exactly what the root's own
  * loader prints when tracing PROG — the version errors first, then the
  * library list — and exit 1 exactly when the loader would refuse to start it.
+ * `elfdeps check --root ROOT` over the whole copy must fail exactly those
+ * programs, with the loader's version lines and names not found, and none of
+ * the root's own files.
  *
  * The truth is the root's loader started as the kernel starts it, inside a
  * chroot of the root (nothing of the host's can leak in), with
@@ -27,6 +30,7 @@ import { expect } from 'chai';
 import { readElf } from '../src/elf/reader.js';
 import { EM_X86_64 } from '../src/elf/constants.js';
 import { hostElfFiles } from './helpers/host-elves.js';
+import { mapPool } from './helpers/map-pool.js';
 import { elfdepsCommand } from './helpers/cli.js';
 import { skipOrFail } from './helpers/skip.js';
 
@@ -65,20 +69,6 @@ function linesOf(text: string): string[] {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
-}
-
-/** Maps items through fn with at most `parallel` calls in flight, results in input order. */
-async function mapPool<T, R>(items: readonly T[], parallel: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
-  return results;
 }
 
 interface Trace {
@@ -342,5 +332,34 @@ describe('the loader\'s verdict on a real older root (Debian 11, glibc 2.31)', f
     expect(stray ?? [], 'lines before the first FILE: header').to.deep.equal([]);
     expect(mismatches.length, `${mismatches.length} of ${rootPrograms.length} differ:\n${mismatches.slice(0, SHOWN).map(describeMismatch).join('\n\n')}\n`).to.equal(0);
     expect(ran.status, `elfdeps exit status for ${rootPrograms.length} programs the loader accepts (stderr: ${ran.stderr.trim().slice(0, 500)})`).to.equal(0);
+  });
+
+  it('elfdeps check over the whole root fails exactly the host programs the loader refuses, with its version lines; the root\'s own files pass', async function () {
+    if (skipReason) skipOrFail(this, skipReason, OLDER_ROOT_FIX);
+    const traces = await mapPool(hostPrograms, PARALLEL, (p) => loaderTrace(chroot, dir, p));
+    const [node, bin] = elfdepsCommand();
+    const ran = await runCommand(node, [bin, 'check', '--json', '--root', dir], { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    expect(ran.stderr).to.equal('');
+    const doc = JSON.parse(ran.stdout) as { failures: Array<{ path: string; problems: Array<{ cause: string; message: string }> }> };
+    const failures = new Map(doc.failures.map((f) => [f.path, f.problems]));
+    // The root's own files (programs, libraries, links) all pass: only what was put under HOST_BIN fails.
+    expect(doc.failures.map((f) => f.path).filter((p) => !p.startsWith(`${HOST_BIN}/`))).to.deep.equal([]);
+    const mismatches: string[] = [];
+    let refused = 0;
+    hostPrograms.forEach((program, i) => {
+      const want = traces[i] as Trace;
+      if (want.refused) refused++;
+      const problems = failures.get(program) ?? [];
+      // The loader's version lines, "PROG: PROVIDER: version `X' not found (required by OBJ)", are check's messages after "PROG: ".
+      const wantVersions = want.lines.filter((l) => isVersionLine(l) && !/: weak version `/.test(l)).map((l) => l.slice(program.length + 2));
+      const gotVersions = problems.filter((p) => p.cause === 'version-not-found').map((p) => p.message);
+      const wantMissing = [...new Set(want.lines.flatMap((l) => /^\t(.*) => not found$/.exec(l)?.[1] ?? []))];
+      const gotMissing = problems.filter((p) => p.cause === 'library-not-found').map((p) => p.message.slice(0, p.message.indexOf(': ')));
+      const same = (problems.length > 0) === want.refused && JSON.stringify([...wantVersions].sort()) === JSON.stringify([...gotVersions].sort()) && JSON.stringify(wantMissing.sort()) === JSON.stringify(gotMissing.sort());
+      if (!same) mismatches.push(`${program}: loader ${want.refused ? 'refuses' : 'starts'} it; check: ${JSON.stringify(problems)}\n  loader: ${JSON.stringify(want.lines.slice(0, 8))}`);
+    });
+    console.log(`      check over the older root: ${doc.failures.length} failing, ${refused} of ${hostPrograms.length} host programs refused by the root's loader, ${hostPrograms.length - mismatches.length} agree`);
+    expect(refused, 'programs the loader refuses').to.be.greaterThan(0);
+    expect(mismatches.length, mismatches.slice(0, SHOWN).join('\n')).to.equal(0);
   });
 });

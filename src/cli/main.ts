@@ -15,6 +15,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
   copy: async () => (await import('./copy-command.js')).copyCommand,
   image: async () => (await import('./image-command.js')).imageCommand,
   run: async () => (await import('./run-command.js')).runCommand,
+  check: async () => (await import('./check-command.js')).checkCommand,
 };
 
 /**

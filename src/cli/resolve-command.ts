@@ -19,6 +19,7 @@ export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
        elfdeps manifest FILE... [-o MANIFEST.json]   (see elfdeps manifest --help)
        elfdeps copy (MANIFEST.json | - | FILE...) NEWROOT (see elfdeps copy --help)
        elfdeps run NEWROOT [--] CMD [ARG...]         (see elfdeps run --help)
+       elfdeps check [--root DIR] [PATH...]           (see elfdeps check --help)
 
 Shows what the dynamic loader would load for each FILE, without running it.
 
@@ -112,7 +113,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return EXIT.USAGE;
   }
   const sub = files[0];
-  if ((sub === 'manifest' || sub === 'copy' || sub === 'run') && !existsSync(resolvePath(io.cwd, sub))) {
+  if ((sub === 'manifest' || sub === 'copy' || sub === 'run' || sub === 'check') && !existsSync(resolvePath(io.cwd, sub))) {
     // `elfdeps --root D manifest ...`: the subcommand was meant, but options came first.
     say(io, `'${sub}' must come first: elfdeps ${sub} [options] ...`);
     return EXIT.USAGE;

@@ -3,27 +3,9 @@
  * files whose first bytes are the ELF magic, symlinks skipped and hard links
  * counted once (by st_dev:st_ino), in sorted order.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
-
-function isElf(path: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0) === 4 && b.equals(ELF_MAGIC);
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
-}
+import { startsWithElfMagic } from '../../src/file-type.js';
 
 export interface HostDir {
   dir: string;
@@ -55,7 +37,7 @@ export function hostElfFiles(dirs: ReadonlyArray<HostDir>): string[] {
       const id = `${st.dev}:${st.ino}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      if (st.size >= 16n && isElf(p)) files.push(p);
+      if (st.size >= 16n && startsWithElfMagic(p)) files.push(p);
     }
   };
   for (const { dir, recursive } of dirs) walk(dir, recursive, 0);

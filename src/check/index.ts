@@ -1,0 +1,298 @@
+/**
+ * check(): every ELF file under some in-root paths, judged as the loader
+ * would judge it at start, in one run with the resolver's and the verdict's
+ * caches shared; and every library symlink there that dangles.
+ *
+ * What fails (docs/check.md): what makes glibc's loader refuse to start a
+ * program (or, for a shared library, to load it as `ldd LIB` does):
+ *  - a DT_NEEDED library not found (glibc skips candidates of another class or
+ *    machine silently, so a wrong-architecture library is "not found" unless
+ *    a candidate is fatal);
+ *  - a candidate the loader stops at (invalid ELF header, wrong byte order,
+ *    a directory, ...);
+ *  - the interpreter (PT_INTERP) missing or unusable;
+ *  - a symbol version a provider lacks, not weak (elf/dl-version.c);
+ *  - for programs with every library found, a symbol the loader binds at
+ *    start that is defined nowhere (non-PLT relocations, and PLT ones of
+ *    BIND_NOW objects). A shared library's undefined symbols are not counted:
+ *    a plugin's are defined by the program that loads it; nor are those of a
+ *    program missing a library (the library is the reason);
+ *  - tables the checks cannot read (malformed input), a file or directory
+ *    that cannot be read.
+ * Not failures: weak versions, "no version information", lazily bound
+ * functions, static programs, relocatable objects and core files (nothing
+ * loads them), and a shared library of a machine whose loader the root lacks
+ * (nothing in the root loads it; counted apart).
+ */
+import * as C from '../elf/constants.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import { hasElfMagic } from '../file-type.js';
+import { Resolver, type ResolveOptions } from '../resolve/index.js';
+import type { ProgramResolution } from '../resolve/types.js';
+import { Judge, type Verdict } from '../verdict/index.js';
+import { walkTree, type WalkEntry } from './walk.js';
+
+/** Why a file fails, one word per kind of problem. */
+export type CheckCause =
+  | 'library-not-found'
+  | 'bad-library'
+  | 'interpreter'
+  | 'version-not-found'
+  | 'undefined-symbol'
+  | 'dangling-symlink'
+  | 'unreadable'
+  | 'malformed';
+
+export const CHECK_CAUSES: readonly CheckCause[] = ['library-not-found', 'bad-library', 'interpreter', 'version-not-found', 'undefined-symbol', 'dangling-symlink', 'unreadable', 'malformed'];
+
+/** Words for a cause, in the summary. */
+export const CAUSE_WORDS: Record<CheckCause, string> = {
+  'library-not-found': 'library not found',
+  'bad-library': 'library the loader stops at',
+  interpreter: 'interpreter missing or unusable',
+  'version-not-found': 'version not found',
+  'undefined-symbol': 'symbol undefined at start',
+  'dangling-symlink': 'dangling library symlink',
+  unreadable: 'unreadable',
+  malformed: 'malformed ELF',
+};
+
+export interface CheckProblem {
+  cause: CheckCause;
+  /** What is wrong, in the loader's words where it has some (without the file's own path in front). */
+  message: string;
+}
+
+/** One failing file, symlink or directory. */
+export interface CheckFailure {
+  /** In-root path. */
+  path: string;
+  /** What it is: an ELF file, a symlink, or something that could not be examined. */
+  type: 'elf' | 'symlink' | 'file' | 'directory';
+  problems: CheckProblem[];
+}
+
+export interface CheckCounts {
+  /** ELF files judged (programs, libraries, static programs). */
+  elf: number;
+  /** Library symlinks (named *.so or *.so.*) whose targets were looked up. */
+  symlinks: number;
+  /** Regular files that are not ELF, skipped. */
+  notElf: number;
+  /** ELF files nothing loads (relocatable objects, core files, unknown types, separate debug files under /usr/lib/debug), skipped. */
+  notLoadable: number;
+  /** Shared libraries of a machine whose loader the root lacks, not judged. */
+  noLoader: number;
+}
+
+export interface CheckReport {
+  /** The root, as a host path ('/' for the host). */
+  root: string;
+  /** The in-root paths walked. */
+  paths: string[];
+  counts: CheckCounts;
+  /** Failing entries, in walk order. */
+  failures: CheckFailure[];
+  /** Failing entries per cause (an entry with two causes counts under each). */
+  byCause: Partial<Record<CheckCause, number>>;
+}
+
+export interface CheckProgress {
+  /** Entries looked at so far (files and symlinks). */
+  done: number;
+  failing: number;
+  /** The entry being looked at. */
+  path: string;
+}
+
+export interface CheckOptions extends ResolveOptions {
+  /** Called with each failing entry as soon as it is known. */
+  onFailure?: (failure: CheckFailure) => void;
+  /** Called for each entry looked at. */
+  onProgress?: (progress: CheckProgress) => void;
+}
+
+/** A name the loader might open: NAME.so or NAME.so.VERSION (libfoo.so.1, ld-linux-x86-64.so.2; not ld.so.conf). */
+export const LIBRARY_NAME = /\.so(\.[0-9][^/]*)?$/;
+
+/** Where distributions put separate debug files (gdb's default debug-file-directory). */
+const DEBUG_FILE_DIRECTORY = '/usr/lib/debug/';
+
+/** A reader's message without the file's path in front (the report's line starts with it). */
+function withoutPath(message: string, path: string): string {
+  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+}
+
+/** The state one check run shares: one Resolver and one Judge for every file. */
+export class Checker {
+  readonly resolver: Resolver;
+  private readonly judge: Judge;
+
+  constructor(options: ResolveOptions = {}) {
+    this.resolver = new Resolver(options);
+    this.judge = new Judge(this.resolver.fs, this.resolver.elfCache);
+  }
+
+  /**
+   * What is wrong with the regular file at in-root `path` (host path
+   * `hostPath`): 'not-elf', 'not-loadable' or 'no-loader' when it is no
+   * file the loader loads here, 'vanished' when it is gone, else its problems (none when the loader would
+   * start or load it).
+   */
+  checkFile(path: string, hostPath: string): 'not-elf' | 'not-loadable' | 'no-loader' | 'vanished' | CheckProblem[] {
+    // Separate debug files (gdb's debug-file-directory) copy a program's headers without its contents: nothing loads them.
+    if (path.startsWith(DEBUG_FILE_DIRECTORY)) return 'not-loadable';
+    // The magic first: most files of a root are not ELF, and four bytes say so without the reader's error values.
+    try {
+      if (!hasElfMagic(hostPath)) return 'not-elf';
+    } catch (err) {
+      // Gone since its directory was listed: nothing left to check.
+      if (errnoOf(err) === 'ENOENT') return 'vanished';
+      return [{ cause: 'unreadable', message: errnoWords(err) }];
+    }
+    const read = this.resolver.elfCache.read(hostPath);
+    if (read instanceof ElfdepsError) {
+      return [{ cause: read.code === 'ELF_IO' || read.code === 'ELF_NOT_REGULAR' ? 'unreadable' : 'malformed', message: withoutPath(read.message, hostPath) }];
+    }
+    const kind = read.elf?.kind;
+    if (read.elf && (kind === 'relocatable' || kind === 'core' || kind === 'other')) return 'not-loadable';
+    if (!read.elf) {
+      // Relocatable objects, core files and unknown types are nothing the loader loads, readable or not.
+      if (read.header.type !== C.ET_EXEC && read.header.type !== C.ET_DYN) return 'not-loadable';
+      return [{ cause: 'malformed', message: withoutPath(read.error?.message ?? 'unreadable', hostPath) }];
+    }
+    let p: ProgramResolution;
+    try {
+      p = this.resolver.resolveOne(path);
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      return [{ cause: err.code === 'ELF_IO' ? 'unreadable' : 'malformed', message: withoutPath(err.message, path) }];
+    }
+    if (p.flavour === 'none') return [];
+    const program = p.kind !== 'shared-library';
+    const hasInterpreter = p.objects.some((o) => o.isInterpreter);
+    if (!hasInterpreter && p.kind !== 'static-pie' && p.fatal !== null) {
+      // A library names no interpreter: the one missing is only the default loader of its machine.
+      if (!program && p.interpreter === null) return 'no-loader';
+      // The kernel cannot start it at all: nothing else matters.
+      return [{ cause: 'interpreter', message: p.fatal }];
+    }
+    // One problem per missing name, with every object that needs it (the JDK's libraries all need libjvm.so).
+    const byName = new Map<string, { cause: CheckCause; what: string; needers: string[] }>();
+    // A candidate the loader stops at is all ldd reports (its list, with the names not found, is never printed).
+    const fatal = p.missing.find((m) => m.how === 'error');
+    for (const m of fatal ? [fatal] : p.missing) {
+      const who = p.objects[m.requester]?.path ?? path;
+      const what = m.error ?? `${m.name}: not found`;
+      const key = `${m.how}\0${what}`;
+      const entry = byName.get(key) ?? { cause: m.how === 'error' ? 'bad-library' : 'library-not-found', what, needers: [] };
+      if (!entry.needers.includes(who)) entry.needers.push(who);
+      byName.set(key, entry);
+    }
+    const problems: CheckProblem[] = [...byName.values()].map((e) => ({ cause: e.cause, message: `${e.what} (needed by ${e.needers.join(', ')})` }));
+    if (p.fatal !== null && problems.length === 0) problems.push({ cause: 'bad-library', message: p.fatal });
+    // The version check runs once every object is mapped (rtld.c): after a fatal mapping error it never does.
+    if (p.fatal !== null) return problems;
+    // With a library missing, what it would define is undefined too: the missing library is the reason, not its symbols.
+    const symbols = program && problems.length === 0;
+    const { verdict } = this.judge.judge(p, { relocations: symbols ? 'start' : 'none' });
+    problems.push(...verdictProblems(verdict, p));
+    return problems;
+  }
+
+  /**
+   * What is wrong with the symlink at in-root `path`: a dangling library
+   * link (its target, looked up inside the root, does not exist), or nothing.
+   */
+  checkSymlink(path: string): CheckProblem[] {
+    const w = this.resolver.fs.walk(path);
+    if (w.ok && w.kind !== 'missing') return [];
+    const last = w.links[w.links.length - 1];
+    const target = w.links[0]?.path === path ? w.links[0].target : '?';
+    const why = w.errno === 'ELOOP' ? 'a symlink loop' : `${errnoWords(w.errno ?? 'ENOENT')}`;
+    const via = last && last.path !== path ? ` (via ${last.path} -> ${last.target})` : '';
+    return [{ cause: 'dangling-symlink', message: `dangling symlink to ${target}${via}: ${why}` }];
+  }
+
+  /** Walks `paths` (in-root; default the whole root) and checks everything met. */
+  check(paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): CheckReport {
+    const fs = this.resolver.fs;
+    const counts: CheckCounts = { elf: 0, symlinks: 0, notElf: 0, notLoadable: 0, noLoader: 0 };
+    const failures: CheckFailure[] = [];
+    const byCause: Partial<Record<CheckCause, number>> = {};
+    let done = 0;
+    const fail = (failure: CheckFailure): void => {
+      failures.push(failure);
+      for (const cause of new Set(failure.problems.map((x) => x.cause))) byCause[cause] = (byCause[cause] ?? 0) + 1;
+      options.onFailure?.(failure);
+    };
+    const visit = (e: WalkEntry): void => {
+      if (e.type === 'error') {
+        fail({ path: e.path, type: 'directory', problems: [{ cause: 'unreadable', message: e.message }] });
+        return;
+      }
+      if (e.type === 'symlink') {
+        const name = e.path.slice(e.path.lastIndexOf('/') + 1);
+        if (!LIBRARY_NAME.test(name)) return;
+        options.onProgress?.({ done: ++done, failing: failures.length, path: e.path });
+        counts.symlinks++;
+        const problems = this.checkSymlink(e.path);
+        if (problems.length) fail({ path: e.path, type: 'symlink', problems });
+        return;
+      }
+      options.onProgress?.({ done: ++done, failing: failures.length, path: e.path });
+      const r = this.checkFile(e.path, e.hostPath);
+      if (r === 'not-elf') counts.notElf++;
+      else if (r === 'not-loadable') counts.notLoadable++;
+      else if (r === 'no-loader') counts.noLoader++;
+      else if (r !== 'vanished') {
+        const unreadable = r.length > 0 && r.every((x) => x.cause === 'unreadable');
+        if (!unreadable) counts.elf++;
+        if (r.length) fail({ path: e.path, type: unreadable ? 'file' : 'elf', problems: r });
+      }
+    };
+    const starts = paths.length ? paths : ['/'];
+    // Every start is looked up before anything is walked: a bad one is a usage error, with nothing printed yet.
+    const targets: Array<{ type: 'dir' | 'file' | 'symlink'; path: string }> = starts.map((start) => {
+      const w = fs.walk(start);
+      if (w.ok && (w.kind === 'dir' || w.kind === 'file')) return { type: w.kind, path: w.realPath };
+      if (w.ok) throw new ElfdepsError('ELF_NOT_REGULAR', `${start}: not a regular file or directory`, { path: start });
+      // A start that is itself a dangling symlink is looked at as one.
+      const trimmed = start.replace(/\/+$/, '');
+      const parent = fs.walk(trimmed.slice(0, trimmed.lastIndexOf('/')) || '/');
+      const linkPath = parent.ok ? `${parent.realPath === '/' ? '' : parent.realPath}/${trimmed.slice(trimmed.lastIndexOf('/') + 1)}` : null;
+      if (linkPath !== null && w.links.some((l) => l.path === linkPath)) return { type: 'symlink', path: linkPath };
+      throw new ElfdepsError('ELF_IO', `${start}${fs.isHostRoot ? '' : ` inside ${fs.root}`}: ${errnoWords(w.errno ?? 'ENOENT')}`, { path: start });
+    });
+    // A walk never meets a path twice (it follows no symlink): only overlapping starts could, so they are dropped.
+    const dirs = targets.filter((t) => t.type === 'dir').map((t) => t.path);
+    const under = (path: string, dir: string): boolean => dir === '/' || path === dir || path.startsWith(`${dir}/`);
+    const taken = new Set<string>();
+    for (const t of targets) {
+      if (taken.has(t.path) || dirs.some((d) => d !== t.path && under(t.path, d))) continue;
+      taken.add(t.path);
+      if (t.type === 'dir') walkTree(fs.root, t.path, visit);
+      else visit({ type: t.type, path: t.path, hostPath: fs.hostPath(t.path) });
+    }
+    return { root: fs.root || '/', paths: starts, counts, failures, byCause };
+  }
+}
+
+/** The verdict's reasons not to start, as problems. */
+function verdictProblems(verdict: Verdict, p: ProgramResolution): CheckProblem[] {
+  const problems: CheckProblem[] = [];
+  for (const v of verdict.versionProblems) if (v.fatal) problems.push({ cause: 'version-not-found', message: `${v.about}: ${v.message}` });
+  for (const u of verdict.undefinedSymbols) {
+    if (!u.atStart) continue;
+    const who = u.object === 0 ? p.path : (p.objects[u.object]?.path ?? '?');
+    problems.push({ cause: 'undefined-symbol', message: `${u.message} (${who})` });
+  }
+  for (const u of verdict.unreadable) problems.push({ cause: 'malformed', message: u });
+  return problems;
+}
+
+/** Checks `paths` inside a root with one set of caches. */
+export function check(paths: string[], options: CheckOptions = {}): CheckReport {
+  const { onFailure, onProgress, ...resolveOptions } = options;
+  return new Checker(resolveOptions).check(paths, { onFailure, onProgress });
+}

@@ -1,0 +1,118 @@
+/**
+ * `elfdeps check [options] [PATH...]`: every ELF file under the PATHs (default
+ * the whole root) that the loader could not start or load, and every library
+ * symlink there that dangles, one line each, then a summary (docs/check.md).
+ */
+import { parseArgs } from 'node:util';
+import { describeError } from '../errors.js';
+import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
+import { escapeControls, EXIT, say, type CliIo } from './io.js';
+import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom } from './loader-options.js';
+
+export const CHECK_HELP = `Usage: elfdeps check [options] [PATH...]
+
+Checks every ELF file under each PATH (a file or a directory inside the root;
+default: the whole root) as the dynamic loader would at start, without running
+anything: a library not found, a library the loader stops at (wrong byte
+order, not ELF, ...), the interpreter missing, a symbol version a library
+lacks, a symbol bound at start defined nowhere (programs whose libraries are
+all found); and every library symlink (NAME.so, NAME.so.N...) whose target
+does not exist inside the root.
+Symlinks are never followed into directories. Files that are not ELF are
+skipped; unreadable ones are reported.
+
+One line per failing file: its in-root path, a colon, what is wrong. Then a
+summary: files checked, failing, by cause.
+
+  --json                 one JSON document (schema: docs/check-result.schema.json)
+
+Loader environment:
+${LOADER_OPTIONS_HELP}  -h, --help             this help
+
+Exit status: 0 nothing fails; 1 something does; 2 bad usage or a PATH that
+does not exist.
+`;
+
+/** The line of one failing file. */
+export function failureLine(f: CheckFailure): string {
+  return escapeControls(`${f.path}: ${f.problems.map((p) => p.message).join('; ')}`);
+}
+
+/** The summary: what was checked, how much fails and why. */
+export function summaryLine(r: CheckReport): string {
+  const c = r.counts;
+  const causes = CHECK_CAUSES.filter((k) => r.byCause[k]).map((k) => `${CAUSE_WORDS[k]} ${r.byCause[k]}`);
+  const skipped = [
+    `${c.notElf} not ELF`,
+    ...(c.notLoadable ? [`${c.notLoadable} ELF nothing loads`] : []),
+    ...(c.noLoader ? [`${c.noLoader} libraries of a machine without a loader in the root`] : []),
+  ];
+  const where = r.paths.join(' ');
+  return escapeControls(
+    `checked ${c.elf} ELF files and ${c.symlinks} library symlinks under ${where}${r.root === '/' ? '' : ` in ${r.root}`}: ` +
+      `${r.failures.length} failing${causes.length ? ` (${causes.join(', ')})` : ''}; skipped ${skipped.join(', ')}`,
+  );
+}
+
+/** A one-line progress display on a terminal, for runs long enough to wait for (after half a second). */
+function progressLine(io: CliIo): { onProgress: (p: CheckProgress) => void; clear: () => void } {
+  const enabled = io.stderr.isTTY === true;
+  const started = Date.now();
+  let last = 0;
+  let shown = false;
+  return {
+    onProgress(p) {
+      if (!enabled) return;
+      const now = Date.now();
+      if (now - started < 500 || now - last < 100) return;
+      last = now;
+      shown = true;
+      const columns = (io.stderr as { columns?: number }).columns ?? 80;
+      const line = escapeControls(`${p.done} checked, ${p.failing} failing: ${p.path}`);
+      io.stderr.write(`\r\x1b[K${line.length >= columns ? `${line.slice(0, columns - 2)}…` : line}`);
+    },
+    clear() {
+      if (shown) io.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    say(io, `${describeError(err)} (try 'elfdeps check --help')`);
+    return EXIT.USAGE;
+  }
+  const { values: v, positionals: paths } = parsed;
+  if (v.help) {
+    io.stdout.write(CHECK_HELP);
+    return EXIT.OK;
+  }
+  const progress = progressLine(io);
+  let report: CheckReport;
+  try {
+    const checker = new Checker(loaderOptionsFrom(v, io));
+    // In-root paths: a relative PATH is taken from the root's / (there is no other directory inside a root).
+    const starts = paths.map((p) => (p.startsWith('/') || !checker.resolver.fs.isHostRoot ? p : `${io.cwd}/${p}`));
+    report = checker.check(starts, {
+      onProgress: progress.onProgress,
+      onFailure: v.json
+        ? undefined
+        : (f) => {
+            progress.clear();
+            io.stdout.write(`${failureLine(f)}\n`);
+          },
+    });
+  } catch (err) {
+    progress.clear();
+    say(io, describeError(err));
+    return EXIT.USAGE;
+  }
+  progress.clear();
+  if (v.json) io.stdout.write(`${JSON.stringify({ elfdeps: 1, ...report, failing: report.failures.length }, null, 2)}\n`);
+  else io.stdout.write(`${summaryLine(report)}\n`);
+  return report.failures.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
+}
