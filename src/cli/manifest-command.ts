@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
+import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { escapeControls, EXIT, say, type CliIo } from './io.js';
@@ -26,6 +27,14 @@ export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader
                          nobody (repeatable)
 `;
 
+/** --exclude (docs/exclude.md), shared by manifest, copy and image. */
+export const EXCLUDE_OPTIONS_HELP = `  --exclude PATTERN      leave out the libraries PATTERN matches, with every object only
+                         they bring in (the target provides them; repeatable): a file
+                         name glob (libfoo.so*) or an absolute in-root path glob
+                         (/opt/gpu/**); listed as "excluded", not missing
+  --exclude-host-gpu     --exclude for the host's GPU driver libraries: ${HOST_GPU_EXCLUDES.join(' ')}
+`;
+
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
 Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
@@ -36,7 +45,7 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
-${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
+${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
@@ -46,6 +55,8 @@ written, with a "missing" list); 2 bad usage or an unreadable FILE.
 /** Options shared with `elfdeps copy FILE... NEWROOT`. */
 export const MANIFEST_OPTIONS = {
   add: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  'exclude-host-gpu': { type: 'boolean' },
   'loader-only': { type: 'boolean' },
   with: { type: 'string', multiple: true },
   without: { type: 'string', multiple: true },
@@ -59,6 +70,8 @@ export const MANIFEST_OPTIONS = {
 
 export interface ManifestOptionValues extends LoaderOptionValues {
   add?: string[];
+  exclude?: string[];
+  'exclude-host-gpu'?: boolean;
   'loader-only'?: boolean;
   with?: string[];
   without?: string[];
@@ -78,6 +91,7 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
   return {
     ...loaderOptionsFrom(v, io),
     add: v.add ?? [],
+    exclude: [...(v.exclude ?? []), ...(v['exclude-host-gpu'] ? HOST_GPU_EXCLUDES : [])],
     loaderOnly: v['loader-only'] === true,
     with: v.with ?? [],
     without: v.without ?? [],
@@ -95,6 +109,13 @@ export function rulesSummary(manifest: Manifest): string {
   if (rules.length === 0) return '';
   const size = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
   return `rules: ${rules.map((r) => `${r.rule} +${r.entries} (${size(r.bytes)})`).join(', ')}`;
+}
+
+/** "excluded (the target provides them): libGL.so.1 (+2 with it), ..." for summary lines; '' when nothing was. */
+export function excludedSummary(manifest: Manifest): string {
+  const items = manifest.excluded ?? [];
+  if (items.length === 0) return '';
+  return `excluded (the target provides them): ${items.map((x) => `${x.name}${x.dropped.length ? ` (+${x.dropped.length} with it)` : ''}`).join(', ')}`;
 }
 
 /** `--why PATH`: the entry's reason, in words. */
