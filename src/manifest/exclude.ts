@@ -73,6 +73,7 @@ export class Exclusion {
    * needs): every walk starts there, preloads are edges from the program.
    */
   prune(p: ProgramResolution, cwd: string): Pruning {
+    if (this.empty) return { kept: new Set(p.objects.map((o) => o.index)), requests: [], dropped: new Map() };
     const matched = new Map<number, string>();
     for (const o of p.objects) {
       if (o.index === 0 || o.isInterpreter) continue;
