@@ -103,6 +103,10 @@ describe('--exclude', function () {
     const byPath = createManifest([app], { loaderOnly: true, exclude: [`${work}/**/libgpu.so.1.0`] });
     expect(paths(byPath)).to.deep.equal(paths(cut));
     expect(byPath.excluded?.[0]?.pattern).to.equal(`${work}/**/libgpu.so.1.0`);
+    // --why of what was left out says why.
+    const why = cli(['manifest', '--loader-only', '--exclude', 'libgpu.so*', app, '--why', join(lib, 'libsub2.so')]);
+    expect(why.status).to.equal(1);
+    expect(why.stderr).to.equal(`elfdeps: ${join(lib, 'libsub2.so')}: not in the manifest: left out with libgpu.so.1 (excluded by --exclude 'libgpu.so*')\n`);
   });
 
   it('an object only the excluded library brings to one program stays when another program of the manifest needs it', () => {

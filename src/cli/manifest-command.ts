@@ -27,13 +27,24 @@ export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader
                          nobody (repeatable)
 `;
 
+/** Words in lines of at most `width` characters, each indented by `indent` spaces. */
+function wrapped(words: readonly string[], indent: number, width: number): string {
+  const lines: string[] = [];
+  for (const w of words) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && indent + last.length + 1 + w.length <= width) lines[lines.length - 1] = `${last} ${w}`;
+    else lines.push(w);
+  }
+  return lines.map((l) => `${' '.repeat(indent)}${l}\n`).join('');
+}
+
 /** --exclude (docs/exclude.md), shared by manifest, copy and image. */
 export const EXCLUDE_OPTIONS_HELP = `  --exclude PATTERN      leave out the libraries PATTERN matches, with every object only
                          they bring in (the target provides them; repeatable): a file
                          name glob (libfoo.so*) or an absolute in-root path glob
                          (/opt/gpu/**); listed as "excluded", not missing
-  --exclude-host-gpu     --exclude for the host's GPU driver libraries: ${HOST_GPU_EXCLUDES.join(' ')}
-`;
+  --exclude-host-gpu     --exclude the host's GPU driver libraries (docs/exclude.md):
+${wrapped(HOST_GPU_EXCLUDES, 25, 80)}`;
 
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
@@ -49,7 +60,8 @@ ${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}  --why PATH             print why t
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
-written, with a "missing" list); 2 bad usage or an unreadable FILE.
+written, with a "missing" list; excluded libraries do not count); 2 bad usage
+or an unreadable FILE.
 `;
 
 /** Options shared with `elfdeps copy FILE... NEWROOT`. */
@@ -116,6 +128,16 @@ export function excludedSummary(manifest: Manifest): string {
   const items = manifest.excluded ?? [];
   if (items.length === 0) return '';
   return `excluded (the target provides them): ${items.map((x) => `${x.name}${x.dropped.length ? ` (+${x.dropped.length} with it)` : ''}`).join(', ')}`;
+}
+
+/** For `--why PATH` of a path --exclude left out: why, in words ('' otherwise). */
+function leftOutBecause(manifest: Manifest, path: string): string {
+  for (const x of manifest.excluded ?? []) {
+    const by = x.neededBy.length > 0 ? `, needed by ${x.neededBy.join(', ')}` : '';
+    if (x.path === path || x.name === path) return `: excluded by --exclude '${x.pattern}'${by}`;
+    if (x.dropped.includes(path)) return `: left out with ${x.name} (excluded by --exclude '${x.pattern}')`;
+  }
+  return '';
 }
 
 /** `--why PATH`: the entry's reason, in words. */
@@ -203,7 +225,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     const path = v.why;
     const line = describeWhy(manifest, path);
     if (line === null) {
-      say(io, `${path}: not in the manifest`);
+      say(io, `${path}: not in the manifest${leftOutBecause(manifest, path)}`);
       return EXIT.NOT_FOUND;
     }
     io.stdout.write(`${escapeControls(line)}\n`);

@@ -4,8 +4,9 @@
  * for. docs/exclude.md documents the syntax and what is matched.
  *
  * A small matcher of our own rather than minimatch: minimatch compiles a
- * glob to a RegExp, and `*a*a*a*a*a*a*a*a*a*a*b` (22 characters) against a
- * 60-character name backtracks for minutes there. The patterns here are
+ * glob to a RegExp, and `*a*a*a*a*a*a*a*b` (16 characters) against a name
+ * of 60 `a`s backtracks for 48 s there (minimatch 10.2, this machine), each
+ * further `*a` about six times longer. The patterns here are
  * matched by the classic greedy algorithm (one backtracking point per star),
  * which takes at most pattern length × text length steps for any input, and
  * the syntax is only what library names and paths need: `*`, `?`, `[...]`,
