@@ -165,6 +165,17 @@ describe('--exclude', function () {
     const cut = createManifest([viaVendor], { loaderOnly: true, exclude: ['libneeds-absent.so.*'] });
     expect(cut.missing).to.deep.equal([]);
     expect(cut.excluded).to.deep.equal([{ name: 'libneeds-absent.so.1', pattern: 'libneeds-absent.so.*', path: vendor, neededBy: [viaVendor], dropped: [] }]);
+    // A file the loader would reject under an excluded name (not an ELF file): not missing, no "would fail" warning.
+    const realBad = mklib(join(elsewhere, 'libbad.so.1'));
+    writeText(join(lib, 'libbad.so.1'), 'not an ELF file\n');
+    const usesBad = mkexe(join(work, 'bin', 'uses-bad'), { rpath: lib, needs: [realBad] });
+    const rejected = createManifest([usesBad], { loaderOnly: true });
+    expect(rejected.missing.map((x) => x.name)).to.deep.equal(['libbad.so.1']);
+    expect(rejected.warnings.some((w) => w.includes('the loader would fail'))).to.equal(true);
+    const rejectedCut = createManifest([usesBad], { loaderOnly: true, exclude: ['libbad.so.1'] });
+    expect(rejectedCut.missing).to.deep.equal([]);
+    expect(rejectedCut.warnings.filter((w) => w.includes('the loader would fail'))).to.deep.equal([]);
+    expect(rejectedCut.excluded?.map((x) => [x.name, x.path])).to.deep.equal([['libbad.so.1', null]]);
     const status = cli(['manifest', '--loader-only', prog, '-o', join(work, 'absent.json')]).status;
     expect(status).to.equal(1);
     expect(cli(['manifest', '--loader-only', '--exclude', 'libabsent.so.1', prog, '-o', join(work, 'absent.json')]).status).to.equal(0);

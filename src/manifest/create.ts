@@ -7,7 +7,7 @@ import { ElfdepsError, errnoWords } from '../errors.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge, type Verdict } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
-import type { LoadedObject, ProgramResolution } from '../resolve/types.js';
+import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/types.js';
 import { RuleEngine } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
@@ -156,13 +156,15 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       const walk = collector.withWhy(why, () => collector.addOpened(opened, cwd));
       if (!walk.ok) missing.push({ program: p.path, name: opened, neededBy: p.path, reason: `cannot open: ${errnoWords(walk.errno)}` });
     }
+    // Excluded, or needed only by what is excluded: the target's to provide.
+    const targets = (dep: Dependency): boolean => !cut.kept.has(dep.requester) || exclusion.matchName(dep.name, cwd) !== null;
     for (const dep of p.missing) {
-      // Excluded, or needed only by what is excluded: the target's to provide.
-      if (!cut.kept.has(dep.requester) || exclusion.matchName(dep.name, cwd) !== null) continue;
+      if (targets(dep)) continue;
       const neededBy = p.objects[dep.requester]?.path ?? p.path;
       missing.push({ program: p.path, name: dep.name, neededBy, reason: dep.how === 'error' ? dep.error ?? 'rejected by the loader' : 'not found' });
     }
-    if (p.fatal !== null) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
+    const fatalDep = p.fatal === null ? undefined : p.dependencies.find((d) => d.how === 'error' && d.error === p.fatal);
+    if (p.fatal !== null && !(fatalDep && targets(fatalDep))) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
     for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
     if (p.flavour === 'glibc' && p.objects.some((o) => cut.kept.has(o.index) && o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
     excluded.requests(p, cut);
