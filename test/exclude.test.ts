@@ -323,6 +323,7 @@ describe('--exclude', function () {
       [huge, /longer than 4096 characters/],
       ['lib[x', /'\[' without its '\]'/],
       ['lib\\', /lone backslash/],
+      ['libGL.so.[[:digit:]]', /POSIX class/],
       ['lib/x.so', /absolute in-root path/],
       ['/usr//lib/x', /canonical/],
       ['/usr/lib/', /canonical/],

@@ -110,6 +110,9 @@ function parseSegment(text: string, whole: string): Segment {
       const ranges: Array<[string, string]> = [];
       // A ']' right after the opening (or the negation) is a member, as in fnmatch.
       for (let first = true; j < chars.length && (first || chars[j] !== ']'); first = false) {
+        if (chars[j] === '[' && (chars[j + 1] === ':' || chars[j + 1] === '.' || chars[j + 1] === '=')) {
+          refuse(whole, `has a POSIX class '[${chars[j + 1]}...${chars[j + 1]}]', which is not supported (write the set: [0-9], [a-zA-Z])`);
+        }
         let lo = chars[j++] as string;
         if (lo === '\\' && j < chars.length) lo = chars[j++] as string;
         let hi = lo;
