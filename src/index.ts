@@ -41,6 +41,7 @@ export {
   manifestSchemaUrl,
   MANIFEST_VERSION,
   MAX_MANIFEST_BYTES,
+  HOST_GPU_EXCLUDES,
 } from './manifest/index.js';
 export type {
   CreateManifestOptions,
@@ -55,6 +56,7 @@ export type {
   EntryKind,
   ManifestProgram,
   MissingItem,
+  ExcludedItem,
 } from './manifest/index.js';
 export { builtinRules, loadRules, readRulesFile, rulesSchema } from './rules/load.js';
 export type { Rule, RuleItem, RuleOptions, RuleSet, RuleTrigger, DlopenLevel } from './rules/types.js';

@@ -15,7 +15,7 @@ import { ElfImage } from '../src/elf/image.js';
 import { createManifest } from '../src/manifest/create.js';
 import type { Manifest } from '../src/manifest/types.js';
 import { builtinRules, loadRules, rulesSchema } from '../src/rules/load.js';
-import { hasTool, mkexe, mklib } from './helpers/build.js';
+import { dlopenNote, hasTool, mkexe, mklib } from './helpers/build.js';
 import { elfdepsCommand } from './helpers/cli.js';
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -148,14 +148,12 @@ describe('runtime-file rules', function () {
     const bar = mklib(join(dir, 'libbar.so.1'), { libs: ['-lm'] });
     const baz = mklib(join(dir, 'libbaz.so.1'));
     const foo = mklib(join(dir, 'libfoo.so.1'));
-    const note = (json: string): string =>
-      `__asm__(".pushsection .note.dlopen,\\"a\\",@note\\n.balign 4\\n.long 4\\n.long 2f-1f\\n.long 0x407c0c0a\\n.asciz \\"FDO\\"\\n1: .asciz \\"${json.replace(/"/g, '\\\\\\"')}\\"\\n2: .balign 4\\n.popsection");\n`;
     const prog = mkexe(join(dir, 'prog'), {
       needs: [foo],
       rpath: dir,
       source:
-        note('[{"soname":["libnope.so.9","libbar.so.1"],"feature":"bar","description":"Bar support","priority":"recommended"}]') +
-        note('[{"soname":["libbaz.so.1"],"feature":"baz","priority":"suggested"}]') +
+        dlopenNote('[{"soname":["libnope.so.9","libbar.so.1"],"feature":"bar","description":"Bar support","priority":"recommended"}]') +
+        dlopenNote('[{"soname":["libbaz.so.1"],"feature":"baz","priority":"suggested"}]') +
         'int main(void) { return 0; }\n',
     });
     const notes = readDlopenNotes(ElfImage.open(prog));

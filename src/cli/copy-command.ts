@@ -8,7 +8,7 @@ import { describeError } from '../errors.js';
 import { materialise } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
 import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, say, type CliIo } from './io.js';
-import { MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
+import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
 import { manifestFromArguments } from './manifest-input.js';
 
 export const COPY_HELP = `Usage: elfdeps copy [options] (MANIFEST.json | -) NEWROOT
@@ -30,7 +30,8 @@ only once complete.
   --dry-run              print the whole plan, every conflict marked; write nothing
   --json                 print the report as JSON
   -q, --quiet            no summary line
-With FILE...: the options of 'elfdeps manifest' (--add, the rule options
+With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
+--exclude-host-gpu, the rule options
 --loader-only, --with, --without, --rules, --dlopen, --locale, --tz, --user,
 and the loader options: --root, --library-path, --preload, --no-cache, ...).
   -h, --help             this help
@@ -132,8 +133,7 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     }
     if (!v.quiet) {
       io.stdout.write(escapeControls(summary(report).trimEnd()) + '\n');
-      const rules = rulesSummary(manifest);
-      if (rules !== '') io.stdout.write(escapeControls(`${report.root}: ${rules}`) + '\n');
+      for (const line of [rulesSummary(manifest), excludedSummary(manifest)]) if (line !== '') io.stdout.write(escapeControls(`${report.root}: ${line}`) + '\n');
     }
   }
   for (const w of report.warnings) say(io, `warning: ${w}`);

@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError } from '../errors.js';
 import { buildImage, type ImageOutput, type ImageReport } from '../image/index.js';
 import { parseAssignment } from '../image/config.js';
-import { EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
-import { MANIFEST_OPTIONS, reportManifestProblems } from './manifest-command.js';
+import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
+import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems } from './manifest-command.js';
 import { manifestFromArguments } from './manifest-input.js';
 
 export const IMAGE_HELP = `Usage: elfdeps image [options] MANIFEST.json -o IMAGE.tar
@@ -46,7 +46,8 @@ are dropped; nothing appears under the output's name until it is complete.
                          (default: from the programs' ELF headers)
   --json                 print the report as JSON (not with -o -)
   -q, --quiet            no summary line
-With FILE...: the options of 'elfdeps manifest' (--add and the loader options:
+With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
+--exclude-host-gpu, the rule options and the loader options:
 --root, --library-path, --preload, --no-cache, --platform, ...).
   -h, --help             this help
 
@@ -146,7 +147,11 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
   // With -o -, standard output carries the image: the summary goes to standard error.
   const out = output.kind === 'stream' ? io.stderr : io.stdout;
   if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  else if (!v.quiet) out.write(summary(report));
+  else if (!v.quiet) {
+    out.write(summary(report));
+    const excluded = excludedSummary(manifest);
+    if (excluded !== '') out.write(escapeControls(`${report.output}: ${excluded}`) + '\n');
+  }
   for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
   return reportManifestProblems(manifest, io);
 }

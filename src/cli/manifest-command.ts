@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
+import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { escapeControls, EXIT, say, type CliIo } from './io.js';
@@ -26,6 +27,25 @@ export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader
                          nobody (repeatable)
 `;
 
+/** Words in lines of at most `width` characters, each indented by `indent` spaces. */
+function wrapped(words: readonly string[], indent: number, width: number): string {
+  const lines: string[] = [];
+  for (const w of words) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && indent + last.length + 1 + w.length <= width) lines[lines.length - 1] = `${last} ${w}`;
+    else lines.push(w);
+  }
+  return lines.map((l) => `${' '.repeat(indent)}${l}\n`).join('');
+}
+
+/** --exclude (docs/exclude.md), shared by manifest, copy and image. */
+export const EXCLUDE_OPTIONS_HELP = `  --exclude PATTERN      leave out the libraries PATTERN matches, with every object only
+                         they bring in (the target provides them; repeatable): a file
+                         name glob (libfoo.so*) or an absolute in-root path glob
+                         (/opt/gpu/**); listed as "excluded", not missing
+  --exclude-host-gpu     --exclude the host's GPU driver libraries (docs/exclude.md):
+${wrapped(HOST_GPU_EXCLUDES, 25, 80)}`;
+
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
 Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
@@ -36,16 +56,19 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
-${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
+${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
-written, with a "missing" list); 2 bad usage or an unreadable FILE.
+written, with a "missing" list; excluded libraries do not count); 2 bad usage
+or an unreadable FILE.
 `;
 
 /** Options shared with `elfdeps copy FILE... NEWROOT`. */
 export const MANIFEST_OPTIONS = {
   add: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  'exclude-host-gpu': { type: 'boolean' },
   'loader-only': { type: 'boolean' },
   with: { type: 'string', multiple: true },
   without: { type: 'string', multiple: true },
@@ -59,6 +82,8 @@ export const MANIFEST_OPTIONS = {
 
 export interface ManifestOptionValues extends LoaderOptionValues {
   add?: string[];
+  exclude?: string[];
+  'exclude-host-gpu'?: boolean;
   'loader-only'?: boolean;
   with?: string[];
   without?: string[];
@@ -78,6 +103,7 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
   return {
     ...loaderOptionsFrom(v, io),
     add: v.add ?? [],
+    exclude: [...(v.exclude ?? []), ...(v['exclude-host-gpu'] ? HOST_GPU_EXCLUDES : [])],
     loaderOnly: v['loader-only'] === true,
     with: v.with ?? [],
     without: v.without ?? [],
@@ -95,6 +121,23 @@ export function rulesSummary(manifest: Manifest): string {
   if (rules.length === 0) return '';
   const size = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
   return `rules: ${rules.map((r) => `${r.rule} +${r.entries} (${size(r.bytes)})`).join(', ')}`;
+}
+
+/** "excluded (the target provides them): libGL.so.1 (+2 with it), ..." for summary lines; '' when nothing was. */
+export function excludedSummary(manifest: Manifest): string {
+  const items = manifest.excluded ?? [];
+  if (items.length === 0) return '';
+  return `excluded (the target provides them): ${items.map((x) => `${x.name}${x.dropped.length ? ` (+${x.dropped.length} with it)` : ''}`).join(', ')}`;
+}
+
+/** For `--why PATH` of a path --exclude left out: why, in words ('' otherwise). */
+function leftOutBecause(manifest: Manifest, path: string): string {
+  for (const x of manifest.excluded ?? []) {
+    const by = x.neededBy.length > 0 ? `, needed by ${x.neededBy.join(', ')}` : '';
+    if (x.path === path || x.name === path) return `: excluded by --exclude '${x.pattern}'${by}`;
+    if (x.dropped.includes(path)) return `: left out with ${x.name} (excluded by --exclude '${x.pattern}')`;
+  }
+  return '';
 }
 
 /** `--why PATH`: the entry's reason, in words. */
@@ -182,7 +225,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
     const path = v.why;
     const line = describeWhy(manifest, path);
     if (line === null) {
-      say(io, `${path}: not in the manifest`);
+      say(io, `${path}: not in the manifest${leftOutBecause(manifest, path)}`);
       return EXIT.NOT_FOUND;
     }
     io.stdout.write(`${escapeControls(line)}\n`);

@@ -67,7 +67,7 @@ export function manifestFromArguments(
   if (sources.length > 1) return { usage: 'give one manifest, or programs, not both' };
   // ownOptions: the verb's own options that share a name with one of manifest's (image's --user).
   if (Object.keys(MANIFEST_OPTIONS).some((k) => !(options.ownOptions ?? []).includes(k) && values[k] !== undefined)) {
-    return { usage: '--add, the rule options, --root and the loader options apply to FILE..., not to a manifest' };
+    return { usage: '--add, --exclude, the rule options, --root and the loader options apply to FILE..., not to a manifest' };
   }
   return fromStdin ? parseManifest(readStdin(), 'standard input') : readManifestFile(resolvePath(io.cwd, first));
 }

@@ -23,6 +23,12 @@ export class EntryCollector {
   readonly warnings: string[] = [];
   /** The reason given to entries added from now on (the first reason an entry gets is kept). */
   why: EntryWhy | undefined;
+  /**
+   * Asked before a regular file enters (with the path it was reached by and
+   * the reason it would get): true leaves it out, and the symlinks leading
+   * to it (--exclude; the manifest decides which files).
+   */
+  leaveOut: ((path: string, walk: PathWalk, why: EntryWhy | undefined) => boolean) | undefined;
   /** ELF files added since the last takeElfFiles(): the manifest resolves each. */
   private elfFiles: string[] = [];
 
@@ -124,6 +130,7 @@ export class EntryCollector {
   addOpened(path: string, cwd: string): PathWalk {
     const walk = this.fs.walk(path, cwd);
     if (!walk.ok) return walk;
+    if (walk.kind === 'file' && this.leaveOut?.(path, walk, this.why)) return walk;
     this.record(path, cwd, walk);
     if (walk.kind === 'file') this.file(walk.realPath);
     else if (walk.kind === 'dir') this.directory(walk.realPath);
@@ -162,6 +169,7 @@ export class EntryCollector {
         else this.warnings.push(`${child}: skipped: ${errnoWords(walk.errno)}`);
         continue;
       }
+      if (walk.kind === 'file' && this.leaveOut?.(child, walk, this.why)) continue;
       this.record(child, '/', walk);
       if (walk.kind === 'file') this.file(walk.realPath);
       else if (walk.kind === 'other') this.warnings.push(`${child}: skipped (device node, FIFO or socket)`);

@@ -7,14 +7,15 @@ import { ElfdepsError, errnoWords } from '../errors.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge, type Verdict } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
-import type { ProgramResolution } from '../resolve/types.js';
+import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/types.js';
 import { RuleEngine } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
 import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
+import { Exclusion, type Pruning } from './exclude.js';
 import { envTarget, MAX_SCRIPT_DEPTH, sniffExecutable } from './script.js';
-import { MANIFEST_VERSION, type EntryWhy, type Manifest, type ManifestProgram, type MissingItem, type RuleSummary } from './types.js';
+import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem, type RuleSummary } from './types.js';
 import { validateManifest } from './validate.js';
 
 export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
@@ -22,6 +23,12 @@ export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
   add?: string[];
   /** PATH used to find the program of "#!/usr/bin/env NAME"; default the usual system PATH. */
   scriptPath?: string;
+  /**
+   * Libraries to leave out, as globs (docs/exclude.md; HOST_GPU_EXCLUDES is
+   * the built-in set): each with every object only it brings in, listed in
+   * `excluded` instead. The target provides them.
+   */
+  exclude?: string[];
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -45,10 +52,24 @@ function dedupe(items: MissingItem[]): MissingItem[] {
  * be read at all throws.
  */
 export function createManifest(files: string[], options: CreateManifestOptions = {}): Manifest {
+  const exclusion = new Exclusion(options.exclude ?? []); // a bad pattern stops before any work
   const fs = new RootFs(options.root ?? '/');
   const cwd = options.cwd ?? (fs.isHostRoot ? process.cwd() : '/');
   const collector = new EntryCollector(fs);
   const missing: MissingItem[] = [];
+  const excluded = new ExcludedList(cwd);
+  if (!exclusion.empty) {
+    // A library a rule or --add brings is left out too, with the links to it;
+    // the loader's own objects are pruned per program (below).
+    collector.leaveOut = (path, walk, why) => {
+      if (why?.by !== 'rule' && why?.by !== 'add') return false;
+      const paths = [posix.resolve(cwd, path), walk.realPath];
+      const pattern = exclusion.match(paths.map((x) => posix.basename(x)), paths);
+      if (pattern === null || !isElf(walk.hostPath)) return false;
+      excluded.brought(paths[0] as string, pattern, why);
+      return true;
+    };
+  }
   const items: Item[] = [];
   const seen = new Set<string>();
 
@@ -102,16 +123,29 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   const warnings: string[] = [];
   const engine = options.loaderOnly
     ? null
-    : new RuleEngine({ ...options, fs: resolver.fs, images: judge.images, collector, rules: loadRules(options.rulesFiles), missing, warnings });
+    : new RuleEngine({
+        ...options,
+        fs: resolver.fs,
+        images: judge.images,
+        collector,
+        rules: loadRules(options.rulesFiles),
+        missing,
+        warnings,
+        excludedName: exclusion.empty ? undefined : (name, why) => excluded.notFound(name, exclusion.matchName(name, '/'), why),
+      });
   /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
   const resolvedFiles = new Set<string>();
   let cacheUser: string | null = null;
 
-  /** What the loader opens for `p`, each path with the object that named it as its reason. */
-  const addLoaded = (p: ProgramResolution, programPath: string, rule: string | undefined): void => {
-    for (const o of p.objects) resolvedFiles.add(o.realPath);
+  /**
+   * What the loader opens for `p` and the root gets (`cut`: without what
+   * --exclude leaves out), each path with the object that named it as its reason.
+   */
+  const addLoaded = (p: ProgramResolution, programPath: string, rule: string | undefined, cut: Pruning): void => {
+    for (const o of p.objects) if (cut.kept.has(o.index)) resolvedFiles.add(o.realPath);
     for (const opened of p.openedPaths) {
       const o = p.objects.find((x) => x.path === opened || x.aliasPaths.includes(opened));
+      if (o && !cut.kept.has(o.index)) continue;
       let why: EntryWhy;
       if (o?.index === 0) why = rule === undefined ? { by: 'program', program: programPath } : { by: 'loader', program: programPath, neededBy: null, rule };
       else {
@@ -122,18 +156,28 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       const walk = collector.withWhy(why, () => collector.addOpened(opened, cwd));
       if (!walk.ok) missing.push({ program: p.path, name: opened, neededBy: p.path, reason: `cannot open: ${errnoWords(walk.errno)}` });
     }
+    // Excluded, or needed only by what is excluded: the target's to provide.
+    const targets = (dep: Dependency): boolean => !cut.kept.has(dep.requester) || exclusion.matchName(dep.name, cwd) !== null;
     for (const dep of p.missing) {
+      if (targets(dep)) continue;
       const neededBy = p.objects[dep.requester]?.path ?? p.path;
       missing.push({ program: p.path, name: dep.name, neededBy, reason: dep.how === 'error' ? dep.error ?? 'rejected by the loader' : 'not found' });
     }
-    if (p.fatal !== null) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
+    const fatalDep = p.fatal === null ? undefined : p.dependencies.find((d) => d.how === 'error' && d.error === p.fatal);
+    if (p.fatal !== null && !(fatalDep && targets(fatalDep))) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
     for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
-    if (p.flavour === 'glibc' && p.objects.some((o) => o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
+    if (p.flavour === 'glibc' && p.objects.some((o) => cut.kept.has(o.index) && o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
+    excluded.requests(p, cut);
   };
 
-  /** Fatal version problems are missing (the loader would refuse); the others are warnings, for programs (`warn`). */
-  const addVersionProblems = (p: ProgramResolution, problems: Verdict['versionProblems'], warn: boolean): void => {
+  /**
+   * Fatal version problems are missing (the loader would refuse); the others
+   * are warnings, for programs (`warn`). Versions needed from or by an
+   * excluded library (or what it brings) are not checked: the target provides it.
+   */
+  const addVersionProblems = (p: ProgramResolution, problems: Verdict['versionProblems'], warn: boolean, cut: Pruning): void => {
     for (const v of problems) {
+      if (!cut.kept.has(v.requester) || !cut.kept.has(v.provider)) continue;
       const neededBy = p.objects[v.requester]?.path ?? p.path;
       if (v.fatal) missing.push({ program: p.path, name: v.version || v.about, neededBy, reason: `${v.about}: ${v.message}` });
       else if (warn) warnings.push(`${p.path}: ${v.about}: ${v.message}`);
@@ -148,15 +192,20 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     const p = resolved.get(item.input) as ProgramResolution;
     const programPath = posix.resolve(cwd, p.path);
     programs.push({ input: item.input, path: programPath, type: 'elf', interpreter: p.interpreter });
-    addLoaded(p, programPath, undefined);
+    const cut = exclusion.prune(p, cwd);
+    addLoaded(p, programPath, undefined, cut);
     const { verdict } = judge.judge(p);
-    addVersionProblems(p, verdict.versionProblems, true);
+    addVersionProblems(p, verdict.versionProblems, true, cut);
+    // An excluded library this root lacks may define any symbol: those are not judged.
+    const absent = [...new Set(cut.requests.filter((r) => r.object === null).map((r) => r.name))];
     for (const u of verdict.undefinedSymbols) {
+      if (!u.atStart || !cut.kept.has(u.object)) continue;
       const neededBy = p.objects[u.object]?.path ?? p.path;
-      if (u.atStart) missing.push({ program: p.path, name: u.symbol, neededBy, reason: u.message });
+      if (absent.length > 0) warnings.push(`${p.path}: ${u.message} (${neededBy}): not checked: excluded ${absent.join(', ')} may define it`);
+      else missing.push({ program: p.path, name: u.symbol, neededBy, reason: u.message });
     }
     for (const w of verdict.unreadable) warnings.push(`${p.path}: cannot check: ${w}`);
-    engine?.apply(p, true);
+    engine?.apply(p, true, p.objects.filter((o) => cut.kept.has(o.index)));
   }
 
   const added: string[] = [];
@@ -185,10 +234,11 @@ export function createManifest(files: string[], options: CreateManifestOptions =
         continue;
       }
       if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') continue;
-      addLoaded(r, file, rule);
+      const cut = exclusion.prune(r, cwd);
+      addLoaded(r, file, rule, cut);
       const { verdict } = judge.judge(r, { relocations: 'none' });
-      addVersionProblems(r, verdict.versionProblems, false);
-      engine?.apply(r, false);
+      addVersionProblems(r, verdict.versionProblems, false, cut);
+      engine?.apply(r, false, r.objects.filter((o) => cut.kept.has(o.index)));
     }
   }
   // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
@@ -217,6 +267,66 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     missing: dedupe(missing),
     warnings: [...new Set(warnings)],
     rules,
+    ...(exclusion.empty ? {} : { excluded: excluded.items(collector) }),
   };
   return validateManifest(manifest, 'created manifest');
+}
+
+function isElf(hostPath: string): boolean {
+  try {
+    return sniffExecutable(hostPath) === 'elf';
+  } catch {
+    return false; // unreadable: the collector reports it when it opens the file
+  }
+}
+
+/** The manifest's `excluded` list, gathered over every resolution (one item per name and path). */
+class ExcludedList {
+  private readonly byKey = new Map<string, { item: ExcludedItem; neededBy: Set<string>; dropped: Map<string, string> }>();
+
+  constructor(private readonly cwd: string) {}
+
+  private get(name: string, pattern: string, path: string | null) {
+    const key = `${name}\0${path ?? ''}`;
+    let x = this.byKey.get(key);
+    if (!x) {
+      x = { item: { name, pattern, path, neededBy: [], dropped: [] }, neededBy: new Set(), dropped: new Map() };
+      this.byKey.set(key, x);
+    }
+    return x;
+  }
+
+  /** A file a rule or --add brought, left out. */
+  brought(path: string, pattern: string, why: EntryWhy): void {
+    this.get(path, pattern, path).item.why ??= why;
+  }
+
+  /** A library a rule would bring, not in the root: true (and listed) when `pattern` matched it. */
+  notFound(name: string, pattern: string | null, why: EntryWhy): boolean {
+    if (pattern === null) return false;
+    this.get(name, pattern, null).item.why ??= why;
+    return true;
+  }
+
+  /** The excluded libraries kept objects of `p` ask for, and what each brings in. */
+  requests(p: ProgramResolution, cut: Pruning): void {
+    const at = (i: number) => p.objects[i] as LoadedObject;
+    for (const r of cut.requests) {
+      const o = r.object === null ? null : at(r.object);
+      const x = this.get(r.name, r.pattern, o ? posix.resolve(this.cwd, o.path) : null);
+      x.neededBy.add(posix.resolve(this.cwd, at(r.requester).path));
+      for (const d of o ? (cut.dropped.get(o.index) ?? []) : []) x.dropped.set(posix.resolve(this.cwd, at(d).path), at(d).realPath);
+    }
+  }
+
+  /** The items, sorted; an object some program keeps (an entry of `collector`) is not dropped. */
+  items(collector: EntryCollector): ExcludedItem[] {
+    const out = [...this.byKey.values()].map(({ item, neededBy, dropped }) => ({
+      ...item,
+      neededBy: [...neededBy].sort(),
+      dropped: [...dropped].filter(([, real]) => !collector.entries.has(real)).map(([path]) => path).sort(),
+    }));
+    const key = (x: ExcludedItem) => `${x.name}\0${x.path ?? ''}`;
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
 }

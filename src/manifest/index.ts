@@ -3,4 +3,5 @@ export { createManifest, type CreateManifestOptions } from './create.js';
 export { validateManifest, parseManifest, readManifestFile, serializeManifest, MAX_MANIFEST_BYTES } from './validate.js';
 export { manifestSchema, manifestSchemaUrl } from './schema.js';
 export { MANIFEST_VERSION } from './types.js';
-export type { Manifest, ManifestEntry, DirectoryEntry, FileEntry, SymlinkEntry, GeneratedEntry, EntryWhy, RuleSummary, EntryKind, ManifestProgram, MissingItem } from './types.js';
+export { HOST_GPU_EXCLUDES } from './exclude-pattern.js';
+export type { Manifest, ManifestEntry, DirectoryEntry, FileEntry, SymlinkEntry, GeneratedEntry, EntryWhy, RuleSummary, EntryKind, ManifestProgram, MissingItem, ExcludedItem } from './types.js';

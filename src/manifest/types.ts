@@ -100,6 +100,25 @@ export interface MissingItem {
   reason: string;
 }
 
+/**
+ * A library left out with --exclude (docs/exclude.md): the target provides
+ * it. Not missing: the copier and the image writer ignore it.
+ */
+export interface ExcludedItem {
+  /** The name it was asked for (DT_NEEDED); for a file a rule or --add brought, its in-root path. */
+  name: string;
+  /** The --exclude pattern (or built-in one) that matched. */
+  pattern: string;
+  /** The in-root path the loader opens it by in this root, or null when the root does not have it. */
+  path: string | null;
+  /** In-root paths of the objects that need it by DT_NEEDED, sorted (empty for a file a rule or --add brought). */
+  neededBy: string[];
+  /** In-root paths of the objects left out with it (only excluded libraries bring them in), sorted. */
+  dropped: string[];
+  /** For a file a rule or --add brought: that reason. */
+  why?: EntryWhy;
+}
+
 /** What one rule added (the manifest's summary; the CLI prints it). */
 export interface RuleSummary {
   rule: string;
@@ -125,4 +144,6 @@ export interface Manifest {
   warnings: string[];
   /** Rules applied, in the order they first applied (version 2). */
   rules?: RuleSummary[];
+  /** Libraries left out with --exclude, sorted by name and path (version 2; present when patterns were given). */
+  excluded?: ExcludedItem[];
 }

@@ -38,8 +38,11 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
   const rootProblem = pathProblem(manifest.root);
   if (rootProblem) throw new ElfdepsError('MANIFEST_UNSAFE', `${label}: root ${JSON.stringify(manifest.root)} ${rootProblem}`);
 
-  if (manifest.elfdepsManifest === 1 && (manifest.rules !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons or rules (those are version 2)`);
+  if (
+    manifest.elfdepsManifest === 1 &&
+    (manifest.rules !== undefined || manifest.excluded !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))
+  ) {
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules or excluded libraries (those are version 2)`);
   }
   const byPath = new Map<string, ManifestEntry>();
   const byNormalForm = new Map<string, string>();

@@ -9,9 +9,9 @@
  */
 import { ElfdepsError } from '../errors.js';
 import type { EntryCollector } from '../manifest/collect.js';
-import type { MissingItem } from '../manifest/types.js';
+import type { EntryWhy, MissingItem } from '../manifest/types.js';
 import type { RootFs } from '../resolve/rootfs.js';
-import type { ProgramResolution } from '../resolve/types.js';
+import type { LoadedObject, ProgramResolution } from '../resolve/types.js';
 import type { ImageCache } from '../verdict/link-map.js';
 import { factsOf, type ResolutionFacts } from './facts.js';
 import { userDatabase } from './generate.js';
@@ -34,6 +34,8 @@ export interface RuleEngineOptions extends RuleOptions {
   rules: Rule[];
   /** Where unsatisfied required things go (a required dlopen note's library not found). */
   missing: MissingItem[];
+  /** Asked before a required library not found is missing: true when --exclude leaves it out (the caller lists it). */
+  excludedName?: ((name: string, why: EntryWhy) => boolean) | undefined;
   warnings: string[];
 }
 
@@ -58,9 +60,13 @@ export class RuleEngine {
     this.dropped = new Set(o.without ?? []);
   }
 
-  /** Applies every rule `p` triggers. `asProgram`: p is an input program (program-path triggers apply). */
-  apply(p: ProgramResolution, asProgram: boolean): void {
-    const facts = factsOf(p, this.o.images);
+  /**
+   * Applies every rule `p` triggers. `asProgram`: p is an input program
+   * (program-path triggers apply). `objects`: the objects of p the root
+   * gets (libraries left out with --exclude trigger nothing).
+   */
+  apply(p: ProgramResolution, asProgram: boolean, objects: readonly LoadedObject[] = p.objects): void {
+    const facts = factsOf(p, this.o.images, objects);
     for (const u of facts.unreadable) this.o.warnings.push(`${p.path}: rules could not read ${u}`);
     for (const rule of this.o.rules) {
       if (this.dropped.has(rule.name)) continue;
@@ -206,6 +212,7 @@ export class RuleEngine {
         }
         const what = `${note.soname.join(' or ')} (${note.feature ?? 'dlopen note'}, ${note.priority})`;
         if (found) collector.withWhy({ by: 'rule', rule: rule.name, trigger: `dlopen note of ${object}: ${what}` }, () => this.addOne(rule, found as string, false, false, undefined));
+        else if (note.priority === 'required' && this.o.excludedName?.(note.soname[0] as string, { by: 'rule', rule: rule.name, trigger: `dlopen note of ${object}: ${what}` }) === true) continue;
         else if (note.priority === 'required') this.o.missing.push({ program: p.path, name: note.soname[0] as string, neededBy: object, reason: `dlopen note (${note.feature ?? 'required'}): not found` });
         else this.note(rule, `${object}: ${what} not found; left out`);
       }

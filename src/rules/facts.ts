@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { ElfdepsError } from '../errors.js';
 import { readDlopenNotes, type DlopenNote } from '../elf/notes.js';
 import { SymbolTable } from '../elf/symbols.js';
-import type { ProgramResolution } from '../resolve/types.js';
+import type { LoadedObject, ProgramResolution } from '../resolve/types.js';
 import type { ImageCache } from '../verdict/link-map.js';
 
 export interface ResolutionFacts {
@@ -27,11 +27,12 @@ export interface ResolutionFacts {
   unreadable: string[];
 }
 
-export function factsOf(p: ProgramResolution, images: ImageCache): ResolutionFacts {
+/** The facts of `objects`: p's link map, or the part of it the root gets. */
+export function factsOf(p: ProgramResolution, images: ImageCache, objects: readonly LoadedObject[] = p.objects): ResolutionFacts {
   const facts: ResolutionFacts = { imports: new Map(), names: new Map(), programPaths: [], notes: [], objectDirs: [], vars: new Map(), unreadable: [] };
   const main = p.objects[0];
   if (main) facts.programPaths.push(posix.resolve('/', p.path), main.realPath);
-  for (const o of p.objects) {
+  for (const o of objects) {
     for (const n of [o.soname, ...o.names, posix.basename(o.realPath)]) if (n && !facts.names.has(n)) facts.names.set(n, o.path);
     const dir = posix.dirname(o.realPath);
     if (!facts.objectDirs.includes(dir)) facts.objectDirs.push(dir);

@@ -132,6 +132,14 @@ export function mktracer(path: string): string {
   });
 }
 
+/**
+ * C source for one `.note.dlopen` ELF note (systemd's format: owner FDO, type
+ * 0x407c0c0a, a JSON array of {soname, feature, priority}) holding `json`.
+ */
+export function dlopenNote(json: string): string {
+  return `__asm__(".pushsection .note.dlopen,\\"a\\",@note\\n.balign 4\\n.long 4\\n.long 2f-1f\\n.long 0x407c0c0a\\n.asciz \\"FDO\\"\\n1: .asciz \\"${json.replace(/"/g, '\\\\\\"')}\\"\\n2: .balign 4\\n.popsection");\n`;
+}
+
 /** Writes bytes into an existing file at `offset` (e.g. to patch e_machine or EI_OSABI). */
 export function patchBytes(path: string, offset: number, bytes: number[]): void {
   const fd = openSync(path, 'r+');
