@@ -18,7 +18,9 @@ export type { JudgeOptions, Judgement, Verdict, VersionProblem, VersionNeed, Hig
 export * as elfConstants from './elf/constants.js';
 export { resolve, Resolver, parsePreloadFile } from './resolve/index.js';
 export type { ResolveOptions } from './resolve/index.js';
-export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
+export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, Candidate, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
+export { EXPLAIN_OWN_LINE } from './resolve/explain.js';
+export type { TraceSink } from './resolve/explain.js';
 export { RootFs } from './resolve/rootfs.js';
 export type { PathWalk, SymlinkStep } from './resolve/rootfs.js';
 export type { ProfileOverrides } from './resolve/profile.js';
