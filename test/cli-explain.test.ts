@@ -62,6 +62,7 @@ describe('elfdeps --explain (CLI)', function () {
         '/bin/skips': program(x64, LDSO, { needed: ['libfoo.so.1', 'libc.so.6'], rpath: '/a:/b:/c' }),
         '/bin/fatal': program(x64, LDSO, { needed: ['libfoo.so.1', 'libc.so.6'], rpath: '/t:/c' }),
         '/bin/missing': program(x64, LDSO, { needed: ['libnothere.so.1', 'libc.so.6'] }),
+        '/bin/hostile': program(x64, LDSO, { needed: ['lib\x1b[2Jevil.so', 'libc.so.6'], rpath: '/x\x07y' }),
       },
       files: { '/t/libfoo.so.1': text },
     });
@@ -164,6 +165,14 @@ describe('elfdeps --explain (CLI)', function () {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  });
+
+  it('escapes control characters that names in the files carry: one line per trace line, the terminal untouched', function () {
+    const r = elfdeps(inRoot('--explain', '/bin/hostile'));
+    expect(r.stderr).to.not.match(/[\x1b\x07]/);
+    const lines = traceLines(r.stderr);
+    expect(lines[0]).to.equal('find library=lib\\x1b[2Jevil.so [0]; searching');
+    expect(lines).to.include('  trying file=/x\\x07y/lib\\x1b[2Jevil.so');
   });
 
   it('on this host: /bin/ls with --explain prints what it prints without, and a trace', function () {
