@@ -18,7 +18,9 @@ export type { JudgeOptions, Judgement, Verdict, VersionProblem, VersionNeed, Hig
 export * as elfConstants from './elf/constants.js';
 export { resolve, Resolver, parsePreloadFile } from './resolve/index.js';
 export type { ResolveOptions } from './resolve/index.js';
-export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
+export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, Candidate, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
+export { EXPLAIN_OWN_LINE } from './resolve/explain.js';
+export type { TraceSink } from './resolve/explain.js';
 export { check, Checker, CHECK_CAUSES } from './check/index.js';
 export type { CheckCause, CheckCounts, CheckFailure, CheckOptions, CheckProblem, CheckProgress, CheckReport } from './check/index.js';
 export { RootFs } from './resolve/rootfs.js';

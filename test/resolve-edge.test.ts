@@ -15,6 +15,7 @@ import { Resolver, type ResolveOptions } from '../src/resolve/index.js';
 import type { ProgramResolution } from '../src/resolve/types.js';
 import { formatLdd } from '../src/cli/format.js';
 import { elfdepsCommand } from './helpers/cli.js';
+import { lookupTrace } from './helpers/explain-oracle.js';
 import { cleanEnv, hasTool, LoaderTally, loaderError, mkexe, mklib, mkstatic, mktracer, mustRun, patchBytes, run, traceExec, traceLines, useFixtures, writeText } from './helpers/build.js';
 
 const LDSO = '/lib64/ld-linux-x86-64.so.2';
@@ -25,6 +26,10 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** Comparisons with the real loader, for the summary line. */
 const tally = new LoaderTally();
 const same = tally.same.bind(tally);
+/** `elfdeps --explain` against LD_DEBUG=libs, counted apart. */
+const explainTally = new LoaderTally();
+/** Every LD_DEBUG lookup line compared, to check what kinds of line the comparisons met. */
+const explainLoaderLines: string[] = [];
 
 interface LoaderEnv {
   cwd?: string;
@@ -152,7 +157,9 @@ describe('resolver edge cases against the real loader', function () {
     prefix: 'elfdeps-edge-',
     skipReason: canRun ? null : 'needs an x86_64 Linux host with gcc and patchelf',
     build: buildFixtures,
-    summary: () => `edge cases: ${tally.checked} checked against the real loader, ${tally.equal} equal`,
+    summary: () =>
+      `edge cases: ${tally.checked} checked against the real loader, ${tally.equal} equal; ` +
+      `--explain against LD_DEBUG=libs: ${explainTally.equal} equal of ${explainTally.checked} compared`,
   });
 
   /** The chroot fixture, or a printed skip when this is not root (or ldconfig/chroot are missing). */
@@ -571,6 +578,90 @@ describe('resolver edge cases against the real loader', function () {
     const { loader, p } = vsChroot(root, staleExe);
     expect(loader).to.include('\tlibstale.so.1 => /lib/x86_64-linux-gnu/libstale.so.1');
     expect(p.dependencies.find((d) => d.name === 'libstale.so.1')?.tried).to.include('/usr/local/lib/edgeq/libstale.so.1');
+  });
+
+  /**
+   * `elfdeps --explain` (the shipped CLI) against the loader's own LD_DEBUG=libs
+   * trace: the kernel starting the program in trace mode (exec), or ld.so
+   * started with the program's path, in trace mode, as ldd runs it (ldd mode,
+   * with --ldd-origin; `ld.so --list` differs: there a missing libc.so.6 is
+   * fatal). Returns the loader's lines.
+   */
+  const vsDebug = (prog: string, env: LoaderEnv & { mode?: 'exec' | 'ldd' } = {}): string[] => {
+    const cwd = env.cwd ?? process.cwd();
+    const loaderEnv = { LD_DEBUG: 'libs', LD_LIBRARY_PATH: env.libraryPath, LD_PRELOAD: env.preload };
+    const traced = cleanEnv({ ...loaderEnv, LD_TRACE_LOADED_OBJECTS: '1' });
+    const real = env.mode === 'ldd' ? run(LDSO, [prog], { cwd, env: traced }) : run(prog, [], { cwd, env: traced });
+    const [node, bin] = elfdepsCommand();
+    const args = [bin, '--explain', ...(env.mode === 'ldd' ? ['--ldd-origin'] : [])];
+    if (env.libraryPath !== undefined) args.push('--library-path', env.libraryPath);
+    if (env.preload !== undefined) args.push('--preload', env.preload);
+    const ours = run(node, [...args, prog], { cwd, env: cleanEnv() });
+    const loader = lookupTrace(real.stderr);
+    explainLoaderLines.push(...loader);
+    explainTally.same(`--explain ${env.mode ?? 'exec'} ${prog} ${JSON.stringify(env)}`, lookupTrace(ours.stderr), loader);
+    return loader;
+  };
+
+  it('--explain prints the lookup lines LD_DEBUG=libs prints, in order, for every fixture case', function () {
+    const f = fixtures();
+    const { e1, e2, e26, e25, e6, e7, e9, e13, e11 } = f;
+    const checkedBefore = explainTally.checked;
+    // Each case as the tests above run it (environment, working directory).
+    vsDebug(e1.exeRpath, { libraryPath: `${e1.dir}/llp` });
+    vsDebug(e1.exeRunpath, { libraryPath: `${e1.dir}/llp` });
+    vsDebug(e1.exeRunpath);
+    for (const exe of [e2.exeRp, e2.exeRun, e2.exeRpArun, e2.exeRpA2, e26.exeEmptyRunpath, e26.exeNoRunpath, e25.exeViaA, e25.exeCFirst]) vsDebug(exe);
+    vsDebug(e6.link);
+    vsDebug(e6.link, { mode: 'ldd' });
+    vsDebug('./link/bin/exe', { cwd: e6.dir, mode: 'ldd' });
+    vsDebug(f.e6b.exe);
+    vsDebug(e7.exe, { libraryPath: '$ORIGIN/../llp' });
+    vsDebug(e7.exeNoRpath, { libraryPath: `${e7.dir}/llp2-$LIB:${e7.dir}/llp2-\${PLATFORM}` });
+    vsDebug(f.rel.exeRel, { cwd: f.rel.dir });
+    vsDebug(f.rel.exeRel, { cwd: '/' });
+    vsDebug(f.symlib.exe);
+    vsDebug(f.e5.exe);
+    vsDebug(f.e5.libExe);
+    // Wrong class and machine skipped; only the other class; fatal candidates (the trace stops there).
+    if (e9.has32) {
+      vsDebug(e9.exe);
+      vsDebug(e9.exeOnly32);
+    } else console.log('      note: gcc -m32 is missing: the wrong-class --explain cases are not compared');
+    for (const kind of FATAL_KINDS) vsDebug(e9.fatal[kind]);
+    for (const exe of [f.e10.exeAB, f.e10.exeBA, f.e10.exeSoname, f.cycle.exe, f.missing.exeOne, f.missing.exeTwo, f.e20.exeHard, f.e20.exeSym]) vsDebug(exe);
+    vsDebug(f.e12.exeAbs, { cwd: '/' });
+    vsDebug(f.e12.exeRel, { cwd: f.e12.dir });
+    vsDebug(f.e12.exeRel, { cwd: '/', libraryPath: `${f.e12.dir}/sub` });
+    vsDebug(e13.exeRpathEmpty, { cwd: e13.cwdDir });
+    for (const libraryPath of [':/nonexistent', '/nonexistent;.', '', './main:.', `${e13.cwdDir}/main:.`]) vsDebug(e13.exePlain, { cwd: e13.cwdDir, libraryPath });
+    vsDebug(e13.exePlain, { cwd: e13.hwcapsCwd, libraryPath: ':/nonexistent' });
+    vsDebug(e13.exePlain, { libraryPath: `${e13.dir}/loop1:${e13.cwdDir}` });
+    vsDebug(e13.exePlain, { libraryPath: `${e13.dir}/loop2:${e13.cwdDir}` });
+    vsDebug(e11.exe);
+    vsDebug(e11.exe, { preload: `${e11.dir}/pre/libP.so libm.so.6` });
+    vsDebug(e11.exe, { preload: `libnothere.so ${e11.dir}/nothere/libx.so ${e11.dir}/pre/libtext.so libm.so.6` });
+    for (const exe of [f.e24.exeNostd, f.e24.exeLdFirst, f.e24.exeInterpName, f.e23.exe, f.e8.exe, f.statics.staticExe, f.statics.staticPie]) vsDebug(exe);
+    // ldd mode (the program's "from file" is its path as given either way: glibc prints argv[0]).
+    for (const exe of [e1.exeRpath, e2.exeRp, e2.exeRpA2, e25.exeViaA, f.e5.exe, f.missing.exeTwo, f.e8.exe]) vsDebug(exe, { mode: 'ldd' });
+    // The comparisons must have met every kind of line (a trace that printed nothing would agree with an empty one).
+    const seen = explainLoaderLines.join('\n');
+    for (const kind of ['find library=', '(RPATH from file', '(RUNPATH from file', '(LD_LIBRARY_PATH)', '(system search path)', 'search cache=', '/glibc-hwcaps/', '/tls/']) {
+      expect(seen, kind).to.contain(kind);
+    }
+    expect(explainTally.checked - checkedBefore).to.be.greaterThan(60);
+  });
+
+  it('--explain inside a root: the cache and a NODEFLIB library against LD_DEBUG=libs under chroot', function () {
+    const { root, exe, staleExe } = chrootRoot(this);
+    for (const prog of [exe, staleExe]) {
+      const real = run('chroot', [root, '/trace', prog], { env: cleanEnv({ TRACE_LD_DEBUG: 'libs' }) });
+      const [node, bin] = elfdepsCommand();
+      const ours = run(node, [bin, '--explain', '--root', root, prog], { cwd: '/', env: cleanEnv() });
+      const loader = lookupTrace(real.stderr);
+      expect(loader.some((l) => l.startsWith(' search cache=')), 'the loader traced the lookups').to.equal(true);
+      explainTally.same(`--explain --root ${root} ${prog}`, lookupTrace(ours.stderr), loader);
+    }
   });
 
   it('/etc/ld.so.preload entries (comments, several separators) are preloaded, a missing one ignored (chroot)', function () {

@@ -7,11 +7,12 @@
  * which is read from inside the root. Case numbers (M1...) are those of
  * ldso-rules.md §7.
  */
-import { copyFileSync, linkSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Resolver, type ResolveOptions } from '../src/resolve/index.js';
 import type { ProgramResolution } from '../src/resolve/types.js';
 import { formatLdd } from '../src/cli/format.js';
+import { skipOrFail } from './helpers/skip.js';
 import { cleanEnv, hasTool, LoaderTally, mkexe, mklib, mustRun, patchBytes, run, traceLines, useFixtures } from './helpers/build.js';
 
 const MUSL_LDSO = '/lib/ld-musl-x86_64.so.1';
@@ -210,6 +211,53 @@ describe('musl resolver rules against the real musl loader', function () {
       expect(libs).to.have.length(1);
       expect(libs[0]?.aliasPaths).to.have.length(1);
     }
+  });
+
+  /**
+   * musl has no LD_DEBUG, but strace shows every file it opens: the
+   * candidates of --explain (and its `trying file=` lines) must be those
+   * opens, in order, after the program's own and but the system path file.
+   */
+  const vsOpens = (prog: string, env: LoaderEnv = {}): string[] => {
+    const out = `${prog}.strace`;
+    run('strace', ['-qq', '-e', 'trace=open,openat', '-o', out, MUSL_LDSO, '--list', prog], { cwd: env.cwd, env: cleanEnv({ LD_LIBRARY_PATH: env.libraryPath }) });
+    const opens = readFileSync(out, 'utf8')
+      .split('\n')
+      .map((l) => /^open(?:at)?\((?:AT_FDCWD, )?"((?:[^"\\]|\\.)*)"/.exec(l)?.[1])
+      .filter((p): p is string => p !== undefined && !p.endsWith('.path'))
+      .slice(1);
+    const lines: string[] = [];
+    const p = new Resolver({ cwd: env.cwd ?? process.cwd(), libraryPath: env.libraryPath ?? null, originMode: 'ldd', trace: (l) => lines.push(l) }).resolveOne(prog);
+    const candidates = p.dependencies.flatMap((d) => (d.candidates ?? []).map((c) => c.path));
+    same(`--explain ${prog} against musl's opens (strace)`, candidates, opens);
+    // Searched names print their candidates as trying lines, in the same order.
+    const trying = lines.filter((l) => l.startsWith('  trying file=')).map((l) => l.slice('  trying file='.length));
+    const searched = p.dependencies.filter((d) => !d.name.includes('/')).flatMap((d) => (d.candidates ?? []).map((c) => c.path));
+    expect(trying).to.deep.equal(searched);
+    return lines;
+  };
+
+  it('--explain: the candidates are the files musl opens (strace), in order; lists in the shape of glibc\'s trace', function () {
+    if (!hasTool('strace')) skipOrFail(this, 'strace is missing: no oracle for the files musl tries');
+    const f = fixtures();
+    const rpathTrace = vsOpens(f.basic.exeRpath, { libraryPath: `${f.basic.dir}/nowhere::${f.basic.dir}/llp-missing` });
+    expect(rpathTrace).to.include(` search path=${f.basic.dir}/nowhere:${f.basic.dir}/llp-missing\t\t(LD_LIBRARY_PATH)`);
+    expect(rpathTrace).to.include(` search path=${f.basic.dir}/rp\t\t(RPATH from file ${f.basic.exeRpath})`);
+    expect(rpathTrace[0]).to.equal('find library=libfoo.so.1 [0]; searching');
+    const runpathTrace = vsOpens(f.m2.exeRunpath);
+    // musl inherits DT_RUNPATH: libA's search for libB goes through the program's list.
+    expect(runpathTrace).to.include(` search path=${f.m2.dir}/a:${f.m2.dir}/d1\t\t(RUNPATH from file ${f.m2.exeRunpath})`);
+    vsOpens(f.basic.exeSlash);
+    vsOpens(f.m3.exeLib);
+    vsOpens(f.m4.exePlain, { cwd: f.m4.cwdDir, libraryPath: ':/nonexistent:.' });
+    vsOpens(f.m5.exe);
+    vsOpens(f.m7.exeMachine);
+    vsOpens(f.m7.exeDir);
+    vsOpens(f.m7.exeLoop);
+    vsOpens(f.m9.exeSoname);
+    vsOpens(f.slash.exeRel, { cwd: f.slash.dir });
+    vsOpens(f.links.exeHard);
+    vsOpens(f.links.exeSym);
   });
 
   it('M8: the system path comes from <prefix>/etc/ld-musl-x86_64.path inside the root (chroot)', function () {

@@ -5,7 +5,8 @@
  */
 import { ElfdepsError } from '../errors.js';
 import type { ResolveOptions } from '../resolve/index.js';
-import type { CliIo } from './io.js';
+import { escapeControls, type CliIo } from './io.js';
+import type { TraceSink } from '../resolve/explain.js';
 
 /** node:util parseArgs specs. */
 export const LOADER_OPTIONS = {
@@ -20,6 +21,7 @@ export const LOADER_OPTIONS = {
   'legacy-hwcaps': { type: 'string' },
   'default-path': { type: 'string' },
   'glibc-version': { type: 'string' },
+  explain: { type: 'boolean' },
 } as const;
 
 export interface LoaderOptionValues {
@@ -34,6 +36,7 @@ export interface LoaderOptionValues {
   'legacy-hwcaps'?: string;
   'default-path'?: string;
   'glibc-version'?: string;
+  explain?: boolean;
 }
 
 export const LOADER_OPTIONS_HELP = `  --root DIR             resolve inside DIR as if it were / (FILEs are paths inside it)
@@ -49,6 +52,8 @@ export const LOADER_OPTIONS_HELP = `  --root DIR             resolve inside DIR 
                          highest bit first, comma-separated (e.g. altivec,dfp on POWER)
   --default-path DIRS    the loader's default directories, colon-separated
   --glibc-version X.Y    the loader's version (default: read from the interpreter)
+  --explain              print on stderr the loader's lookup trace, as LD_DEBUG=libs does
+                         (docs/explain.md)
 `;
 
 function splitList(s: string, sep: RegExp): string[] {
@@ -70,6 +75,7 @@ export function loaderOptionsFrom(v: LoaderOptionValues, io: CliIo): ResolveOpti
   if (v.root === '') throw new ElfdepsError('USAGE', '--root wants a directory, got an empty string');
   const hostEnv = v.root === undefined;
   return {
+    ...(v.explain ? { trace: explainSink(io) } : {}),
     root: v.root ?? '/',
     cwd: hostEnv ? io.cwd : '/',
     libraryPath: v['library-path'] ?? (hostEnv ? io.env.LD_LIBRARY_PATH ?? null : null),
@@ -84,5 +90,14 @@ export function loaderOptionsFrom(v: LoaderOptionValues, io: CliIo): ResolveOpti
       ...(v['default-path'] !== undefined ? { systemDirs: splitList(v['default-path'], /:/).map((d) => `${d.replace(/\/+$/, '')}/`) } : {}),
       ...(glibcVersion ? { glibcVersion } : {}),
     },
+  };
+}
+
+/** --explain: each trace line on stderr behind this process's id, as glibc's _dl_debug_printf prefixes them. */
+function explainSink(io: Pick<CliIo, 'stderr'>): TraceSink {
+  const prefix = `${String(process.pid).padStart(10)}:\t`;
+  // Names come from the files: no control character reaches the terminal (tabs are glibc's own).
+  return (line) => {
+    io.stderr.write(`${prefix}${escapeControls(line)}\n`);
   };
 }

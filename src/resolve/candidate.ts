@@ -134,7 +134,11 @@ export function openCandidateGlibc(
   }
   if (!h.identPadIsZero) return { kind: 'fatal', message: `${pathString}: nonzero padding in e_ident` };
   if (h.version !== C.EV_CURRENT) return { kind: 'fatal', message: `${pathString}: ELF file version does not match current one` };
-  if (h.machine !== target.machine) return { kind: 'skip', reason: `wrong machine ${h.machine}`, otherClass: false };
+  if (h.machine !== target.machine) {
+    // glibc has no words for it (elf_machine_matches_host skips silently).
+    const name = (m: number): string => `${C.machineName(m, h.elfClass, h.littleEndian)} (e_machine ${m})`;
+    return { kind: 'skip', reason: `wrong machine: ${name(h.machine)}, not ${name(target.machine)}`, otherClass: false };
+  }
   if (h.type !== C.ET_DYN && h.type !== C.ET_EXEC) return { kind: 'fatal', message: `${pathString}: only ET_DYN and ET_EXEC can be loaded` };
   if (r.error) return { kind: 'fatal', message: r.error.message };
   return { kind: 'ok', walk, elf: r.elf as ElfFile };

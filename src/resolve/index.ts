@@ -14,6 +14,7 @@ import { elfSummary, ProgramResolver, type CacheLookup, type ProgramContext } fr
 import { RootFs } from './rootfs.js';
 import type { ProgramResolution, ResolveResult } from './types.js';
 import type { ElfFile } from '../elf/reader.js';
+import type { TraceSink } from './explain.js';
 
 export interface ResolveOptions {
   /** Host directory used as '/'; default '/'. Inputs are paths inside it. */
@@ -32,6 +33,12 @@ export interface ResolveOptions {
   originMode?: 'exec' | 'ldd';
   /** Loader facts that cannot be inferred (target CPU, unusual layouts). */
   profile?: ProfileOverrides;
+  /**
+   * Receives the loader's lookup trace, line by line, as LD_DEBUG=libs prints it
+   * without its "PID:\t" prefix (docs/explain.md); each dependency then also
+   * carries its `candidates`. Searches are not shared between programs then.
+   */
+  trace?: TraceSink;
 }
 
 /** Largest ld.so.cache we read (the host's is ~40 KiB; distributions' reach a few MiB). */
@@ -236,6 +243,7 @@ export class Resolver {
       notes: profile.flavour === 'glibc' && this.cacheProblem !== null ? [`${this.cacheProblem}; ld.so would run without it`] : [],
       searchMemo: new Map(),
       interpreterWalk: this.fs.walk(profile.interpreter, this.cwd),
+      ...(this.options.trace ? { trace: this.options.trace } : {}),
     };
   }
 }

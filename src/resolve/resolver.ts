@@ -19,6 +19,7 @@ import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, muslOriginOf, originOf, par
 import type { LoaderProfile } from './profile.js';
 import type { PathWalk, RootFs } from './rootfs.js';
 import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo } from './search-memo.js';
+import { SearchTrace, type ListWhat, type TraceSink } from './explain.js';
 import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
 
 /** Where DT_NEEDED names go when the search lists fail: a cache lookup (glibc) or nothing. */
@@ -52,6 +53,8 @@ export interface ProgramContext {
   searchMemo?: SearchMemo;
   /** The walk to profile.interpreter from cwd, when the setup made it already (the same for every program). */
   interpreterWalk?: PathWalk;
+  /** Where the lookup trace goes (--explain); without it nothing of the trace is built. */
+  trace?: TraceSink;
 }
 
 /** musl's strerror() text for the errno names our path walk reports. */
@@ -139,6 +142,8 @@ export class ProgramResolver {
   private otherClassSeen = false;
   /** Requests the loader skips without failing (preloads it cannot load, unexpandable DT_NEEDED). */
   private readonly ignored = new Set<Dependency>();
+  /** The lookup trace of this program's loader (explain.ts), or null. */
+  private readonly trace: SearchTrace | null;
 
   constructor(
     private readonly ctx: ProgramContext,
@@ -148,6 +153,14 @@ export class ProgramResolver {
   ) {
     this.target = { elfClass: main.header.elfClass, littleEndian: main.header.littleEndian, machine: main.header.machine };
     this.warnings.push(...(ctx.notes ?? []));
+    const { hwcaps, legacyHwcapDirs } = ctx.profile;
+    this.trace = ctx.trace
+      ? new SearchTrace(ctx.trace, {
+          flavour: ctx.profile.flavour === 'musl' ? 'musl' : 'glibc',
+          fs: ctx.fs,
+          subdirs: ctx.profile.flavour === 'musl' ? [''] : [...hwcaps.map((h) => `glibc-hwcaps/${h}/`), ...legacyHwcapDirs.map((l) => `${l}/`), ''],
+        })
+      : null;
   }
 
   private get glibc(): boolean {
@@ -268,6 +281,10 @@ export class ProgramResolver {
       shortname: null,
     });
     this.noteOpened(main.path);
+    if (this.trace && this.glibc) {
+      const runpath = this.main.dynamic?.runpath != null;
+      this.trace.start(profile.systemDirs, { dirs: runpath ? this.runpathOf(main) : this.rpathOf(main), what: runpath ? 'RUNPATH' : 'RPATH', where: main.path }, this.libraryPathList());
+    }
     if (profile.vdso) this.linkMap.push({ kind: 'vdso', name: profile.vdso });
     // A static PIE has no PT_INTERP: the kernel starts it directly, no loader
     // ever runs, so neither the interpreter nor preloads are part of it.
@@ -371,6 +388,7 @@ export class ProgramResolver {
 
     this.otherClassSeen = false;
     const result = this.glibc ? this.searchGlibcShared(name, requester, dep.tried) : this.searchMusl(name, requester, dep.tried);
+    if (this.trace) dep.candidates = this.trace.done(result !== null && 'fatal' in result, why === 'preload');
     if (why === 'preload' && (!result || 'fatal' in result)) {
       // A preload that cannot be loaded, for whatever reason, is reported and
       // skipped (rtld.c do_preload; musl load_preload is silent): the program
@@ -534,7 +552,8 @@ export class ProgramResolver {
   /** searchGlibc, through the setup's memo when there is one: the same key always gives the same search. */
   private searchGlibcShared(name: string, requester: MapObject, tried: string[]): SearchResult {
     const memo = this.ctx.searchMemo;
-    if (!memo) return this.searchGlibc(name, requester, tried);
+    // A trace depends on this program's loader state (explain.ts): every search runs.
+    if (!memo || this.trace) return this.searchGlibc(name, requester, tried);
     // A name with a slash is opened as given, whoever asks (relative to the setup's cwd).
     const key = name.includes('/') ? `D${KEY_SEP}${name}` : this.searchKey(requester) + name;
     let entry = memo.get(key);
@@ -572,9 +591,12 @@ export class ProgramResolver {
   }
 
   /** Tries `name` in each directory (and its hwcaps subdirectories) of one list. */
-  private searchList(dirs: SearchDir[], name: string, how: FoundBy, via: number | null, tried: string[]): SearchResult {
+  private searchList(dirs: SearchDir[], name: string, how: FoundBy, via: number | null, tried: string[], owner = via): SearchResult {
     const { hwcaps, legacyHwcapDirs } = this.ctx.profile;
+    const trace = this.trace;
+    if (trace && dirs.length > 0) this.traceList(trace, dirs, how, owner);
     for (const dir of dirs) {
+      trace?.beginDir(dir);
       // Every element, the empty one (CWD) included, is expanded into its
       // hwcaps subdirectories first: "" gives "glibc-hwcaps/x86-64-v3/NAME"
       // relative to the CWD (observed with LD_DEBUG=libs).
@@ -584,8 +606,10 @@ export class ProgramResolver {
       const plain = dir + name;
       candidates.push(plain);
       let last: CandidateOutcome | null = null;
-      for (const pathString of candidates) {
+      for (let c = 0; c < candidates.length; c++) {
+        const pathString = candidates[c] as string;
         const outcome = this.open(pathString);
+        trace?.candidate(c, pathString, outcome);
         if (outcome.kind === 'ok') return { found: { pathString, outcome, how, via } };
         if (outcome.kind === 'skip' && outcome.otherClass) this.otherClassSeen = true;
         // Only the plain candidate is worth reporting; hwcaps misses are noise.
@@ -600,17 +624,28 @@ export class ProgramResolver {
       // absolute one naming a file or nothing does not.
       if (last?.kind === 'abandon' && (!dir.startsWith('/') || this.ctx.fs.isDirectory(dir))) return null;
     }
+    trace?.endList(true);
     return null;
+  }
+
+  /** Tells the trace which list a search enters: its kind, and the object it belongs to. */
+  private traceList(trace: SearchTrace, dirs: SearchDir[], how: FoundBy, ownerIndex: number | null): void {
+    const what: ListWhat =
+      how === 'rpath' ? 'RPATH' : how === 'runpath' ? 'RUNPATH' : how === 'ld-library-path' ? 'LD_LIBRARY_PATH' : how === 'ld-so-conf' ? 'ld.so.conf' : 'system search path';
+    const owner = ownerIndex === null ? null : (this.objects[ownerIndex] as MapObject);
+    trace.beginList(dirs, how, what, owner ? owner.path : null, owner ? `${how}:${owner.index}` : null);
   }
 
   private searchGlibc(name: string, requester: MapObject, tried: string[]): SearchResult {
     if (name.includes('/')) {
       const outcome = this.open(name);
+      this.trace?.candidate(null, name, outcome);
       if (outcome.kind === 'ok') return { found: { pathString: name, outcome, how: 'direct', via: null } };
       if (outcome.kind === 'skip' && outcome.otherClass) this.otherClassSeen = true;
       tried.push(name);
       return outcome.kind === 'fatal' ? { fatal: outcome.message } : null;
     }
+    this.trace?.find(name);
     let r: SearchResult = null;
     // DT_RPATH of the requester and of its first loaders, unless the requester has DT_RUNPATH.
     if (requester.file.dynamic?.runpath == null) {
@@ -621,15 +656,18 @@ export class ProgramResolver {
     }
     r = this.searchList(this.libraryPathList(), name, 'ld-library-path', null, tried);
     if (r) return r;
-    r = this.searchList(this.runpathOf(requester), name, 'runpath', null, tried);
+    r = this.searchList(this.runpathOf(requester), name, 'runpath', null, tried, requester.index);
     if (r) return r;
     const nodeflib = requester.elf.nodeflib;
     const { cache, profile } = this.ctx;
     if (cache) {
       if (cache.kind === 'ld-so-cache') {
         const hit = cache.lookup(name);
-        if (hit !== null && !(nodeflib && profile.systemDirs.some((d) => hit.startsWith(d)))) {
+        const refused = hit !== null && nodeflib && profile.systemDirs.some((d) => hit.startsWith(d));
+        if (hit === null || refused) this.trace?.cache(hit, null, 'the requester has DF_1_NODEFLIB and this is under a default directory');
+        if (hit !== null && !refused) {
           const outcome = this.open(hit);
+          this.trace?.cache(hit, outcome, null);
           if (outcome.kind === 'ok') return { found: { pathString: hit, outcome, how: 'ld-so-cache', via: null } };
           if (outcome.kind === 'skip' && outcome.otherClass) this.otherClassSeen = true;
           tried.push(hit);
@@ -640,7 +678,7 @@ export class ProgramResolver {
         r = this.searchList(dirs, name, 'ld-so-conf', null, tried);
         if (r) return r;
       }
-    }
+    } else this.trace?.cache(null, null, null); // an unusable cache is still looked for
     if (!nodeflib) return this.searchList(profile.systemDirs, name, 'default', null, tried);
     return null;
   }
@@ -653,15 +691,20 @@ export class ProgramResolver {
     const failure = (reason: string): SearchResult => ({ fatal: `Error loading shared library ${name}: ${MUSL_STRERROR[reason] ?? reason}` });
     if (name.includes('/')) {
       const outcome = this.open(name);
+      this.trace?.candidate(null, name, outcome);
       if (outcome.kind === 'ok') return { found: { pathString: name, outcome, how: 'direct', via: null } };
       tried.push(name);
       return outcome.kind === 'fatal' ? failure(outcome.message) : null;
     }
+    const trace = this.trace;
+    trace?.find(name);
     const musl = (dirs: SearchDir[], how: FoundBy, via: number | null): SearchResult => {
+      if (trace) this.traceList(trace, dirs, how, via);
       for (const dir of dirs) {
         if (dir === '') continue; // musl skips empty elements (no CWD meaning)
         const pathString = dir + name;
         const outcome = this.open(pathString);
+        trace?.candidate(0, pathString, outcome);
         if (outcome.kind === 'ok') return { found: { pathString, outcome, how, via } };
         tried.push(pathString);
         if (outcome.kind === 'fatal') return failure(outcome.message);

@@ -78,6 +78,22 @@ export interface Dependency {
   tried: string[];
   /** When how === 'error': what the loader would say (e.g. "invalid ELF header"). */
   error?: string;
+  /** With a trace (--explain): every candidate the loader tries, hwcaps subdirectories included, in order. */
+  candidates?: Candidate[];
+}
+
+/** One file the loader tries for a request (`trying file=` of LD_DEBUG=libs). */
+export interface Candidate {
+  path: string;
+  /** The list being searched ('direct' for a name with '/'). */
+  list: FoundBy;
+  /**
+   * 'found': used; 'absent': cannot be opened (ENOENT, EACCES); 'rejected': exists but is
+   * skipped (another ELF class or machine); 'failed': an open error that may end the list;
+   * 'fatal': the loader stops; 'not-used': a cache answer the requester's DF_1_NODEFLIB refuses.
+   */
+  outcome: 'found' | 'absent' | 'rejected' | 'failed' | 'fatal' | 'not-used';
+  reason?: string;
 }
 
 export interface ProgramResolution {

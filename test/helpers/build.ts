@@ -115,15 +115,19 @@ export function mkstatic(path: string, mode: 'static' | 'static-pie', o: LinkOpt
 
 /**
  * A static launcher that runs its arguments with LD_TRACE_LOADED_OBJECTS=1 and
- * nothing else in the environment. Inside a chroot it stands in for env(1):
- * `LD_TRACE_LOADED_OBJECTS=1 chroot ROOT prog` would trace chroot itself.
+ * nothing else in the environment (but LD_DEBUG=X when it gets TRACE_LD_DEBUG=X).
+ * Inside a chroot it stands in for env(1): `LD_TRACE_LOADED_OBJECTS=1 chroot
+ * ROOT prog` would trace chroot itself.
  */
 export function mktracer(path: string): string {
   return mkstatic(path, 'static', {
     source:
-      '#include <stdio.h>\n#include <unistd.h>\n' +
+      '#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n' +
       'int main(int argc, char **argv) {\n' +
-      '  char *env[] = { "LD_TRACE_LOADED_OBJECTS=1", NULL };\n' +
+      '  char debug[256];\n' +
+      '  char *env[] = { "LD_TRACE_LOADED_OBJECTS=1", NULL, NULL };\n' +
+      '  const char *d = getenv("TRACE_LD_DEBUG");\n' +
+      '  if (d) { snprintf(debug, sizeof debug, "LD_DEBUG=%s", d); env[1] = debug; }\n' +
       '  if (argc < 2) return 2;\n' +
       '  execve(argv[1], argv + 1, env);\n' +
       '  perror(argv[1]);\n' +
