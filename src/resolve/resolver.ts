@@ -52,7 +52,31 @@ export interface ProgramContext {
   searchMemo?: SearchMemo;
   /** The walk to profile.interpreter from cwd, when the setup made it already (the same for every program). */
   interpreterWalk?: PathWalk;
+  /** glibc: link maps of earlier programs of this setup, by what their walks depend on (see programKey); without it every program is walked. */
+  programMemo?: ProgramMemo;
 }
+
+/**
+ * What a glibc program's walk produced beyond its own record (objects[0]),
+ * for later programs with the same programKey: they get the same link map.
+ */
+export interface ProgramWalk {
+  /** objects[0].names after the walk (names the program was asked for by, through its SONAME). */
+  mainNames: string[];
+  /** objects[1..], shared by every program that reuses the walk (records are never changed after a walk). */
+  objects: LoadedObject[];
+  dependencies: Dependency[];
+  linkMap: LinkMapEntry[];
+  /** openedPaths after the program's own path. */
+  openedAfterMain: string[];
+  missing: Dependency[];
+  fatal: string | null;
+  /** Warnings the walk added (after the setup's notes and the program's own $ORIGIN warning). */
+  walkWarnings: string[];
+}
+
+/** Program walks by programKey, per loader setup. */
+export type ProgramMemo = Map<string, ProgramWalk>;
 
 /** musl's strerror() text for the errno names our path walk reports. */
 const MUSL_STRERROR: Record<string, string> = {
@@ -139,6 +163,8 @@ export class ProgramResolver {
   private otherClassSeen = false;
   /** Requests the loader skips without failing (preloads it cannot load, unexpandable DT_NEEDED). */
   private readonly ignored = new Set<Dependency>();
+  /** Whether a path the walk opened was the program's own path string (then openedPaths depends on it: not reusable). */
+  private mainPathReopened = false;
 
   constructor(
     private readonly ctx: ProgramContext,
@@ -226,6 +252,7 @@ export class ProgramResolver {
   }
 
   private noteOpened(path: string): void {
+    if (this.opened.length > 0 && path === this.opened[0]) this.mainPathReopened = true;
     if (this.openedSet.has(path)) return;
     this.openedSet.add(path);
     this.opened.push(path);
@@ -249,6 +276,8 @@ export class ProgramResolver {
         `$ORIGIN of ${this.mainWalk.path} comes from /proc/self/exe when it runs: in a root without /proc the loader drops the elements that use it (run it with /proc mounted, e.g. elfdeps run --proc)`,
       );
     }
+    // The setup's notes and the warning about the program itself; the walk's own follow.
+    const walkWarningsFrom = this.warnings.length;
     const main = this.addObject({
       path: this.mainWalk.path,
       realPath: this.mainWalk.realPath,
@@ -274,6 +303,15 @@ export class ProgramResolver {
     const loaderRuns = this.main.kind !== 'static-pie';
     if (loaderRuns) this.loadInterpreter();
 
+    const memo = this.glibc ? this.ctx.programMemo : undefined;
+    const key = memo !== undefined ? this.programKey(main, loaderRuns) : null;
+    if (memo !== undefined && key !== null) {
+      const earlier = memo.get(key);
+      // The program's own path is never matched by name (below), but it is
+      // the first of openedPaths, which holds each path once.
+      if (earlier !== undefined && !earlier.openedAfterMain.includes(main.path)) return this.reuse(earlier, main, this.warnings.slice(0, walkWarningsFrom));
+    }
+
     const queue: MapObject[] = [main];
     main.queued = true;
     for (const name of loaderRuns ? this.ctx.preloads : []) {
@@ -293,20 +331,86 @@ export class ProgramResolver {
         }
       }
     }
+    const objects = this.objects.map(ProgramResolver.published);
+    const missing = this.dependencies.filter((d) => (d.how === 'not-found' || d.how === 'error') && !this.ignored.has(d));
+    if (memo !== undefined && key !== null && !this.mainPathReopened) {
+      memo.set(key, {
+        mainNames: [...main.names],
+        objects: objects.slice(1),
+        dependencies: this.dependencies.slice(),
+        linkMap: this.linkMap.slice(),
+        openedAfterMain: this.opened.slice(1),
+        missing: missing.slice(),
+        fatal: this.fatal,
+        walkWarnings: this.warnings.slice(walkWarningsFrom),
+      });
+    }
     return {
       input: this.input,
       path: main.path,
       kind: this.main.kind,
       flavour: profile.flavour,
       interpreter: this.main.interpreter,
-      objects: this.objects.map(ProgramResolver.published),
+      objects,
       dependencies: this.dependencies,
       vdso: profile.vdso,
       linkMap: this.linkMap,
       openedPaths: this.opened,
-      missing: this.dependencies.filter((d) => (d.how === 'not-found' || d.how === 'error') && !this.ignored.has(d)),
+      missing,
       fatal: this.fatal,
       warnings: this.warnings,
+    };
+  }
+
+  /**
+   * What a glibc walk reads of the program itself, as a key: two programs of
+   * one setup with the same key get the same link map, apart from the
+   * program's own record. _dl_map_object_deps (elf/dl-deps.c) walks
+   * breadth-first from the main map, and each DT_NEEDED goes through
+   * _dl_map_object (elf/dl-load.c): the name is first compared with every
+   * loaded object (_dl_name_match_p: l_libname entries and SONAME; the main
+   * map's file name is not among them, nor is its file identity compared,
+   * since it has no l_dev/l_ino in trace mode here), then searched by the
+   * requester's DT_RPATH chain through l_loader, LD_LIBRARY_PATH,
+   * DT_RUNPATH, the cache and the default directories, skipped under
+   * DF_1_NODEFLIB. The main map enters that only through: its DT_NEEDED
+   * strings (as written, and after DST expansion with its l_origin), its
+   * SONAME, its expanded DT_RPATH or DT_RUNPATH, DF_1_NODEFLIB, the
+   * LD_LIBRARY_PATH list expanded with its origin (all four in searchKey),
+   * and whether the loader runs at all (a static PIE has no PT_INTERP).
+   * Everything else (profile, cache, preloads, cwd, the files) is fixed by
+   * the setup. The search memo (search-memo.ts) gives each later search the
+   * outcome the first one had; this goes one step further and keeps the
+   * whole walk those searches make.
+   */
+  private programKey(main: MapObject, loaderRuns: boolean): string {
+    const needed = main.file.dynamic?.needed ?? [];
+    let key = `${this.searchKey(main)}${loaderRuns ? 'L' : 'S'}${main.soname === null ? 'n' : `s${main.soname}`}${KEY_SEP}${needed.length}${KEY_SEP}`;
+    for (const raw of needed) {
+      key += raw + KEY_SEP;
+      if (hasDst(raw)) key += (expandDst(raw, this.dst(main.origin)) ?? 'x') + KEY_SEP;
+    }
+    return key;
+  }
+
+  /** The result of an earlier program's walk with the same programKey, for this program. */
+  private reuse(earlier: ProgramWalk, main: MapObject, mainWarnings: string[]): ProgramResolution {
+    const record = ProgramResolver.published(main);
+    record.names = [...earlier.mainNames];
+    return {
+      input: this.input,
+      path: main.path,
+      kind: this.main.kind,
+      flavour: this.ctx.profile.flavour,
+      interpreter: this.main.interpreter,
+      objects: [record, ...earlier.objects],
+      dependencies: earlier.dependencies.slice(),
+      vdso: this.ctx.profile.vdso,
+      linkMap: earlier.linkMap.slice(),
+      openedPaths: [main.path, ...earlier.openedAfterMain],
+      missing: earlier.missing.slice(),
+      fatal: earlier.fatal,
+      warnings: [...mainWarnings, ...earlier.walkWarnings],
     };
   }
 
