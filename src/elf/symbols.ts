@@ -141,6 +141,28 @@ export class SymbolTable {
   }
 
   /**
+   * Whether symbol `index` binds to its own object whatever the scope holds
+   * (RESOLVE_MAP: STB_LOCAL, index 0 among them, or hidden/internal), read
+   * from its record without decoding the rest (its name above all): a
+   * relocation walk asks this of every symbol a relocation names, and then
+   * looks up only some of them (lazily bound PLT slots are not looked up at
+   * start).
+   */
+  bindsLocally(index: number): boolean {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      // Past the hashed symbols (or not an index): decoded, with its checks.
+      const s = this.symbol(index);
+      return s.bind === C.STB_LOCAL || s.visibility === C.STV_HIDDEN || s.visibility === C.STV_INTERNAL;
+    }
+    const s = this.decoded[index];
+    if (s !== undefined) return s.bind === C.STB_LOCAL || s.visibility === C.STV_HIDDEN || s.visibility === C.STV_INTERNAL;
+    const at = index * this.entsize + (this.entsize === 24 ? 4 : 12);
+    const bind = (this.bytes[at] as number) >> 4;
+    const visibility = (this.bytes[at + 1] as number) & 3;
+    return bind === C.STB_LOCAL || visibility === C.STV_HIDDEN || visibility === C.STV_INTERNAL;
+  }
+
+  /**
    * Names this object imports: undefined global or weak symbols among those
    * the hash table counts (what a root builder asks "does it call
    * getpwnam?"). Read from the raw records, without decoding every symbol.

@@ -122,9 +122,8 @@ function symbolicRelocations(e: MapEntry): SymbolicRelocations | 'unknown-machin
         if (!symtab) throw new ElfdepsError('ELF_BAD_SYMTAB', `${e.name}: relocations name symbols but there is no DT_SYMTAB`, { path: e.name });
         let how = symIndex < binding.length ? (binding[symIndex] as number) : 0;
         if (how === 0) {
-          const ref = symtab.symbol(symIndex);
           // RESOLVE_MAP: local symbols (index 0 among them) bind to the object itself.
-          how = ref.bind === C.STB_LOCAL || ref.visibility === C.STV_HIDDEN || ref.visibility === C.STV_INTERNAL ? 2 : 1;
+          how = symtab.bindsLocally(symIndex) ? 2 : 1;
           if (symIndex < binding.length) binding[symIndex] = how;
         }
         if (how === 2) continue;
