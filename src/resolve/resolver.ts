@@ -18,7 +18,7 @@ import { ElfCache, openCandidateGlibc, openCandidateMusl, type CandidateOutcome,
 import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, muslOriginOf, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
 import type { LoaderProfile } from './profile.js';
 import type { PathWalk, RootFs } from './rootfs.js';
-import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo } from './search-memo.js';
+import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo, type SearchMemoEntry } from './search-memo.js';
 import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
 
 /** Where DT_NEEDED names go when the search lists fail: a cache lookup (glibc) or nothing. */
@@ -132,9 +132,13 @@ interface MapObject extends LoadedObject {
   searchKey: string | undefined;
   /** Whether it has entered the breadth-first queue. */
   queued: boolean;
+  /** The search memo's outcomes for its searchKey, once asked for. */
+  memoBucket: Map<string, SearchMemoEntry> | undefined;
+  /** The public record (see published), made with the object: it shares the arrays the walk adds to. */
+  record: LoadedObject;
 }
 
-type NewObject = Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'rpathChainKey' | 'searchKey' | 'aliasPaths'>;
+type NewObject = Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'rpathChainKey' | 'searchKey' | 'aliasPaths' | 'record' | 'memoBucket'>;
 
 interface Found {
   pathString: string;
@@ -210,6 +214,25 @@ export class ProgramResolver {
       rpathChainKey: undefined,
       searchKey: undefined,
       queued: false,
+      memoBucket: undefined,
+      record: undefined as unknown as LoadedObject,
+    };
+    // In the order --json has always printed them. The walk never changes a
+    // field once set, only the arrays (names, links, aliasPaths), which the
+    // record shares: no copy is needed when the walk ends.
+    obj.record = {
+      path: obj.path,
+      realPath: obj.realPath,
+      links: obj.links,
+      soname: obj.soname,
+      names: obj.names,
+      foundBy: obj.foundBy,
+      via: obj.via,
+      loader: obj.loader,
+      elf: obj.elf,
+      isInterpreter: obj.isInterpreter,
+      index: obj.index,
+      aliasPaths: obj.aliasPaths,
     };
     this.objects.push(obj);
     // The program matches by SONAME only (dl-load.c _dl_map_object skips its name).
@@ -226,21 +249,7 @@ export class ProgramResolver {
 
   /** The public record of an object, without the walk's own state. */
   private static published(o: MapObject): LoadedObject {
-    // In the order --json has always printed them.
-    return {
-      path: o.path,
-      realPath: o.realPath,
-      links: o.links,
-      soname: o.soname,
-      names: o.names,
-      foundBy: o.foundBy,
-      via: o.via,
-      loader: o.loader,
-      elf: o.elf,
-      isInterpreter: o.isInterpreter,
-      index: o.index,
-      aliasPaths: o.aliasPaths,
-    };
+    return o.record;
   }
 
   /** Whether the program's own search paths or DT_NEEDED use $ORIGIN (which glibc computes from /proc for it). */
@@ -323,8 +332,12 @@ export class ProgramResolver {
     }
     for (let i = 0; i < queue.length; i++) {
       const obj = queue[i] as MapObject;
-      for (const name of obj.file.dynamic?.needed ?? []) {
-        const dep = this.request(name, obj, 'needed');
+      const needed = obj.file.dynamic?.needed;
+      if (needed === undefined) continue;
+      // Indexed: the loop runs for every edge of every program, mostly before
+      // V8 optimises it, where an iterator costs an object per step.
+      for (let n = 0; n < needed.length; n++) {
+        const dep = this.request(needed[n] as string, obj, 'needed');
         if (dep && !dep.queued) {
           dep.queued = true;
           queue.push(dep);
@@ -628,6 +641,14 @@ export class ProgramResolver {
     return o.rpathChainKey;
   }
 
+  /** The setup's outcomes for one search key, by name (a name with a slash is opened as given, whoever asks: key "D"). */
+  private memoBucket(key: string): Map<string, SearchMemoEntry> {
+    const memo = this.ctx.searchMemo as SearchMemo;
+    let bucket = memo.get(key);
+    if (bucket === undefined) memo.set(key, (bucket = new Map()));
+    return bucket;
+  }
+
   /** The object `depth` steps up the chain of first loaders from `o`. */
   private chainAt(o: MapObject, depth: number): MapObject {
     let at = o;
@@ -640,8 +661,8 @@ export class ProgramResolver {
     const memo = this.ctx.searchMemo;
     if (!memo) return this.searchGlibc(name, requester, tried);
     // A name with a slash is opened as given, whoever asks (relative to the setup's cwd).
-    const key = name.includes('/') ? `D${KEY_SEP}${name}` : this.searchKey(requester) + name;
-    let entry = memo.get(key);
+    const bucket = name.includes('/') ? this.memoBucket(`D${KEY_SEP}`) : (requester.memoBucket ??= this.memoBucket(this.searchKey(requester)));
+    let entry = bucket.get(name);
     if (entry === undefined) {
       const ownTried: string[] = [];
       const r = this.searchGlibc(name, requester, ownTried);
@@ -657,7 +678,7 @@ export class ProgramResolver {
         outcome = { kind: 'found', pathString: r.found.pathString, outcome: r.found.outcome, how: r.found.how, viaDepth };
       }
       entry = { outcome, tried: ownTried, otherClass: this.otherClassSeen };
-      memo.set(key, entry);
+      bucket.set(name, entry);
     }
     for (const t of entry.tried) tried.push(t);
     this.otherClassSeen = entry.otherClass;
