@@ -1,6 +1,7 @@
 /**
- * Decoders for the fixed-size ELF records (file header, program header,
- * dynamic entry), one per class and byte order, built with binary-parser.
+ * Decoders for the fixed-size ELF records (file header, program header),
+ * one per class and byte order, built with binary-parser (dynamic entries,
+ * of which only some tags are kept, are decoded by the reader itself).
  * They are only ever given buffers that the caller has already read in full,
  * so they cannot run past the end. 64-bit fields decode to bigint; 32-bit
  * classes are widened to bigint too, so callers never branch on the class.
@@ -34,23 +35,16 @@ export interface RawProgramHeader {
   p_align: bigint;
 }
 
-export interface RawDyn {
-  d_tag: bigint;
-  d_val: bigint;
-}
-
 export interface RecordCodec {
   /** Size of the file header (52 or 64). */
   ehsize: number;
   /** Size of one program header (32 or 56). */
   phentsize: number;
-  /** Size of one dynamic entry (8 or 16). */
+  /** Size of one dynamic entry (8 or 16; the reader decodes them itself, keeping only the tags it reads). */
   dynsize: number;
   header(buf: Buffer): RawHeader;
   /** Every program header in `buf` (a whole number of them). */
   programHeaders(buf: Buffer): RawProgramHeader[];
-  /** Every dynamic entry in `buf` (a whole number of them). */
-  dyns(buf: Buffer): RawDyn[];
 }
 
 type Endian = 'little' | 'big';
@@ -108,15 +102,12 @@ function makeCodec(elfClass: 32 | 64, endian: Endian): RecordCodec {
           .uint32('p_flags')
           .uint32('p_align');
 
-  const dyn = elfClass === 64 ? new Parser().endianness(endian).uint64('d_tag').uint64('d_val') : new Parser().endianness(endian).uint32('d_tag').uint32('d_val');
   // Tables are decoded a buffer at a time: one parse call per table rather than
   // per record costs a fifth as much (binary-parser sets up a view per call).
   const phdrs = new Parser().array('records', { type: phdr, readUntil: 'eof' });
-  const dyns = new Parser().array('records', { type: dyn, readUntil: 'eof' });
 
   const addrKeysH: Array<keyof RawHeader> = ['e_entry', 'e_phoff', 'e_shoff'];
   const addrKeysP: Array<keyof RawProgramHeader> = ['p_offset', 'p_vaddr', 'p_paddr', 'p_filesz', 'p_memsz', 'p_align'];
-  const dynKeys: Array<keyof RawDyn> = ['d_tag', 'd_val'];
   return {
     ehsize: elfClass === 64 ? 64 : 52,
     phentsize: elfClass === 64 ? 56 : 32,
@@ -124,7 +115,6 @@ function makeCodec(elfClass: 32 | 64, endian: Endian): RecordCodec {
     header: (buf) => widen(header.parse(buf) as RawHeader, addrKeysH),
     // ELF64's words already decode to bigint: only ELF32's need widening.
     programHeaders: (buf) => widenAll(elfClass, (phdrs.parse(buf) as { records: RawProgramHeader[] }).records, addrKeysP),
-    dyns: (buf) => widenAll(elfClass, (dyns.parse(buf) as { records: RawDyn[] }).records, dynKeys),
   };
 }
 
