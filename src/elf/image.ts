@@ -81,6 +81,8 @@ export class ElfImage {
   private readonly memo = new Map<string, unknown>();
   private readonly windowStrings = new Map<bigint, string>();
   private readonly blocks = new Map<number, Buffer>();
+  /** The block most recently used (last in `blocks`), or -1. */
+  private lastBlock = -1;
   private depth = 0;
   /** Bytes read through this image (the reader's own reads not included). */
   bytesRead = 0;
@@ -231,15 +233,20 @@ export class ElfImage {
     const key = index;
     let b = this.blocks.get(key);
     if (b !== undefined) {
-      // Most recently used last: Map keeps insertion order.
-      this.blocks.delete(key);
-      this.blocks.set(key, b);
+      // Most recently used last: Map keeps insertion order. Records of one
+      // table come from one block in a row: it is already last.
+      if (key !== this.lastBlock) {
+        this.blocks.delete(key);
+        this.blocks.set(key, b);
+        this.lastBlock = key;
+      }
       return b;
     }
     const start = index * BLOCK_SIZE;
     const size = Math.min(BLOCK_SIZE, Number(this.file.size) - start);
     b = this.readFile(BigInt(start), size, what, code);
     this.blocks.set(key, b);
+    this.lastBlock = key;
     if (this.blocks.size > BLOCKS_PER_IMAGE) this.blocks.delete(this.blocks.keys().next().value as number);
     recentImages.touch(this);
     return b;
@@ -248,6 +255,7 @@ export class ElfImage {
   /** Forgets the cached blocks (recentImages calls it when the image has not been read from for a while). */
   dropBlocks(): void {
     this.blocks.clear();
+    this.lastBlock = -1;
   }
 
   /**

@@ -186,33 +186,41 @@ export class SymbolTable {
   /**
    * Indexes of the symbols the loader would consider for `name`, in the order
    * it considers them (bucket chain order). The caller applies the matching
-   * rules (check_match); the hash table only decides who is a candidate.
+   * rules (check_match); the hash table only decides who is a candidate. An
+   * empty answer is one shared, frozen array: callers read answers, never change them.
    */
   candidates(name: string, hashes: { gnu: number; sysv: () => number }): number[] {
+    // Most objects of a scope are ruled out by the Bloom filter or an empty
+    // bucket: they get the one empty answer, nothing is allocated for them.
     const h = this.hash;
-    if (h === null) return [];
-    const out: number[] = [];
+    if (h === null) return NO_CANDIDATES;
     if (h.kind === 'gnu') {
-      if (h.nbuckets === 0) return out;
+      if (h.nbuckets === 0) return NO_CANDIDATES;
       const bits = h.bloomBits;
-      const words = h.bloom.length / (bits / 32);
+      const halves = bits / 32;
+      const words = h.bloom.length / halves;
       const w = Math.floor(hashes.gnu / bits) & (words - 1);
-      const bitSet = (bit: number): boolean => ((h.bloom[w * (bits / 32) + (bit >>> 5)] as number) >>> (bit & 31) & 1) === 1;
       // glibc shifts a uint_fast32_t: 64 bits wide on 64-bit targets, where a shift of 32 or more gives 0.
       const shifted = h.bloomShift >= 32 ? (bits === 64 ? 0 : hashes.gnu >>> (h.bloomShift & 31)) : hashes.gnu >>> h.bloomShift;
-      if (!bitSet(hashes.gnu & (bits - 1)) || !bitSet(shifted & (bits - 1))) return out;
+      const bit1 = hashes.gnu & (bits - 1);
+      const bit2 = shifted & (bits - 1);
+      if ((((h.bloom[w * halves + (bit1 >>> 5)] as number) >>> (bit1 & 31)) & 1) === 0) return NO_CANDIDATES;
+      if ((((h.bloom[w * halves + (bit2 >>> 5)] as number) >>> (bit2 & 31)) & 1) === 0) return NO_CANDIDATES;
       let i = h.buckets[hashes.gnu % h.nbuckets] as number;
-      if (i === 0) return out;
+      if (i === 0) return NO_CANDIDATES;
+      // Made on the first match: a chain often holds none.
+      let out: number[] | null = null;
       for (;;) {
         const c = h.chain[i - h.symoffset];
         if (c === undefined) break; // checked when the table was read; defensive
-        if (((c ^ hashes.gnu) >>> 1) === 0) out.push(i);
+        if (((c ^ hashes.gnu) >>> 1) === 0) (out ??= []).push(i);
         if ((c & 1) !== 0) break;
         i++;
       }
-      return out;
+      return out ?? NO_CANDIDATES;
     }
-    if (h.buckets.length === 0) return out;
+    if (h.buckets.length === 0) return NO_CANDIDATES;
+    const out: number[] = [];
     const seen = new Set<number>();
     for (let i = h.buckets[hashes.sysv() % h.buckets.length] as number; i !== 0; i = h.chain[i] as number) {
       // A SysV chain that loops would hang the loader; it ends here.
@@ -223,6 +231,9 @@ export class SymbolTable {
     return out;
   }
 }
+
+/** The answer of candidates() when the hash table rules every symbol out: one array for all, frozen so that no caller can change it for the others. */
+const NO_CANDIDATES: number[] = Object.freeze([]) as unknown as number[];
 
 function decodeSymbol(image: ElfImage, b: Buffer, at: number, entsize: number, index: number): ElfSymbol {
   const f = image.fields;
