@@ -10,7 +10,7 @@
 import { ElfdepsError, ElfFormatError } from '../errors.js';
 import * as C from './constants.js';
 import { FileSource } from './file-source.js';
-import { codecFor, type RawHeader, type RawProgramHeader, type RecordCodec } from './records.js';
+import { codecFor, type RawHeader, type RecordCodec } from './records.js';
 
 /** The loader's limits, used as ours: being stricter than the kernel is pointless, laxer is dangerous. */
 export const LIMITS = {
@@ -217,9 +217,23 @@ export function readProgramHeaders(src: FileSource, header: ElfHeader): ProgramH
     throw new ElfFormatError('ELF_LIMIT', src.path, `program header table too large (${header.phnum} entries, ${tableBytes} bytes)`);
   }
   const table = src.readAt(header.phoff, tableBytes, 'program header table', 'ELF_BAD_HEADER');
-  return codec
-    .programHeaders(table)
-    .map((raw: RawProgramHeader) => ({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz, align: raw.p_align }));
+  // Decoded by hand straight into the records kept (every file of a run has
+  // a dozen): no intermediate record, and no bigint for p_paddr, which
+  // nothing reads. The two classes order the fields differently (p_flags moves).
+  const le = header.littleEndian;
+  const u32 = (at: number): number => (le ? table.readUInt32LE(at) : table.readUInt32BE(at));
+  const out: ProgramHeader[] = [];
+  if (header.elfClass === 64) {
+    const u64 = (at: number): bigint => (le ? table.readBigUInt64LE(at) : table.readBigUInt64BE(at));
+    for (let at = 0; at < tableBytes; at += 56) {
+      out.push({ type: u32(at), flags: u32(at + 4), offset: u64(at + 8), vaddr: u64(at + 16), filesz: u64(at + 32), memsz: u64(at + 40), align: u64(at + 48) });
+    }
+  } else {
+    for (let at = 0; at < tableBytes; at += 32) {
+      out.push({ type: u32(at), flags: u32(at + 24), offset: BigInt(u32(at + 4)), vaddr: BigInt(u32(at + 8)), filesz: BigInt(u32(at + 16)), memsz: BigInt(u32(at + 20)), align: BigInt(u32(at + 28)) });
+    }
+  }
+  return out;
 }
 
 function onlyOne(src: FileSource, phdrs: ProgramHeader[], type: number, name: string): ProgramHeader | null {
