@@ -296,7 +296,9 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
   // The chain runs from symoffset to the end of the last bucket's chain (its
   // last word has bit 0 set); read it in growing pieces until that word.
   const chainAt = bucketsAt + BigInt(nbuckets) * 4n;
-  const words: number[] = [];
+  // Grown by doubling: a chain word is any 32-bit value, which a plain array would hold as a double.
+  let words = new Uint32Array(0);
+  let used = 0;
   if (maxBucket !== 0) {
     let i = symoffset;
     let piece = 1024;
@@ -308,9 +310,14 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
       let n = piece;
       while (n > 1 && !image.isMapped(start, BigInt(n) * 4n)) n = Math.floor(n / 2);
       const buf = image.read(start, BigInt(n) * 4n, 'DT_GNU_HASH chain', 'ELF_BAD_HASH');
+      if (used + n > words.length) {
+        const grown = new Uint32Array(Math.max(words.length * 2, used + n));
+        grown.set(words.subarray(0, used));
+        words = grown;
+      }
       for (let k = 0; k < n; k++, i++) {
         const c = f.u32(buf, k * 4);
-        words.push(c);
+        words[used++] = c;
         if (i >= maxBucket && (c & 1) !== 0) {
           done = true;
           break;
@@ -319,7 +326,7 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
       piece = Math.min(piece * 4, 65536);
     }
   }
-  return { kind: 'gnu', nbuckets, symoffset, bloomShift, bloom, bloomBits: f.wordSize * 8, buckets, chain: Uint32Array.from(words) };
+  return { kind: 'gnu', nbuckets, symoffset, bloomShift, bloom, bloomBits: f.wordSize * 8, buckets, chain: words.slice(0, used) };
 }
 
 /** Number of symbols a GNU hash table covers: symoffset plus every chain entry. */

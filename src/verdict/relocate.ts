@@ -71,7 +71,8 @@ function closureOf(e: MapEntry, memo: Map<MapEntry, Closure>): Closure {
     for (const d of m.deps) visit(d);
   };
   visit(e);
-  const key = entries.map(imageId).sort((a, b) => a - b).join(',');
+  // A typed array sorts numbers as numbers, without a comparator or a boxed copy.
+  const key = Uint32Array.from(entries, imageId).sort().join(',');
   c = { key, entries };
   memo.set(e, c);
   return c;
