@@ -273,23 +273,24 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
   const bloomAt = at + 16n;
   const bloomBytes = image.read(bloomAt, BigInt(bloomSize) * w, 'DT_GNU_HASH Bloom filter', 'ELF_BAD_HASH');
   const halves = f.wordSize / 4;
-  const bloom = new Uint32Array(bloomSize * halves);
-  // Each word as its 32-bit halves, low half first, in the file's byte order.
+  // Each word as its 32-bit halves, low half first, in the file's byte order:
+  // in a little-endian file that is just the 32-bit fields in order.
   const le = image.file.header.littleEndian;
-  for (let i = 0; i < bloomSize; i++) {
-    if (halves === 1) bloom[i] = f.u32(bloomBytes, i * 4);
-    else {
-      bloom[i * 2] = f.u32(bloomBytes, i * 8 + (le ? 0 : 4));
-      bloom[i * 2 + 1] = f.u32(bloomBytes, i * 8 + (le ? 4 : 0));
+  let bloom: Uint32Array;
+  if (halves === 1 || le) bloom = f.u32s(bloomBytes, 0, bloomSize * halves);
+  else {
+    bloom = new Uint32Array(bloomSize * 2);
+    for (let i = 0; i < bloomSize; i++) {
+      bloom[i * 2] = f.u32(bloomBytes, i * 8 + 4);
+      bloom[i * 2 + 1] = f.u32(bloomBytes, i * 8);
     }
   }
   const bucketsAt = bloomAt + BigInt(bloomSize) * w;
   const bucketBytes = image.read(bucketsAt, BigInt(nbuckets) * 4n, 'DT_GNU_HASH buckets', 'ELF_BAD_HASH');
-  const buckets = new Uint32Array(nbuckets);
+  const buckets = f.u32s(bucketBytes, 0, nbuckets);
   let maxBucket = 0;
   for (let i = 0; i < nbuckets; i++) {
-    const b = f.u32(bucketBytes, i * 4);
-    buckets[i] = b;
+    const b = buckets[i] as number;
     if (b !== 0 && b < symoffset) throw new ElfFormatError('ELF_BAD_HASH', image.path, `DT_GNU_HASH bucket ${i} names symbol ${b}, below symoffset ${symoffset}`);
     if (b > maxBucket) maxBucket = b;
   }
@@ -315,8 +316,9 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
         grown.set(words.subarray(0, used));
         words = grown;
       }
+      const piece32 = f.u32s(buf, 0, n);
       for (let k = 0; k < n; k++, i++) {
-        const c = f.u32(buf, k * 4);
+        const c = piece32[k] as number;
         words[used++] = c;
         if (i >= maxBucket && (c & 1) !== 0) {
           done = true;
