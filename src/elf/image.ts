@@ -51,9 +51,34 @@ export interface FieldReader {
   /** An address-sized word (4 or 8 bytes). */
   word(buf: Buffer, at: number): bigint;
   wordSize: 4 | 8;
+  /** `count` consecutive 16-bit fields from `at` (a table: DT_VERSYM). */
+  u16s(buf: Buffer, at: number, count: number): Uint16Array;
+  /** `count` consecutive 32-bit fields from `at` (a table: hash buckets and chains). */
+  u32s(buf: Buffer, at: number, count: number): Uint32Array;
+}
+
+/** Whether this machine stores numbers little-endian: a table in the same byte order is copied as it is. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A table of 16- or 32-bit fields as a typed array: one copy of its bytes
+ * when the file's byte order is the machine's (every table of a run on the
+ * usual hosts), else field by field. The callers read thousands of entries
+ * (libc's hash chain, DT_VERSYM), mostly before V8 optimises the loop.
+ */
+function fieldTable<T extends Uint16Array | Uint32Array>(make: (n: number) => T, size: 2 | 4, littleEndian: boolean, buf: Buffer, at: number, count: number): T {
+  const out = make(count);
+  if (littleEndian === HOST_LITTLE_ENDIAN) new Uint8Array(out.buffer, out.byteOffset, count * size).set(buf.subarray(at, at + count * size));
+  else if (size === 2) for (let i = 0; i < count; i++) out[i] = littleEndian ? buf.readUInt16LE(at + i * 2) : buf.readUInt16BE(at + i * 2);
+  else for (let i = 0; i < count; i++) out[i] = littleEndian ? buf.readUInt32LE(at + i * 4) : buf.readUInt32BE(at + i * 4);
+  return out;
 }
 
 export function fieldReader(elfClass: 32 | 64, littleEndian: boolean): FieldReader {
+  const tables = {
+    u16s: (b: Buffer, at: number, count: number): Uint16Array => fieldTable((n) => new Uint16Array(n), 2, littleEndian, b, at, count),
+    u32s: (b: Buffer, at: number, count: number): Uint32Array => fieldTable((n) => new Uint32Array(n), 4, littleEndian, b, at, count),
+  };
   return littleEndian
     ? {
         u8: (b, at) => b.readUInt8(at),
@@ -62,6 +87,7 @@ export function fieldReader(elfClass: 32 | 64, littleEndian: boolean): FieldRead
         u64: (b, at) => b.readBigUInt64LE(at),
         word: elfClass === 64 ? (b, at) => b.readBigUInt64LE(at) : (b, at) => BigInt(b.readUInt32LE(at)),
         wordSize: elfClass === 64 ? 8 : 4,
+        ...tables,
       }
     : {
         u8: (b, at) => b.readUInt8(at),
@@ -70,6 +96,7 @@ export function fieldReader(elfClass: 32 | 64, littleEndian: boolean): FieldRead
         u64: (b, at) => b.readBigUInt64BE(at),
         word: elfClass === 64 ? (b, at) => b.readBigUInt64BE(at) : (b, at) => BigInt(b.readUInt32BE(at)),
         wordSize: elfClass === 64 ? 8 : 4,
+        ...tables,
       };
 }
 
@@ -81,6 +108,8 @@ export class ElfImage {
   private readonly memo = new Map<string, unknown>();
   private readonly windowStrings = new Map<bigint, string>();
   private readonly blocks = new Map<number, Buffer>();
+  /** The block most recently used (last in `blocks`), or -1. */
+  private lastBlock = -1;
   private depth = 0;
   /** Bytes read through this image (the reader's own reads not included). */
   bytesRead = 0;
@@ -231,15 +260,20 @@ export class ElfImage {
     const key = index;
     let b = this.blocks.get(key);
     if (b !== undefined) {
-      // Most recently used last: Map keeps insertion order.
-      this.blocks.delete(key);
-      this.blocks.set(key, b);
+      // Most recently used last: Map keeps insertion order. Records of one
+      // table come from one block in a row: it is already last.
+      if (key !== this.lastBlock) {
+        this.blocks.delete(key);
+        this.blocks.set(key, b);
+        this.lastBlock = key;
+      }
       return b;
     }
     const start = index * BLOCK_SIZE;
     const size = Math.min(BLOCK_SIZE, Number(this.file.size) - start);
     b = this.readFile(BigInt(start), size, what, code);
     this.blocks.set(key, b);
+    this.lastBlock = key;
     if (this.blocks.size > BLOCKS_PER_IMAGE) this.blocks.delete(this.blocks.keys().next().value as number);
     recentImages.touch(this);
     return b;
@@ -248,6 +282,7 @@ export class ElfImage {
   /** Forgets the cached blocks (recentImages calls it when the image has not been read from for a while). */
   dropBlocks(): void {
     this.blocks.clear();
+    this.lastBlock = -1;
   }
 
   /**

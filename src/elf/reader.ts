@@ -10,7 +10,7 @@
 import { ElfdepsError, ElfFormatError } from '../errors.js';
 import * as C from './constants.js';
 import { FileSource } from './file-source.js';
-import { codecFor, type RawHeader, type RawProgramHeader, type RecordCodec } from './records.js';
+import { codecFor, type RawHeader, type RecordCodec } from './records.js';
 
 /** The loader's limits, used as ours: being stricter than the kernel is pointless, laxer is dangerous. */
 export const LIMITS = {
@@ -217,9 +217,23 @@ export function readProgramHeaders(src: FileSource, header: ElfHeader): ProgramH
     throw new ElfFormatError('ELF_LIMIT', src.path, `program header table too large (${header.phnum} entries, ${tableBytes} bytes)`);
   }
   const table = src.readAt(header.phoff, tableBytes, 'program header table', 'ELF_BAD_HEADER');
-  return codec
-    .programHeaders(table)
-    .map((raw: RawProgramHeader) => ({ type: raw.p_type, flags: raw.p_flags, offset: raw.p_offset, vaddr: raw.p_vaddr, filesz: raw.p_filesz, memsz: raw.p_memsz, align: raw.p_align }));
+  // Decoded by hand straight into the records kept (every file of a run has
+  // a dozen): no intermediate record, and no bigint for p_paddr, which
+  // nothing reads. The two classes order the fields differently (p_flags moves).
+  const le = header.littleEndian;
+  const u32 = (at: number): number => (le ? table.readUInt32LE(at) : table.readUInt32BE(at));
+  const out: ProgramHeader[] = [];
+  if (header.elfClass === 64) {
+    const u64 = (at: number): bigint => (le ? table.readBigUInt64LE(at) : table.readBigUInt64BE(at));
+    for (let at = 0; at < tableBytes; at += 56) {
+      out.push({ type: u32(at), flags: u32(at + 4), offset: u64(at + 8), vaddr: u64(at + 16), filesz: u64(at + 32), memsz: u64(at + 40), align: u64(at + 48) });
+    }
+  } else {
+    for (let at = 0; at < tableBytes; at += 32) {
+      out.push({ type: u32(at), flags: u32(at + 24), offset: BigInt(u32(at + 4)), vaddr: BigInt(u32(at + 8)), filesz: BigInt(u32(at + 16)), memsz: BigInt(u32(at + 20)), align: BigInt(u32(at + 28)) });
+    }
+  }
+  return out;
 }
 
 function onlyOne(src: FileSource, phdrs: ProgramHeader[], type: number, name: string): ProgramHeader | null {
@@ -253,9 +267,15 @@ export function mapAddress(phdrs: ProgramHeader[], addr: bigint): { offset: bigi
   return null;
 }
 
-interface DynEntry {
-  tag: bigint;
-  val: bigint;
+/**
+ * The dynamic entries readDynamic looks at: each tag as a number (exact for
+ * every tag it keeps, all below 2^31; a tag above 2^53 rounds to a number
+ * none of them has), and its value. Entries of other tags are skipped
+ * without making a bigint of their value.
+ */
+interface DynEntries {
+  tags: number[];
+  vals: bigint[];
 }
 
 /** The tags readDynamic dispatches on, as numbers. */
@@ -276,31 +296,43 @@ const KEPT_TAGS = [
 ];
 const SLOT_OF_TAG = new Map(KEPT_TAGS.map((t, i) => [Number(t), i]));
 
-function isZero(buf: Buffer, at: number, length: number): boolean {
-  for (let i = at; i < at + length; i++) if (buf[i] !== 0) return false;
-  return true;
+/** Whether readDynamic keeps entries of this tag (a number, as DynEntries holds them). */
+function isReadTag(t: number): boolean {
+  return t === TAG.NEEDED || t === TAG.AUXILIARY || t === TAG.FILTER || t === TAG.STRTAB || t === TAG.STRSZ || SLOT_OF_TAG.has(t);
 }
 
-function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHeader): DynEntry[] {
+function readDynamicEntries(src: FileSource, codec: RecordCodec, ph: ProgramHeader, littleEndian: boolean): DynEntries {
   if (!src.contains(ph.offset, ph.filesz)) {
     throw new ElfFormatError('ELF_BAD_DYNAMIC', src.path, `PT_DYNAMIC (${ph.filesz} bytes) lies outside the file`, ph.offset);
   }
   const capacity = ph.filesz / BigInt(codec.dynsize);
   const limit = capacity < BigInt(LIMITS.maxDynamicEntries) ? Number(capacity) : LIMITS.maxDynamicEntries;
-  const entries: DynEntry[] = [];
+  const entries: DynEntries = { tags: [], vals: [] };
+  const wide = codec.dynsize === 16;
   // Read in chunks: a real .dynamic ends within the first few hundred bytes,
   // and a forged p_filesz must not make us read (or allocate) gigabytes.
   const chunkEntries = 64;
   for (let i = 0; i < limit; i += chunkEntries) {
     const n = Math.min(chunkEntries, limit - i);
     const buf = src.readAt(ph.offset + BigInt(i * codec.dynsize), n * codec.dynsize, 'dynamic segment', 'ELF_BAD_DYNAMIC');
-    // Decode only up to DT_NULL (a tag of zero bytes in either byte order):
-    // linkers leave spare DT_NULL slots after it.
-    const tagBytes = codec.dynsize / 2;
-    let used = 0;
-    while (used < n && !isZero(buf, used * codec.dynsize, tagBytes)) used++;
-    for (const d of codec.dyns(buf.subarray(0, used * codec.dynsize))) entries.push({ tag: d.d_tag, val: d.d_val });
-    if (used < n) return entries;
+    // Decoded by hand, up to DT_NULL (a tag of zero bytes in either byte
+    // order; linkers leave spare DT_NULL slots after it): one tag word as a
+    // number, and a value as a bigint only for the tags kept. (A record
+    // decoder would make an object and two bigints of every entry, for
+    // every file of a run.)
+    for (let at = 0; at < n * codec.dynsize; at += codec.dynsize) {
+      let tag: number;
+      if (wide) {
+        const lo = littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at + 4);
+        const hi = littleEndian ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at);
+        tag = hi * 4294967296 + lo;
+      } else tag = littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+      if (tag === 0) return entries;
+      if (!isReadTag(tag)) continue;
+      entries.tags.push(tag);
+      const v = at + codec.dynsize / 2;
+      entries.vals.push(wide ? (littleEndian ? buf.readBigUInt64LE(v) : buf.readBigUInt64BE(v)) : BigInt(littleEndian ? buf.readUInt32LE(v) : buf.readUInt32BE(v)));
+    }
   }
   if (capacity > BigInt(LIMITS.maxDynamicEntries)) {
     throw new ElfFormatError('ELF_LIMIT', src.path, `no DT_NULL within the first ${LIMITS.maxDynamicEntries} dynamic entries`, ph.offset);
@@ -411,27 +443,28 @@ class StringTable {
 
 function readDynamic(src: FileSource, header: ElfHeader, phdrs: ProgramHeader[], ph: ProgramHeader): DynamicInfo {
   const codec = codecFor(header.elfClass, header.littleEndian);
-  const entries = readDynamicEntries(src, codec, ph);
+  const entries = readDynamicEntries(src, codec, ph, header.littleEndian);
   // One slot per tag, the last one wins (glibc get-dynamic-info.h); DT_NEEDED are all kept.
   let strtab: bigint | null = null;
   let strsz: bigint | null = null;
   // A slot for each tag read below (KEPT_TAGS), found by the tag as a
-  // number: exact for all of them (below 2^31); a tag above 2^53 rounds to a
-  // number none of them has. Tags nobody reads are not kept.
+  // number (see DynEntries). Tags nobody reads are not kept.
   const slots: Array<bigint | null> = new Array<bigint | null>(KEPT_TAGS.length).fill(null);
   const needed: bigint[] = [];
   const auxiliary: bigint[] = [];
   const filter: bigint[] = [];
-  for (const e of entries) {
-    const t = Number(e.tag);
-    if (t === TAG.NEEDED) needed.push(e.val);
-    else if (t === TAG.AUXILIARY) auxiliary.push(e.val);
-    else if (t === TAG.FILTER) filter.push(e.val);
-    else if (t === TAG.STRTAB) strtab = e.val;
-    else if (t === TAG.STRSZ) strsz = e.val;
+  const { tags, vals } = entries;
+  for (let i = 0; i < tags.length; i++) {
+    const t = tags[i] as number;
+    const val = vals[i] as bigint;
+    if (t === TAG.NEEDED) needed.push(val);
+    else if (t === TAG.AUXILIARY) auxiliary.push(val);
+    else if (t === TAG.FILTER) filter.push(val);
+    else if (t === TAG.STRTAB) strtab = val;
+    else if (t === TAG.STRSZ) strsz = val;
     else {
       const slot = SLOT_OF_TAG.get(t);
-      if (slot !== undefined) slots[slot] = e.val;
+      if (slot !== undefined) slots[slot] = val;
     }
   }
   const tag = (t: bigint): bigint | null => {

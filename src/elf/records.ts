@@ -1,9 +1,11 @@
 /**
- * Decoders for the fixed-size ELF records (file header, program header,
- * dynamic entry), one per class and byte order, built with binary-parser.
- * They are only ever given buffers that the caller has already read in full,
- * so they cannot run past the end. 64-bit fields decode to bigint; 32-bit
- * classes are widened to bigint too, so callers never branch on the class.
+ * The decoder of the ELF file header, one per class and byte order, built
+ * with binary-parser, and the record sizes of each class. (Program headers
+ * and dynamic entries, a dozen or more per file, are decoded by the reader
+ * itself straight into what it keeps.) The decoder is only ever given a
+ * buffer the caller has already read in full, so it cannot run past the end.
+ * 64-bit fields decode to bigint; ELF32's are widened to bigint too, so
+ * callers never branch on the class.
  */
 import { Parser } from 'binary-parser';
 
@@ -23,34 +25,14 @@ export interface RawHeader {
   e_shstrndx: number;
 }
 
-export interface RawProgramHeader {
-  p_type: number;
-  p_flags: number;
-  p_offset: bigint;
-  p_vaddr: bigint;
-  p_paddr: bigint;
-  p_filesz: bigint;
-  p_memsz: bigint;
-  p_align: bigint;
-}
-
-export interface RawDyn {
-  d_tag: bigint;
-  d_val: bigint;
-}
-
 export interface RecordCodec {
   /** Size of the file header (52 or 64). */
   ehsize: number;
   /** Size of one program header (32 or 56). */
   phentsize: number;
-  /** Size of one dynamic entry (8 or 16). */
+  /** Size of one dynamic entry (8 or 16; the reader decodes them itself, keeping only the tags it reads). */
   dynsize: number;
   header(buf: Buffer): RawHeader;
-  /** Every program header in `buf` (a whole number of them). */
-  programHeaders(buf: Buffer): RawProgramHeader[];
-  /** Every dynamic entry in `buf` (a whole number of them). */
-  dyns(buf: Buffer): RawDyn[];
 }
 
 type Endian = 'little' | 'big';
@@ -61,11 +43,6 @@ function widen<T extends object>(rec: T, keys: ReadonlyArray<keyof T>): T {
     if (typeof v === 'number') (rec as Record<keyof T, unknown>)[k] = BigInt(v);
   }
   return rec;
-}
-
-function widenAll<T extends object>(elfClass: 32 | 64, recs: T[], keys: ReadonlyArray<keyof T>): T[] {
-  if (elfClass === 32) for (const r of recs) widen(r, keys);
-  return recs;
 }
 
 function makeCodec(elfClass: 32 | 64, endian: Endian): RecordCodec {
@@ -84,47 +61,12 @@ function makeCodec(elfClass: 32 | 64, endian: Endian): RecordCodec {
     .uint16('e_shnum')
     .uint16('e_shstrndx');
 
-  // The two classes order the program header fields differently (p_flags moves).
-  const phdr =
-    elfClass === 64
-      ? new Parser()
-          .endianness(endian)
-          .uint32('p_type')
-          .uint32('p_flags')
-          .uint64('p_offset')
-          .uint64('p_vaddr')
-          .uint64('p_paddr')
-          .uint64('p_filesz')
-          .uint64('p_memsz')
-          .uint64('p_align')
-      : new Parser()
-          .endianness(endian)
-          .uint32('p_type')
-          .uint32('p_offset')
-          .uint32('p_vaddr')
-          .uint32('p_paddr')
-          .uint32('p_filesz')
-          .uint32('p_memsz')
-          .uint32('p_flags')
-          .uint32('p_align');
-
-  const dyn = elfClass === 64 ? new Parser().endianness(endian).uint64('d_tag').uint64('d_val') : new Parser().endianness(endian).uint32('d_tag').uint32('d_val');
-  // Tables are decoded a buffer at a time: one parse call per table rather than
-  // per record costs a fifth as much (binary-parser sets up a view per call).
-  const phdrs = new Parser().array('records', { type: phdr, readUntil: 'eof' });
-  const dyns = new Parser().array('records', { type: dyn, readUntil: 'eof' });
-
   const addrKeysH: Array<keyof RawHeader> = ['e_entry', 'e_phoff', 'e_shoff'];
-  const addrKeysP: Array<keyof RawProgramHeader> = ['p_offset', 'p_vaddr', 'p_paddr', 'p_filesz', 'p_memsz', 'p_align'];
-  const dynKeys: Array<keyof RawDyn> = ['d_tag', 'd_val'];
   return {
     ehsize: elfClass === 64 ? 64 : 52,
     phentsize: elfClass === 64 ? 56 : 32,
     dynsize: elfClass === 64 ? 16 : 8,
     header: (buf) => widen(header.parse(buf) as RawHeader, addrKeysH),
-    // ELF64's words already decode to bigint: only ELF32's need widening.
-    programHeaders: (buf) => widenAll(elfClass, (phdrs.parse(buf) as { records: RawProgramHeader[] }).records, addrKeysP),
-    dyns: (buf) => widenAll(elfClass, (dyns.parse(buf) as { records: RawDyn[] }).records, dynKeys),
   };
 }
 

@@ -141,6 +141,28 @@ export class SymbolTable {
   }
 
   /**
+   * Whether symbol `index` binds to its own object whatever the scope holds
+   * (RESOLVE_MAP: STB_LOCAL, index 0 among them, or hidden/internal), read
+   * from its record without decoding the rest (its name above all): a
+   * relocation walk asks this of every symbol a relocation names, and then
+   * looks up only some of them (lazily bound PLT slots are not looked up at
+   * start).
+   */
+  bindsLocally(index: number): boolean {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      // Past the hashed symbols (or not an index): decoded, with its checks.
+      const s = this.symbol(index);
+      return s.bind === C.STB_LOCAL || s.visibility === C.STV_HIDDEN || s.visibility === C.STV_INTERNAL;
+    }
+    const s = this.decoded[index];
+    if (s !== undefined) return s.bind === C.STB_LOCAL || s.visibility === C.STV_HIDDEN || s.visibility === C.STV_INTERNAL;
+    const at = index * this.entsize + (this.entsize === 24 ? 4 : 12);
+    const bind = (this.bytes[at] as number) >> 4;
+    const visibility = (this.bytes[at + 1] as number) & 3;
+    return bind === C.STB_LOCAL || visibility === C.STV_HIDDEN || visibility === C.STV_INTERNAL;
+  }
+
+  /**
    * Names this object imports: undefined global or weak symbols among those
    * the hash table counts (what a root builder asks "does it call
    * getpwnam?"). Read from the raw records, without decoding every symbol.
@@ -164,33 +186,41 @@ export class SymbolTable {
   /**
    * Indexes of the symbols the loader would consider for `name`, in the order
    * it considers them (bucket chain order). The caller applies the matching
-   * rules (check_match); the hash table only decides who is a candidate.
+   * rules (check_match); the hash table only decides who is a candidate. An
+   * empty answer is one shared, frozen array: callers read answers, never change them.
    */
   candidates(name: string, hashes: { gnu: number; sysv: () => number }): number[] {
+    // Most objects of a scope are ruled out by the Bloom filter or an empty
+    // bucket: they get the one empty answer, nothing is allocated for them.
     const h = this.hash;
-    if (h === null) return [];
-    const out: number[] = [];
+    if (h === null) return NO_CANDIDATES;
     if (h.kind === 'gnu') {
-      if (h.nbuckets === 0) return out;
+      if (h.nbuckets === 0) return NO_CANDIDATES;
       const bits = h.bloomBits;
-      const words = h.bloom.length / (bits / 32);
+      const halves = bits / 32;
+      const words = h.bloom.length / halves;
       const w = Math.floor(hashes.gnu / bits) & (words - 1);
-      const bitSet = (bit: number): boolean => ((h.bloom[w * (bits / 32) + (bit >>> 5)] as number) >>> (bit & 31) & 1) === 1;
       // glibc shifts a uint_fast32_t: 64 bits wide on 64-bit targets, where a shift of 32 or more gives 0.
       const shifted = h.bloomShift >= 32 ? (bits === 64 ? 0 : hashes.gnu >>> (h.bloomShift & 31)) : hashes.gnu >>> h.bloomShift;
-      if (!bitSet(hashes.gnu & (bits - 1)) || !bitSet(shifted & (bits - 1))) return out;
+      const bit1 = hashes.gnu & (bits - 1);
+      const bit2 = shifted & (bits - 1);
+      if ((((h.bloom[w * halves + (bit1 >>> 5)] as number) >>> (bit1 & 31)) & 1) === 0) return NO_CANDIDATES;
+      if ((((h.bloom[w * halves + (bit2 >>> 5)] as number) >>> (bit2 & 31)) & 1) === 0) return NO_CANDIDATES;
       let i = h.buckets[hashes.gnu % h.nbuckets] as number;
-      if (i === 0) return out;
+      if (i === 0) return NO_CANDIDATES;
+      // Made on the first match: a chain often holds none.
+      let out: number[] | null = null;
       for (;;) {
         const c = h.chain[i - h.symoffset];
         if (c === undefined) break; // checked when the table was read; defensive
-        if (((c ^ hashes.gnu) >>> 1) === 0) out.push(i);
+        if (((c ^ hashes.gnu) >>> 1) === 0) (out ??= []).push(i);
         if ((c & 1) !== 0) break;
         i++;
       }
-      return out;
+      return out ?? NO_CANDIDATES;
     }
-    if (h.buckets.length === 0) return out;
+    if (h.buckets.length === 0) return NO_CANDIDATES;
+    const out: number[] = [];
     const seen = new Set<number>();
     for (let i = h.buckets[hashes.sysv() % h.buckets.length] as number; i !== 0; i = h.chain[i] as number) {
       // A SysV chain that loops would hang the loader; it ends here.
@@ -201,6 +231,9 @@ export class SymbolTable {
     return out;
   }
 }
+
+/** The answer of candidates() when the hash table rules every symbol out: one array for all, frozen so that no caller can change it for the others. */
+const NO_CANDIDATES: number[] = Object.freeze([]) as unknown as number[];
 
 function decodeSymbol(image: ElfImage, b: Buffer, at: number, entsize: number, index: number): ElfSymbol {
   const f = image.fields;
@@ -240,30 +273,33 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
   const bloomAt = at + 16n;
   const bloomBytes = image.read(bloomAt, BigInt(bloomSize) * w, 'DT_GNU_HASH Bloom filter', 'ELF_BAD_HASH');
   const halves = f.wordSize / 4;
-  const bloom = new Uint32Array(bloomSize * halves);
-  // Each word as its 32-bit halves, low half first, in the file's byte order.
+  // Each word as its 32-bit halves, low half first, in the file's byte order:
+  // in a little-endian file that is just the 32-bit fields in order.
   const le = image.file.header.littleEndian;
-  for (let i = 0; i < bloomSize; i++) {
-    if (halves === 1) bloom[i] = f.u32(bloomBytes, i * 4);
-    else {
-      bloom[i * 2] = f.u32(bloomBytes, i * 8 + (le ? 0 : 4));
-      bloom[i * 2 + 1] = f.u32(bloomBytes, i * 8 + (le ? 4 : 0));
+  let bloom: Uint32Array;
+  if (halves === 1 || le) bloom = f.u32s(bloomBytes, 0, bloomSize * halves);
+  else {
+    bloom = new Uint32Array(bloomSize * 2);
+    for (let i = 0; i < bloomSize; i++) {
+      bloom[i * 2] = f.u32(bloomBytes, i * 8 + 4);
+      bloom[i * 2 + 1] = f.u32(bloomBytes, i * 8);
     }
   }
   const bucketsAt = bloomAt + BigInt(bloomSize) * w;
   const bucketBytes = image.read(bucketsAt, BigInt(nbuckets) * 4n, 'DT_GNU_HASH buckets', 'ELF_BAD_HASH');
-  const buckets = new Uint32Array(nbuckets);
+  const buckets = f.u32s(bucketBytes, 0, nbuckets);
   let maxBucket = 0;
   for (let i = 0; i < nbuckets; i++) {
-    const b = f.u32(bucketBytes, i * 4);
-    buckets[i] = b;
+    const b = buckets[i] as number;
     if (b !== 0 && b < symoffset) throw new ElfFormatError('ELF_BAD_HASH', image.path, `DT_GNU_HASH bucket ${i} names symbol ${b}, below symoffset ${symoffset}`);
     if (b > maxBucket) maxBucket = b;
   }
   // The chain runs from symoffset to the end of the last bucket's chain (its
   // last word has bit 0 set); read it in growing pieces until that word.
   const chainAt = bucketsAt + BigInt(nbuckets) * 4n;
-  const words: number[] = [];
+  // Grown by doubling: a chain word is any 32-bit value, which a plain array would hold as a double.
+  let words = new Uint32Array(0);
+  let used = 0;
   if (maxBucket !== 0) {
     let i = symoffset;
     let piece = 1024;
@@ -275,9 +311,15 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
       let n = piece;
       while (n > 1 && !image.isMapped(start, BigInt(n) * 4n)) n = Math.floor(n / 2);
       const buf = image.read(start, BigInt(n) * 4n, 'DT_GNU_HASH chain', 'ELF_BAD_HASH');
+      if (used + n > words.length) {
+        const grown = new Uint32Array(Math.max(words.length * 2, used + n));
+        grown.set(words.subarray(0, used));
+        words = grown;
+      }
+      const piece32 = f.u32s(buf, 0, n);
       for (let k = 0; k < n; k++, i++) {
-        const c = f.u32(buf, k * 4);
-        words.push(c);
+        const c = piece32[k] as number;
+        words[used++] = c;
         if (i >= maxBucket && (c & 1) !== 0) {
           done = true;
           break;
@@ -286,7 +328,7 @@ function readGnuHash(image: ElfImage, at: bigint): GnuHashTable {
       piece = Math.min(piece * 4, 65536);
     }
   }
-  return { kind: 'gnu', nbuckets, symoffset, bloomShift, bloom, bloomBits: f.wordSize * 8, buckets, chain: Uint32Array.from(words) };
+  return { kind: 'gnu', nbuckets, symoffset, bloomShift, bloom, bloomBits: f.wordSize * 8, buckets, chain: words.slice(0, used) };
 }
 
 /** Number of symbols a GNU hash table covers: symoffset plus every chain entry. */

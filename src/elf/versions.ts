@@ -163,10 +163,7 @@ export function readVersionIndexes(image: ElfImage, count: number): Uint16Array 
     const at = image.file.dynamic?.tables.versym ?? null;
     if (at === null) return null;
     const buf = image.read(at, BigInt(count) * 2n, 'DT_VERSYM table', 'ELF_BAD_VERSION');
-    const out = new Uint16Array(count);
-    const f = image.fields;
-    for (let i = 0; i < count; i++) out[i] = f.u16(buf, i * 2);
-    return out;
+    return image.fields.u16s(buf, 0, count);
   });
 }
 

@@ -242,6 +242,7 @@ export class Resolver {
       muslSystemPath: profile.flavour === 'musl' ? this.muslSystemPath(profile.interpreter, profile.muslArch) : [],
       notes: profile.flavour === 'glibc' && this.cacheProblem !== null ? [`${this.cacheProblem}; ld.so would run without it`] : [],
       searchMemo: new Map(),
+      programMemo: new Map(),
       interpreterWalk: this.fs.walk(profile.interpreter, this.cwd),
       ...(this.options.trace ? { trace: this.options.trace } : {}),
     };

@@ -18,8 +18,8 @@ import { ElfCache, openCandidateGlibc, openCandidateMusl, type CandidateOutcome,
 import { expandDst, hasDst, LIBRARY_PATH_SEPARATORS, muslOriginOf, originOf, parseSearchList, RPATH_SEPARATORS, type DstValues, type SearchDir } from './dst.js';
 import type { LoaderProfile } from './profile.js';
 import type { PathWalk, RootFs } from './rootfs.js';
-import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo } from './search-memo.js';
 import { SearchTrace, type ListWhat, type TraceSink } from './explain.js';
+import { KEY_SEP, listKey, type MemoOutcome, type SearchMemo, type SearchMemoEntry } from './search-memo.js';
 import type { Dependency, FoundBy, LinkMapEntry, LoadedObject, ProgramResolution } from './types.js';
 
 /** Where DT_NEEDED names go when the search lists fail: a cache lookup (glibc) or nothing. */
@@ -55,7 +55,31 @@ export interface ProgramContext {
   interpreterWalk?: PathWalk;
   /** Where the lookup trace goes (--explain); without it nothing of the trace is built. */
   trace?: TraceSink;
+  /** glibc: link maps of earlier programs of this setup, by what their walks depend on (see programKey); without it every program is walked. */
+  programMemo?: ProgramMemo;
 }
+
+/**
+ * What a glibc program's walk produced beyond its own record (objects[0]),
+ * for later programs with the same programKey: they get the same link map.
+ */
+export interface ProgramWalk {
+  /** objects[0].names after the walk (names the program was asked for by, through its SONAME). */
+  mainNames: string[];
+  /** objects[1..], shared by every program that reuses the walk (records are never changed after a walk). */
+  objects: LoadedObject[];
+  dependencies: Dependency[];
+  linkMap: LinkMapEntry[];
+  /** openedPaths after the program's own path. */
+  openedAfterMain: string[];
+  missing: Dependency[];
+  fatal: string | null;
+  /** Warnings the walk added (after the setup's notes and the program's own $ORIGIN warning). */
+  walkWarnings: string[];
+}
+
+/** Program walks by programKey, per loader setup. */
+export type ProgramMemo = Map<string, ProgramWalk>;
 
 /** musl's strerror() text for the errno names our path walk reports. */
 const MUSL_STRERROR: Record<string, string> = {
@@ -111,9 +135,13 @@ interface MapObject extends LoadedObject {
   searchKey: string | undefined;
   /** Whether it has entered the breadth-first queue. */
   queued: boolean;
+  /** The search memo's outcomes for its searchKey, once asked for. */
+  memoBucket: Map<string, SearchMemoEntry> | undefined;
+  /** The public record (see published), made with the object: it shares the arrays the walk adds to. */
+  record: LoadedObject;
 }
 
-type NewObject = Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'rpathChainKey' | 'searchKey' | 'aliasPaths'>;
+type NewObject = Omit<MapObject, 'index' | 'queued' | 'rpathDirs' | 'runpathDirs' | 'rpathChainKey' | 'searchKey' | 'aliasPaths' | 'record' | 'memoBucket'>;
 
 interface Found {
   pathString: string;
@@ -144,6 +172,8 @@ export class ProgramResolver {
   private readonly ignored = new Set<Dependency>();
   /** The lookup trace of this program's loader (explain.ts), or null. */
   private readonly trace: SearchTrace | null;
+  /** Whether a path the walk opened was the program's own path string (then openedPaths depends on it: not reusable). */
+  private mainPathReopened = false;
 
   constructor(
     private readonly ctx: ProgramContext,
@@ -197,6 +227,25 @@ export class ProgramResolver {
       rpathChainKey: undefined,
       searchKey: undefined,
       queued: false,
+      memoBucket: undefined,
+      record: undefined as unknown as LoadedObject,
+    };
+    // In the order --json has always printed them. The walk never changes a
+    // field once set, only the arrays (names, links, aliasPaths), which the
+    // record shares: no copy is needed when the walk ends.
+    obj.record = {
+      path: obj.path,
+      realPath: obj.realPath,
+      links: obj.links,
+      soname: obj.soname,
+      names: obj.names,
+      foundBy: obj.foundBy,
+      via: obj.via,
+      loader: obj.loader,
+      elf: obj.elf,
+      isInterpreter: obj.isInterpreter,
+      index: obj.index,
+      aliasPaths: obj.aliasPaths,
     };
     this.objects.push(obj);
     // The program matches by SONAME only (dl-load.c _dl_map_object skips its name).
@@ -213,21 +262,7 @@ export class ProgramResolver {
 
   /** The public record of an object, without the walk's own state. */
   private static published(o: MapObject): LoadedObject {
-    // In the order --json has always printed them.
-    return {
-      path: o.path,
-      realPath: o.realPath,
-      links: o.links,
-      soname: o.soname,
-      names: o.names,
-      foundBy: o.foundBy,
-      via: o.via,
-      loader: o.loader,
-      elf: o.elf,
-      isInterpreter: o.isInterpreter,
-      index: o.index,
-      aliasPaths: o.aliasPaths,
-    };
+    return o.record;
   }
 
   /** Whether the program's own search paths or DT_NEEDED use $ORIGIN (which glibc computes from /proc for it). */
@@ -239,6 +274,7 @@ export class ProgramResolver {
   }
 
   private noteOpened(path: string): void {
+    if (this.opened.length > 0 && path === this.opened[0]) this.mainPathReopened = true;
     if (this.openedSet.has(path)) return;
     this.openedSet.add(path);
     this.opened.push(path);
@@ -262,6 +298,8 @@ export class ProgramResolver {
         `$ORIGIN of ${this.mainWalk.path} comes from /proc/self/exe when it runs: in a root without /proc the loader drops the elements that use it (run it with /proc mounted, e.g. elfdeps run --proc)`,
       );
     }
+    // The setup's notes and the warning about the program itself; the walk's own follow.
+    const walkWarningsFrom = this.warnings.length;
     const main = this.addObject({
       path: this.mainWalk.path,
       realPath: this.mainWalk.realPath,
@@ -291,6 +329,16 @@ export class ProgramResolver {
     const loaderRuns = this.main.kind !== 'static-pie';
     if (loaderRuns) this.loadInterpreter();
 
+    // A trace depends on this program's own loader state (explain.ts): every program is walked.
+    const memo = this.glibc && !this.trace ? this.ctx.programMemo : undefined;
+    const key = memo !== undefined ? this.programKey(main, loaderRuns) : null;
+    if (memo !== undefined && key !== null) {
+      const earlier = memo.get(key);
+      // The program's own path is never matched by name (below), but it is
+      // the first of openedPaths, which holds each path once.
+      if (earlier !== undefined && !earlier.openedAfterMain.includes(main.path)) return this.reuse(earlier, main, this.warnings.slice(0, walkWarningsFrom));
+    }
+
     const queue: MapObject[] = [main];
     main.queued = true;
     for (const name of loaderRuns ? this.ctx.preloads : []) {
@@ -302,13 +350,31 @@ export class ProgramResolver {
     }
     for (let i = 0; i < queue.length; i++) {
       const obj = queue[i] as MapObject;
-      for (const name of obj.file.dynamic?.needed ?? []) {
-        const dep = this.request(name, obj, 'needed');
+      const needed = obj.file.dynamic?.needed;
+      if (needed === undefined) continue;
+      // Indexed: the loop runs for every edge of every program, mostly before
+      // V8 optimises it, where an iterator costs an object per step.
+      for (let n = 0; n < needed.length; n++) {
+        const dep = this.request(needed[n] as string, obj, 'needed');
         if (dep && !dep.queued) {
           dep.queued = true;
           queue.push(dep);
         }
       }
+    }
+    const objects = this.objects.map(ProgramResolver.published);
+    const missing = this.dependencies.filter((d) => (d.how === 'not-found' || d.how === 'error') && !this.ignored.has(d));
+    if (memo !== undefined && key !== null && !this.mainPathReopened) {
+      memo.set(key, {
+        mainNames: [...main.names],
+        objects: objects.slice(1),
+        dependencies: this.dependencies.slice(),
+        linkMap: this.linkMap.slice(),
+        openedAfterMain: this.opened.slice(1),
+        missing: missing.slice(),
+        fatal: this.fatal,
+        walkWarnings: this.warnings.slice(walkWarningsFrom),
+      });
     }
     return {
       input: this.input,
@@ -316,14 +382,66 @@ export class ProgramResolver {
       kind: this.main.kind,
       flavour: profile.flavour,
       interpreter: this.main.interpreter,
-      objects: this.objects.map(ProgramResolver.published),
+      objects,
       dependencies: this.dependencies,
       vdso: profile.vdso,
       linkMap: this.linkMap,
       openedPaths: this.opened,
-      missing: this.dependencies.filter((d) => (d.how === 'not-found' || d.how === 'error') && !this.ignored.has(d)),
+      missing,
       fatal: this.fatal,
       warnings: this.warnings,
+    };
+  }
+
+  /**
+   * What a glibc walk reads of the program itself, as a key: two programs of
+   * one setup with the same key get the same link map, apart from the
+   * program's own record. _dl_map_object_deps (elf/dl-deps.c) walks
+   * breadth-first from the main map, and each DT_NEEDED goes through
+   * _dl_map_object (elf/dl-load.c): the name is first compared with every
+   * loaded object (_dl_name_match_p: l_libname entries and SONAME; the main
+   * map's file name is not among them, nor is its file identity compared,
+   * since it has no l_dev/l_ino in trace mode here), then searched by the
+   * requester's DT_RPATH chain through l_loader, LD_LIBRARY_PATH,
+   * DT_RUNPATH, the cache and the default directories, skipped under
+   * DF_1_NODEFLIB. The main map enters that only through: its DT_NEEDED
+   * strings (as written, and after DST expansion with its l_origin), its
+   * SONAME, its expanded DT_RPATH or DT_RUNPATH, DF_1_NODEFLIB, the
+   * LD_LIBRARY_PATH list expanded with its origin (all four in searchKey),
+   * and whether the loader runs at all (a static PIE has no PT_INTERP).
+   * Everything else (profile, cache, preloads, cwd, the files) is fixed by
+   * the setup. The search memo (search-memo.ts) gives each later search the
+   * outcome the first one had; this goes one step further and keeps the
+   * whole walk those searches make.
+   */
+  private programKey(main: MapObject, loaderRuns: boolean): string {
+    const needed = main.file.dynamic?.needed ?? [];
+    let key = `${this.searchKey(main)}${loaderRuns ? 'L' : 'S'}${main.soname === null ? 'n' : `s${main.soname}`}${KEY_SEP}${needed.length}${KEY_SEP}`;
+    for (const raw of needed) {
+      key += raw + KEY_SEP;
+      if (hasDst(raw)) key += (expandDst(raw, this.dst(main.origin)) ?? 'x') + KEY_SEP;
+    }
+    return key;
+  }
+
+  /** The result of an earlier program's walk with the same programKey, for this program. */
+  private reuse(earlier: ProgramWalk, main: MapObject, mainWarnings: string[]): ProgramResolution {
+    const record = ProgramResolver.published(main);
+    record.names = [...earlier.mainNames];
+    return {
+      input: this.input,
+      path: main.path,
+      kind: this.main.kind,
+      flavour: this.ctx.profile.flavour,
+      interpreter: this.main.interpreter,
+      objects: [record, ...earlier.objects],
+      dependencies: earlier.dependencies.slice(),
+      vdso: this.ctx.profile.vdso,
+      linkMap: earlier.linkMap.slice(),
+      openedPaths: [main.path, ...earlier.openedAfterMain],
+      missing: earlier.missing.slice(),
+      fatal: earlier.fatal,
+      warnings: [...mainWarnings, ...earlier.walkWarnings],
     };
   }
 
@@ -542,6 +660,14 @@ export class ProgramResolver {
     return o.rpathChainKey;
   }
 
+  /** The setup's outcomes for one search key, by name (a name with a slash is opened as given, whoever asks: key "D"). */
+  private memoBucket(key: string): Map<string, SearchMemoEntry> {
+    const memo = this.ctx.searchMemo as SearchMemo;
+    let bucket = memo.get(key);
+    if (bucket === undefined) memo.set(key, (bucket = new Map()));
+    return bucket;
+  }
+
   /** The object `depth` steps up the chain of first loaders from `o`. */
   private chainAt(o: MapObject, depth: number): MapObject {
     let at = o;
@@ -555,8 +681,8 @@ export class ProgramResolver {
     // A trace depends on this program's loader state (explain.ts): every search runs.
     if (!memo || this.trace) return this.searchGlibc(name, requester, tried);
     // A name with a slash is opened as given, whoever asks (relative to the setup's cwd).
-    const key = name.includes('/') ? `D${KEY_SEP}${name}` : this.searchKey(requester) + name;
-    let entry = memo.get(key);
+    const bucket = name.includes('/') ? this.memoBucket(`D${KEY_SEP}`) : (requester.memoBucket ??= this.memoBucket(this.searchKey(requester)));
+    let entry = bucket.get(name);
     if (entry === undefined) {
       const ownTried: string[] = [];
       const r = this.searchGlibc(name, requester, ownTried);
@@ -572,7 +698,7 @@ export class ProgramResolver {
         outcome = { kind: 'found', pathString: r.found.pathString, outcome: r.found.outcome, how: r.found.how, viaDepth };
       }
       entry = { outcome, tried: ownTried, otherClass: this.otherClassSeen };
-      memo.set(key, entry);
+      bucket.set(name, entry);
     }
     for (const t of entry.tried) tried.push(t);
     this.otherClassSeen = entry.otherClass;

@@ -34,8 +34,13 @@ export interface SearchMemoEntry {
   otherClass: boolean;
 }
 
-/** Outcomes by search key (see searchKey in resolver.ts). */
-export type SearchMemo = Map<string, SearchMemoEntry>;
+/**
+ * Outcomes by search key (see searchKey in resolver.ts), then by name: each
+ * object of a walk finds its key's map once, and each of its DT_NEEDED names
+ * is then one lookup of a string the reader already made, not a key built
+ * and hashed per request.
+ */
+export type SearchMemo = Map<string, Map<string, SearchMemoEntry>>;
 
 /** Ends each part of a key: NUL cannot occur in an ELF string, an environment value or a search element. */
 export const KEY_SEP = '\0';

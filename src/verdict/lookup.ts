@@ -57,19 +57,28 @@ export interface Reference {
   from: MapEntry;
   version: FoundVersion | null;
   typeClass: number;
+  /** The name's hashes, made by the first lookup of this reference (a reference is often looked up in a few scopes). */
+  hashes?: NameHashes;
+}
+
+/** A name's GNU hash, and its SysV ELF hash when a DT_HASH-only object asks (dl-lookup.c computes that lazily too). */
+export class NameHashes {
+  readonly gnu: number;
+  private sysvHash = -1;
+
+  constructor(private readonly name: string) {
+    this.gnu = gnuHash(name);
+  }
+
+  sysv(): number {
+    if (this.sysvHash < 0) this.sysvHash = elfHash(this.name);
+    return this.sysvHash;
+  }
 }
 
 /** The definition the loader binds `ref` to, or null (then a non-weak reference is an "undefined symbol"). */
 export function lookupSymbol(ref: Reference, scope: MapEntry[]): LookupResult | null {
-  let sysv = -1;
-  const name = ref.name;
-  const hashes = {
-    gnu: gnuHash(name),
-    sysv(): number {
-      if (sysv < 0) sysv = elfHash(name);
-      return sysv;
-    },
-  };
+  const hashes = (ref.hashes ??= new NameHashes(ref.name));
   const symbolic = (ref.from.image?.file.dynamic?.tables.symbolic ?? false) && !ref.from.isMain;
   for (let i = symbolic ? -1 : 0; i < scope.length; i++) {
     const map = i < 0 ? ref.from : (scope[i] as MapEntry);
@@ -84,12 +93,14 @@ export function lookupSymbol(ref: Reference, scope: MapEntry[]): LookupResult | 
 }
 
 /** do_lookup_x for one object: its definition of the reference, or null to go on with the next object. */
-function lookupIn(ref: Reference, map: MapEntry, t: ObjectTables, hashes: { gnu: number; sysv(): number }): ElfSymbol | null {
+function lookupIn(ref: Reference, map: MapEntry, t: ObjectTables, hashes: NameHashes): ElfSymbol | null {
   const symtab = t.symbols as SymbolTable;
   let versioned: ElfSymbol | null = null;
   let numVersions = 0;
   let sym: ElfSymbol | null = null;
-  for (const idx of symtab.candidates(ref.name, hashes)) {
+  const candidates = symtab.candidates(ref.name, hashes);
+  for (let c = 0; c < candidates.length; c++) {
+    const idx = candidates[c] as number;
     const s = symtab.symbol(idx);
     if ((s.value === 0n && s.shndx !== C.SHN_ABS && s.type !== C.STT_TLS) || ((ref.typeClass & RTYPE_CLASS_PLT) !== 0 && s.shndx === C.SHN_UNDEF)) continue;
     if (((1 << s.type) & ALLOWED_TYPES) === 0) continue;

@@ -71,7 +71,8 @@ function closureOf(e: MapEntry, memo: Map<MapEntry, Closure>): Closure {
     for (const d of m.deps) visit(d);
   };
   visit(e);
-  const key = entries.map(imageId).sort((a, b) => a - b).join(',');
+  // A typed array sorts numbers as numbers, without a comparator or a boxed copy.
+  const key = Uint32Array.from(entries, imageId).sort().join(',');
   c = { key, entries };
   memo.set(e, c);
   return c;
@@ -122,9 +123,8 @@ function symbolicRelocations(e: MapEntry): SymbolicRelocations | 'unknown-machin
         if (!symtab) throw new ElfdepsError('ELF_BAD_SYMTAB', `${e.name}: relocations name symbols but there is no DT_SYMTAB`, { path: e.name });
         let how = symIndex < binding.length ? (binding[symIndex] as number) : 0;
         if (how === 0) {
-          const ref = symtab.symbol(symIndex);
           // RESOLVE_MAP: local symbols (index 0 among them) bind to the object itself.
-          how = ref.bind === C.STB_LOCAL || ref.visibility === C.STV_HIDDEN || ref.visibility === C.STV_INTERNAL ? 2 : 1;
+          how = symtab.bindsLocally(symIndex) ? 2 : 1;
           if (symIndex < binding.length) binding[symIndex] = how;
         }
         if (how === 2) continue;
@@ -143,18 +143,23 @@ function symbolicRelocations(e: MapEntry): SymbolicRelocations | 'unknown-machin
  * range is only prepared (elf_machine_lazy_rel), and RESOLVE_MAP's cache
  * drops a relocation of the same symbol and type class as the one before.
  */
-function* lookedUp(rel: SymbolicRelocations, bindNow: boolean): Generator<number> {
-  let lastSym = -1;
-  let lastClass = -1;
-  for (let i = 0; i < rel.symbols.length; i++) {
-    if (rel.kind[i] === 'plt' && !bindNow) continue;
-    const symIndex = rel.symbols[i] as number;
-    const typeClass = rel.classes[i] as number;
-    if (symIndex === lastSym && typeClass === lastClass) continue;
-    lastSym = symIndex;
-    lastClass = typeClass;
-    yield i;
-  }
+function lookedUp(e: MapEntry, rel: SymbolicRelocations, bindNow: boolean): Uint32Array {
+  // The same for every program that maps the file: made once per file and binding mode.
+  return (e.image as NonNullable<MapEntry['image']>).cached(bindNow ? 'looked-up-now' : 'looked-up-lazy', () => {
+    const out: number[] = [];
+    let lastSym = -1;
+    let lastClass = -1;
+    for (let i = 0; i < rel.symbols.length; i++) {
+      if (rel.kind[i] === 'plt' && !bindNow) continue;
+      const symIndex = rel.symbols[i] as number;
+      const typeClass = rel.classes[i] as number;
+      if (symIndex === lastSym && typeClass === lastClass) continue;
+      lastSym = symIndex;
+      lastClass = typeClass;
+      out.push(i);
+    }
+    return Uint32Array.from(out);
+  });
 }
 
 /**
@@ -180,20 +185,27 @@ function unsettledInClosure(closure: Closure, e: MapEntry, rel: SymbolicRelocati
     if (p === undefined) providers.set(filename, (p = closure.entries.find((m) => nameMatches(filename, m)) ?? null));
     return p;
   };
-  // A symbol and type class give the same answer each time (vtables name one symbol many times).
-  const answered = new Map<number, boolean>();
-  for (const i of lookedUp(rel, bindNow)) {
+  // A symbol and type class give the same answer each time (vtables name one
+  // symbol many times): 1 defined, 2 not, by symbol index * 4 + type class
+  // (0..3); a Map for symbols past the hashed ones.
+  const answered = new Uint8Array((t.symbols?.count ?? 0) * 4);
+  const answeredBeyond = new Map<number, boolean>();
+  const indexes = lookedUp(e, rel, bindNow);
+  for (let n = 0; n < indexes.length; n++) {
+    const i = indexes[n] as number;
     const symIndex = rel.symbols[i] as number;
     const typeClass = rel.classes[i] as number;
     const k = symIndex * 4 + typeClass;
-    let defined = answered.get(k);
-    if (defined === undefined) {
+    const known = k < answered.length ? answered[k] : answeredBeyond.has(k) ? (answeredBeyond.get(k) ? 1 : 2) : 0;
+    let defined = known === 1;
+    if (known === 0) {
       const r = referenceOf(e, t, symIndex, typeClass);
       // The object most likely to define it is tried alone first: the file its
       // version is needed from, or the object itself for a version it defines.
       const likely = r.version === null ? null : r.version.filename === null ? e : providerOf(r.version.filename);
       defined = r.symbol.bind === C.STB_WEAK || (likely !== null && lookupSymbol(r, [likely]) !== null) || lookupSymbol(r, closure.entries) !== null;
-      answered.set(k, defined);
+      if (k < answered.length) answered[k] = defined ? 1 : 2;
+      else answeredBeyond.set(k, defined);
     }
     if (!defined) list.push(i);
   }
@@ -208,7 +220,7 @@ function referenceOf(e: MapEntry, t: ReturnType<typeof tablesOf>, symIndex: numb
     const v = t.versions?.[versionIndex(e, t.versym, symIndex) & 0x7fff];
     if (v && v.hash !== 0) version = v;
   }
-  return { name: ref.name, symbol: ref, from: e, version, typeClass };
+  return { name: ref.name, symbol: ref, from: e, version, typeClass, hashes: undefined };
 }
 
 /** DT_VERSYM of a symbol, also past the hashed symbols (the table is indexed directly, like DT_SYMTAB). */
@@ -252,7 +264,9 @@ function relocateOne(map: LinkMap, closures: Map<MapEntry, Closure>, e: MapEntry
     }
     return;
   }
-  for (const i of lookedUp(rel, bindNow)) {
+  const indexes = lookedUp(e, rel, bindNow);
+  for (let n = 0; n < indexes.length; n++) {
+    const i = indexes[n] as number;
     const r = referenceOf(e, t, rel.symbols[i] as number, rel.classes[i] as number);
     const found = lookupSymbol(r, map.scope);
     if (found) {
