@@ -3,10 +3,9 @@
  * the whole root) that the loader could not start or load, and every library
  * symlink there that dangles, one line each, then a summary (docs/check.md).
  */
-import { parseArgs } from 'node:util';
 import { describeError } from '../errors.js';
 import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
-import { escapeControls, EXIT, say, type CliIo } from './io.js';
+import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom } from './loader-options.js';
 
 export const CHECK_HELP = `Usage: elfdeps check [options] [PATH...]
@@ -79,18 +78,9 @@ function progressLine(io: CliIo): { onProgress: (p: CheckProgress) => void; clea
 }
 
 export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } });
-  } catch (err) {
-    say(io, `${describeError(err)} (try 'elfdeps check --help')`);
-    return EXIT.USAGE;
-  }
+  const parsed = parseCommandLine(argv, { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const, io, 'elfdeps check', CHECK_HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: paths } = parsed;
-  if (v.help) {
-    io.stdout.write(CHECK_HELP);
-    return EXIT.OK;
-  }
   const progress = progressLine(io);
   let report: CheckReport;
   try {

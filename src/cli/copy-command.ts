@@ -3,11 +3,9 @@
  * manifest of FILE..., made on the spot) into NEWROOT, safely (docs/manifest.md).
  */
 import { resolve as resolvePath } from 'node:path';
-import { parseArgs } from 'node:util';
-import { describeError } from '../errors.js';
 import { materialise } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
-import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, say, type CliIo } from './io.js';
+import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo } from './io.js';
 import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
 import { manifestFromArguments } from './manifest-input.js';
 
@@ -75,29 +73,17 @@ function summary(report: MaterialiseReport): string {
 }
 
 export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...MANIFEST_OPTIONS,
-        force: { type: 'boolean' },
-        link: { type: 'boolean' },
-        'keep-setuid': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        ...REPORT_OPTIONS,
-      },
-    });
-  } catch (err) {
-    say(io, `${describeError(err)} (try 'elfdeps copy --help')`);
-    return EXIT.USAGE;
-  }
+  const options = {
+    ...MANIFEST_OPTIONS,
+    force: { type: 'boolean' },
+    link: { type: 'boolean' },
+    'keep-setuid': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    ...REPORT_OPTIONS,
+  } as const;
+  const parsed = parseCommandLine(argv, options, io, 'elfdeps copy', COPY_HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values: v, positionals } = parsed;
-  if (v.help) {
-    io.stdout.write(COPY_HELP);
-    return EXIT.OK;
-  }
   if (positionals.length < 2) {
     say(io, `need a manifest or FILE..., and NEWROOT (try 'elfdeps copy --help')`);
     return EXIT.USAGE;

@@ -1,3 +1,6 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { describeError } from '../errors.js';
+
 /**
  * What a CLI command needs from the process, passed in so that commands can be
  * run in-process by tests and by the dispatcher alike.
@@ -48,4 +51,28 @@ export function escapeControls(s: string): string {
 /** Writes one diagnostic line: `elfdeps: MESSAGE` (control characters escaped, so it stays one line). */
 export function say(io: Pick<CliIo, 'stderr'>, message: string): void {
   io.stderr.write(`elfdeps: ${escapeControls(message)}\n`);
+}
+
+type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+type Parsed<T extends OptionSpecs> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T }>>;
+
+/**
+ * A command's arguments parsed, or the exit status when nothing is left to
+ * do: a bad option (one line, naming the command's help) gives EXIT.USAGE,
+ * `--help` writes `help` and gives EXIT.OK. `command` is how users call it
+ * ('elfdeps', 'elfdeps check').
+ */
+export function parseCommandLine<T extends OptionSpecs>(argv: string[], options: T, io: CliIo, command: string, help: string): Parsed<T> | number {
+  let parsed: Parsed<T>;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options });
+  } catch (err) {
+    say(io, `${describeError(err)} (try '${command} --help')`);
+    return EXIT.USAGE;
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(help);
+    return EXIT.OK;
+  }
+  return parsed;
 }

@@ -4,14 +4,13 @@
  */
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { parseArgs } from 'node:util';
-import { describeError, ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
-import { escapeControls, EXIT, say, type CliIo } from './io.js';
+import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
 /** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
@@ -198,22 +197,10 @@ function writeAtomically(path: string, text: string): void {
 }
 
 export async function manifestCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (err) {
-    say(io, `${describeError(err)} (try 'elfdeps manifest --help')`);
-    return EXIT.USAGE;
-  }
+  const options = { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+  const parsed = parseCommandLine(argv, options, io, 'elfdeps manifest', MANIFEST_HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: files } = parsed;
-  if (v.help) {
-    io.stdout.write(MANIFEST_HELP);
-    return EXIT.OK;
-  }
   if (files.length === 0) {
     say(io, `no FILE given (try 'elfdeps manifest --help')`);
     return EXIT.USAGE;

@@ -3,7 +3,6 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { parseArgs } from 'node:util';
 import { describeError } from '../errors.js';
 import { readElf, type ElfFile } from '../elf/reader.js';
 import { flagNames, DF_1_NAMES, DF_NAMES } from '../elf/constants.js';
@@ -13,7 +12,7 @@ import type { ProgramResolution } from '../resolve/types.js';
 import { formatTree } from './format.js';
 import { formatLddVerdict, formatVerdictTail, treeMarks } from './format-verdict.js';
 import { Judge, type Verdict } from '../verdict/index.js';
-import { escapeControls, EXIT, say, type CliIo } from './io.js';
+import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 
 export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
        elfdeps manifest FILE... [-o MANIFEST.json]   (see elfdeps manifest --help)
@@ -71,34 +70,22 @@ function describeElf(elf: ElfFile): string[] {
 }
 
 export async function resolveCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ldd: { type: 'boolean' },
-        tree: { type: 'boolean' },
-        all: { type: 'boolean' },
-        json: { type: 'boolean' },
-        elf: { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v' },
-        unused: { type: 'boolean', short: 'u' },
-        'data-relocs': { type: 'boolean', short: 'd' },
-        'function-relocs': { type: 'boolean', short: 'r' },
-        ...LOADER_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    say(io, `${describeError(err)} (try 'elfdeps --help')`);
-    return EXIT.USAGE;
-  }
+  const specs = {
+    ldd: { type: 'boolean' },
+    tree: { type: 'boolean' },
+    all: { type: 'boolean' },
+    json: { type: 'boolean' },
+    elf: { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
+    unused: { type: 'boolean', short: 'u' },
+    'data-relocs': { type: 'boolean', short: 'd' },
+    'function-relocs': { type: 'boolean', short: 'r' },
+    ...LOADER_OPTIONS,
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  const parsed = parseCommandLine(argv, specs, io, 'elfdeps', RESOLVE_HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: files } = parsed;
-  if (v.help) {
-    io.stdout.write(RESOLVE_HELP);
-    return EXIT.OK;
-  }
   const modes = [v.ldd, v.tree, v.json, v.elf].filter(Boolean).length;
   if (v.all && !v.tree) {
     say(io, '--all goes with --tree');
