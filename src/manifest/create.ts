@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import { ElfdepsError, errnoWords } from '../errors.js';
+import { startsWithElfMagic } from '../file-type.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge, type Verdict } from '../verdict/index.js';
 import { RootFs } from '../resolve/rootfs.js';
@@ -65,7 +66,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       if (why?.by !== 'rule' && why?.by !== 'add') return false;
       const paths = [posix.resolve(cwd, path), walk.realPath];
       const pattern = exclusion.match(paths.map((x) => posix.basename(x)), paths);
-      if (pattern === null || !isElf(walk.hostPath)) return false;
+      // Unreadable counts as no ELF file here: the collector reports it when it opens the file.
+      if (pattern === null || !startsWithElfMagic(walk.hostPath)) return false;
       excluded.brought(paths[0] as string, pattern, why);
       return true;
     };
@@ -270,14 +272,6 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     ...(exclusion.empty ? {} : { excluded: excluded.items(collector) }),
   };
   return validateManifest(manifest, 'created manifest');
-}
-
-function isElf(hostPath: string): boolean {
-  try {
-    return sniffExecutable(hostPath) === 'elf';
-  } catch {
-    return false; // unreadable: the collector reports it when it opens the file
-  }
 }
 
 /** The manifest's `excluded` list, gathered over every resolution (one item per name and path). */
