@@ -90,8 +90,15 @@ cp "$qemu_path" "$stage/$qemu"
 chroot "$stage" "/$qemu" /sbin/ldconfig -X || die "the $arch ldconfig failed under $qemu"
 [ -s "$stage/etc/ld.so.cache" ] || die "ldconfig wrote no /etc/ld.so.cache"
 # The programs' PT_INTERP must resolve inside the root and work there.
-chroot "$stage" "/$qemu" "$interp" --list /usr/bin/true | grep -q "libc.so.6 => /lib/$triplet/libc.so.6" ||
-  die "the loader $interp does not work inside the new root"
+# The listing is captured whole before it is searched: piping it into
+# `grep -q` under pipefail fails when grep exits at its first match and the
+# loader then dies of SIGPIPE writing its next line (rc 141).
+list_rc=0
+listing=$(chroot "$stage" "/$qemu" "$interp" --list /usr/bin/true 2>&1) || list_rc=$?
+case "$listing" in
+  *"libc.so.6 => /lib/$triplet/libc.so.6"*) [ "$list_rc" -eq 0 ] || die "the loader $interp --list exited $list_rc inside the new root: $listing" ;;
+  *) die "the loader $interp does not work inside the new root (--list exited $list_rc): $listing" ;;
+esac
 rm -f "$stage/$qemu"
 
 {

@@ -115,10 +115,20 @@ mkdir -p "$stage/etc" "$stage/var/cache/ldconfig"
 chroot "$stage" /sbin/ldconfig -X || die "the $suite ldconfig failed inside the new root"
 [ -s "$stage/etc/ld.so.cache" ] || die "ldconfig wrote no /etc/ld.so.cache"
 # The programs' PT_INTERP must resolve inside the root and work there, and be glibc 2.31.
-chroot "$stage" "$interp" --list /usr/bin/true | grep -q "libc.so.6 => /lib/$triplet/libc.so.6" ||
-  die "the loader $interp does not work inside the new root"
+# The listing is captured whole before it is searched: piping it into
+# `grep -q` under pipefail fails when grep exits at its first match and the
+# loader then dies of SIGPIPE writing its next line (rc 141).
+list_rc=0
+listing=$(chroot "$stage" "$interp" --list /usr/bin/true 2>&1) || list_rc=$?
+case "$listing" in
+  *"libc.so.6 => /lib/$triplet/libc.so.6"*) [ "$list_rc" -eq 0 ] || die "the loader $interp --list exited $list_rc inside the new root: $listing" ;;
+  *) die "the loader $interp does not work inside the new root (--list exited $list_rc): $listing" ;;
+esac
 # (ld.so --version came in 2.33; libc.so.6 run as a program prints its banner.)
-version=$(chroot "$stage" "/lib/$triplet/libc.so.6" | head -n1)
+# Captured whole, then its first line taken: `| head -n1` under pipefail
+# fails when head exits before libc.so.6 has written its whole banner.
+banner=$(chroot "$stage" "/lib/$triplet/libc.so.6") || die "libc.so.6 run as a program failed inside the new root: $banner"
+version=${banner%%$'\n'*}
 case "$version" in *"release version 2.31"*) ;; *) die "the root's loader is not glibc 2.31: $version" ;; esac
 
 {
