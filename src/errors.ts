@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'COPY_FAILED'
   | 'LAUNCH_FAILED'
   | 'PLATFORM' // an image's programs have no OCI platform name, or several
+  | 'INTERRUPTED' // SIGINT, SIGTERM or SIGHUP arrived while writing; what was staged is removed (src/interrupt.ts)
   | 'INTERNAL';
 
 export class ElfdepsError extends Error {

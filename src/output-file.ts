@@ -7,11 +7,12 @@
  * /dev/null).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from './errors.js';
 import { describeFileType } from './file-type.js';
 import { TEMP_PREFIX } from './manifest/entry-path.js';
+import { writerAlive } from './materialise/temp-files.js';
 
 /** What a non-regular file at `path` is, for an error message (a symlink with its target). */
 function describeNonRegular(st: Stats, path: string): string {
@@ -59,4 +60,49 @@ export function checkOutputPath(path: string, what: string, options: { streams?:
 /** A temporary name beside `path` (same directory, so the rename is atomic): `FILE.elfdeps-tmp-<pid>-<random>`. */
 export function temporarySibling(path: string): string {
   return `${path}${TEMP_PREFIX.slice(0, -1)}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * What an interrupted writer leaves in an output directory when it is killed
+ * before it can clean up (SIGKILL, a power cut): an image's staging directory
+ * `.elfdeps-tmp-<pid>-XXXXXX` (mkdtemp) and a whole-file output's temporary
+ * `NAME.elfdeps-tmp-<pid>-<12 hex>` (temporarySibling). Only names of exactly
+ * those shapes, owned by this user, whose writer process is gone.
+ */
+const STAGING_DIR = /^\.elfdeps-tmp-(\d+)-[A-Za-z0-9]{6}$/;
+const SIBLING_FILE = /\.elfdeps-tmp-(\d+)-[0-9a-f]{12}$/;
+
+/**
+ * Removes the leftovers of killed elfdeps writers in `dir` (see above);
+ * returns how many were removed. Never follows a symlink; a leftover that
+ * cannot be removed is left for the next run.
+ */
+export function removeStaleOutputTemps(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const uid = process.getuid?.();
+  let removed = 0;
+  for (const name of names) {
+    if (!name.includes(TEMP_PREFIX.slice(0, -1))) continue;
+    const staging = STAGING_DIR.exec(name);
+    const sibling = staging ? null : SIBLING_FILE.exec(name);
+    const pid = Number((staging ?? sibling)?.[1] ?? NaN);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || writerAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (uid !== undefined && st.uid !== uid) continue;
+      if (staging && st.isDirectory()) rmSync(path, { recursive: true, force: true }); // rm -r never follows symlinks inside
+      else if (sibling && st.isFile()) unlinkSync(path);
+      else continue;
+      removed++;
+    } catch {
+      // gone already, or not ours to remove: left alone
+    }
+  }
+  return removed;
 }

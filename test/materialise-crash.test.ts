@@ -6,7 +6,6 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +15,10 @@ import type { FileEntry } from '../src/manifest/types.js';
 import { serializeManifest } from '../src/manifest/validate.js';
 import { materialise } from '../src/materialise/index.js';
 import { hashFd } from '../src/manifest/hash.js';
+import { writeIncompressibleFiles } from './helpers/big-files.js';
 import { elfdepsCommand } from './helpers/cli.js';
 
 const FILES = 4;
-const MIB = 1024 * 1024;
 const FILE_MIB = 96;
 
 function tempsUnder(dir: string): string[] {
@@ -53,17 +52,7 @@ describe('materialise: crash safety', function () {
     work = mkdtempSync(join(tmpdir(), 'elfdeps-crash-'));
     const src = join(work, 'src');
     mkdirSync(src);
-    // Distinct contents per file and per MiB, so a partial or misplaced copy cannot match a hash by accident.
-    const block = randomBytes(MIB);
-    for (let f = 0; f < FILES; f++) {
-      const fd = openSync(join(src, `big-${f}.bin`), 'w');
-      for (let i = 0; i < FILE_MIB; i++) {
-        block.writeUInt32LE(f, 0);
-        block.writeUInt32LE(i, 4);
-        writeSync(fd, block);
-      }
-      closeSync(fd);
-    }
+    writeIncompressibleFiles(src, 'big-', FILES, FILE_MIB);
     const manifest = createManifest([], { add: [src] });
     files = manifest.entries.filter((e): e is FileEntry => e.kind === 'file');
     expect(files).to.have.length(FILES);

@@ -3,7 +3,8 @@
  * manifest of FILE..., made on the spot) into NEWROOT, safely (docs/manifest.md).
  */
 import { resolve as resolvePath } from 'node:path';
-import { materialise } from '../materialise/index.js';
+import { whileWriting } from '../interrupt.js';
+import { materialiseAsync } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
 import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo } from './io.js';
 import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
@@ -15,12 +16,17 @@ export const COPY_HELP = `Usage: elfdeps copy [options] (MANIFEST.json | -) NEWR
 Writes everything the manifest lists (- reads it from standard input) or, given
 programs, everything they need, into NEWROOT. NEWROOT is created if missing
 (its parent must exist); it may already hold an earlier copy: identical entries
-are left alone, so a second run does nothing. Symlinks stay symlinks with their
+are left alone, so a second run does nothing. An interrupt (SIGINT, SIGTERM,
+SIGHUP) stops after the entry being written, puts directory modes back and
+exits 128+N. Symlinks stay symlinks with their
 targets unchanged; setuid/setgid bits are dropped; nothing is ever written
 outside NEWROOT or through a symlink; files appear under their final names
 only once complete.
 
   --force                replace existing files and symlinks that differ
+  --into-existing        write into a NEWROOT that is not empty and holds names this
+                         manifest does not place at its top level (refused otherwise:
+                         a forgotten NEWROOT argument would fill /usr/bin/usr/...)
   --link                 hard-link files instead of copying them: the new root then
                          SHARES the host's files (a write inside it changes the host);
                          NEWROOT must be on the same filesystem (checked first)
@@ -76,6 +82,7 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
   const options = {
     ...MANIFEST_OPTIONS,
     force: { type: 'boolean' },
+    'into-existing': { type: 'boolean' },
     link: { type: 'boolean' },
     'keep-setuid': { type: 'boolean' },
     'dry-run': { type: 'boolean' },
@@ -98,13 +105,18 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
   const progress = progressLine(io);
   let report: MaterialiseReport;
   try {
-    report = materialise(manifest, newRoot, {
-      force: v.force === true,
-      link: v.link === true,
-      keepSetuid: v['keep-setuid'] === true,
-      dryRun: v['dry-run'] === true,
-      onProgress: progress.onProgress,
-    });
+    // SIGINT, SIGTERM, SIGHUP: stop after the entry being written, put directory modes back, exit 128+N (src/interrupt.ts).
+    report = await whileWriting((signal) =>
+      materialiseAsync(manifest, newRoot, {
+        force: v.force === true,
+        link: v.link === true,
+        keepSetuid: v['keep-setuid'] === true,
+        dryRun: v['dry-run'] === true,
+        intoExisting: v['into-existing'] === true,
+        onProgress: progress.onProgress,
+        signal,
+      }),
+    );
   } finally {
     progress.finish();
   }

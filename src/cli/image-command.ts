@@ -6,6 +6,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, ElfdepsError } from '../errors.js';
+import { whileWriting } from '../interrupt.js';
 import { buildImage, type ImageOutput, type ImageReport } from '../image/index.js';
 import { parseAssignment } from '../image/config.js';
 import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
@@ -129,7 +130,9 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
   // --user is the image's user, and the generated user database holds it too.
   const manifest = manifestFromArguments(positionals, { ...v, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] }, io, { ownOptions: ['user'] });
   if ('usage' in manifest) return fail(io, manifest.usage);
-  const report = await buildImage(manifest, {
+  // SIGINT, SIGTERM, SIGHUP: the staging directory and temporary file are removed, exit 128+N (src/interrupt.ts).
+  const report = await whileWriting((signal) => buildImage(manifest, {
+    signal,
     output,
     tags: v.tag,
     entrypoint,
@@ -143,7 +146,7 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
     keepSetuid: v['keep-setuid'] === true,
     sourceDateEpoch,
     platform: v['image-platform'],
-  });
+  }));
   // With -o -, standard output carries the image: the summary goes to standard error.
   const out = output.kind === 'stream' ? io.stderr : io.stdout;
   if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeError } from '../errors.js';
+import { InterruptedError } from '../interrupt.js';
 import { EXIT, say, type CliIo, type Command } from './io.js';
 
 const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
@@ -80,6 +81,6 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return await command(helpRequested(first && loader ? first : undefined, args) ? ['--help'] : args, io);
   } catch (err) {
     say(io, describeError(err));
-    return EXIT.USAGE;
+    return err instanceof InterruptedError ? err.exitCode : EXIT.USAGE;
   }
 }

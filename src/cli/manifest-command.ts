@@ -8,7 +8,7 @@ import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
-import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
+import { checkOutputPath, isStreamTarget, removeStaleOutputTemps, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
@@ -181,6 +181,7 @@ function writeAtomically(path: string, text: string): void {
     return;
   }
   checkOutputPath(path, 'the manifest');
+  removeStaleOutputTemps(dirname(path)); // a killed earlier run's temporary
   const tmp = temporarySibling(path);
   try {
     writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });

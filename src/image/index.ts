@@ -11,6 +11,7 @@
  * when complete (output.ts).
  */
 import { ElfdepsError } from '../errors.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { validateManifest } from '../manifest/validate.js';
 import type { Manifest } from '../manifest/types.js';
 import { checkSource, type SourceIdentity } from '../materialise/source.js';
@@ -45,6 +46,12 @@ export interface ImageOptions extends RunOptions {
   platform?: Platform | string;
   /** Called after each entry is in its layer. */
   onProgress?: (progress: ImageProgress) => void;
+  /**
+   * Stops the build between entries when aborted: the staging directory and
+   * any temporary output file are removed, and the promise rejects with the
+   * signal's reason (the CLI aborts it on SIGINT, SIGTERM, SIGHUP).
+   */
+  signal?: AbortSignal;
 }
 
 export interface ImageProgress {
@@ -115,6 +122,7 @@ export async function buildImage(manifest: unknown, options: ImageOptions): Prom
   const compression = options.compression ?? 'gzip';
   const refs: ImageReference[] = options.tags && options.tags.length > 0 ? options.tags.map(parseReference) : [defaultReference(checked.programs[0]?.path)];
   checkOutput(options.output);
+  throwIfInterrupted(options.signal);
 
   // Every refusal that needs no source contents comes before anything is written, as in `elfdeps copy`.
   const sources = new Map<string, SourceIdentity>();
@@ -140,6 +148,7 @@ export async function buildImage(manifest: unknown, options: ImageOptions): Prom
           keepSetuid: options.keepSetuid === true,
           sources,
           onEntry: (path) => options.onProgress?.({ done: ++done, total, path }),
+          signal: options.signal,
         }),
       );
     }
@@ -150,7 +159,8 @@ export async function buildImage(manifest: unknown, options: ImageOptions): Prom
     staging.writeFile(LAYOUT_FILES.index, canonicalBytes(indexDocument(imageManifest, refs, platform)));
     staging.writeFile(LAYOUT_FILES.dockerManifest, canonicalBytes(dockerManifestDocument(config, layerBlobs, refs)));
     const blobs = [...new Set([...layerBlobs, config, imageManifest].map(blobPath))];
-    const bytes = await publish(staging, options.output, [LAYOUT_FILES.ociLayout, LAYOUT_FILES.index, LAYOUT_FILES.dockerManifest], blobs, epoch);
+    throwIfInterrupted(options.signal);
+    const bytes = await publish(staging, options.output, [LAYOUT_FILES.ociLayout, LAYOUT_FILES.index, LAYOUT_FILES.dockerManifest], blobs, epoch, options.signal);
     return {
       output: options.output.kind === 'stream' ? '-' : options.output.path,
       format: options.output.kind === 'oci-dir' ? 'oci-dir' : 'tar',

@@ -11,6 +11,7 @@
  * byte, so a registry or a container store keeps it once.
  */
 import { ElfdepsError } from '../errors.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { ancestorsOf, withParentDirectories } from '../manifest/entry-path.js';
 import type { Manifest, ManifestEntry } from '../manifest/types.js';
 import { writtenMode } from '../materialise/plan.js';
@@ -71,6 +72,16 @@ export interface LayerWriteOptions {
   sources: Map<string, SourceIdentity>;
   /** Called after each entry is in the layer. */
   onEntry?: (path: string) => void;
+  /** Checked before each entry and between a file's chunks: a large file does not delay an interrupt. */
+  signal?: AbortSignal;
+}
+
+/** A file's chunks, stopping between two of them once `signal` is aborted. */
+function* interruptible(chunks: Iterable<Buffer>, signal: AbortSignal | undefined): Generator<Buffer> {
+  for (const chunk of chunks) {
+    throwIfInterrupted(signal);
+    yield chunk;
+  }
 }
 
 export interface WrittenLayer extends LayerBlob {
@@ -87,6 +98,7 @@ export async function writeLayer(plan: LayerPlan, blobsDir: string, options: Lay
   let fileBytes = 0;
   try {
     for (const e of plan.entries) {
+      throwIfInterrupted(options.signal);
       const name = e.path.slice(1);
       if (e.kind === 'directory') {
         await tar.directory(name, e.path === '/tmp' ? TMP_MODE : writtenMode(e, options));
@@ -98,7 +110,7 @@ export async function writeLayer(plan: LayerPlan, blobsDir: string, options: Lay
       } else {
         const checked = options.sources.get(e.path);
         if (checked === undefined) throw new ElfdepsError('INTERNAL', `${e.path}: its source was not checked first`, { path: e.path });
-        await tar.file(name, writtenMode(e, options), e.size, sourceChunks(e, checked));
+        await tar.file(name, writtenMode(e, options), e.size, interruptible(sourceChunks(e, checked), options.signal));
         fileBytes += e.size;
       }
       options.onEntry?.(e.path);

@@ -16,8 +16,9 @@ import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, mkdtempSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ElfdepsError, errnoOf } from '../errors.js';
+import { throwIfInterrupted } from '../interrupt.js';
 import { TEMP_PREFIX } from '../manifest/entry-path.js';
-import { checkOutputPath, temporarySibling } from '../output-file.js';
+import { checkOutputPath, removeStaleOutputTemps, temporarySibling } from '../output-file.js';
 import { LAYOUT_FILES } from './layout.js';
 import { TarWriter, type ByteSink } from './tar-writer.js';
 
@@ -69,6 +70,8 @@ export class Staging {
 
   constructor(output: ImageOutput) {
     const near = output.kind === 'stream' ? tmpdir() : dirname(output.path);
+    // A run killed before it could clean up (SIGKILL) left its staging here: remove it now.
+    removeStaleOutputTemps(near);
     try {
       this.dir = mkdtempSync(join(near, `${TEMP_PREFIX}${process.pid}-`));
       this.blobsDir = join(this.dir, LAYOUT_FILES.blobs);
@@ -108,7 +111,7 @@ function* fileChunks(path: string, size: number): Generator<Buffer> {
 }
 
 /** Tars the staging layout: its own files first, then the blobs in the order given. Every entry gets mtime `epoch`. */
-async function tarLayout(staging: Staging, topFiles: string[], blobs: string[], sink: ByteSink, epoch: number): Promise<void> {
+async function tarLayout(staging: Staging, topFiles: string[], blobs: string[], sink: ByteSink, epoch: number, signal: AbortSignal | undefined): Promise<void> {
   const tar = new TarWriter(sink, epoch);
   try {
     for (const name of topFiles) {
@@ -118,6 +121,7 @@ async function tarLayout(staging: Staging, topFiles: string[], blobs: string[], 
     await tar.directory('blobs', 0o755);
     await tar.directory(LAYOUT_FILES.blobs, 0o755);
     for (const name of blobs) {
+      throwIfInterrupted(signal);
       const path = join(staging.dir, name);
       const size = statSync(path).size;
       await tar.file(name, 0o644, size, fileChunks(path, size));
@@ -153,7 +157,7 @@ function streamSink(stream: NodeJS.WritableStream): ByteSink {
  * layout's own files, `blobs` the blob paths in archive order. Returns the
  * bytes written (the tar's size, or the layout's for a directory).
  */
-export async function publish(staging: Staging, output: ImageOutput, topFiles: string[], blobs: string[], epoch: number): Promise<number> {
+export async function publish(staging: Staging, output: ImageOutput, topFiles: string[], blobs: string[], epoch: number, signal?: AbortSignal): Promise<number> {
   if (output.kind === 'oci-dir') {
     checkOciDir(output.path);
     try {
@@ -167,7 +171,7 @@ export async function publish(staging: Staging, output: ImageOutput, topFiles: s
   let written = 0;
   if (output.kind === 'stream') {
     const write = streamSink(output.stream);
-    await tarLayout(staging, topFiles, blobs, (chunk) => ((written += chunk.length), write(chunk)), epoch);
+    await tarLayout(staging, topFiles, blobs, (chunk) => ((written += chunk.length), write(chunk)), epoch, signal);
     return written;
   }
   const tmp = temporarySibling(output.path);
@@ -184,6 +188,7 @@ export async function publish(staging: Staging, output: ImageOutput, topFiles: s
         written += chunk.length;
       },
       epoch,
+      signal,
     );
     closeSync(fd);
     fd = undefined;

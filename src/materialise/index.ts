@@ -12,7 +12,8 @@
 import { mkdirSync } from 'node:fs';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { validateManifest } from '../manifest/validate.js';
-import { planMaterialise } from './plan.js';
+import { throwIfInterrupted, yieldToEvents } from '../interrupt.js';
+import { planMaterialise, type Plan } from './plan.js';
 import type { SourceIdentity } from './source.js';
 import type { MaterialiseOptions, MaterialiseReport, PlannedAction } from './types.js';
 import { makeDirectory, removeStaleTemp, setDirectoryMode, writeFile, writeGenerated, writeSymlink } from './write.js';
@@ -25,8 +26,8 @@ function plannedSource(sources: Map<string, SourceIdentity>, path: string): Sour
   return id;
 }
 
-/** Materialises `manifest` (a Manifest or parsed JSON, validated here) into `newRoot`. */
-export function materialise(manifest: unknown, newRoot: string, options: MaterialiseOptions = {}): MaterialiseReport {
+/** Everything decided before a byte is written: the plan, and the report a dry run returns. */
+function prepare(manifest: unknown, newRoot: string, options: MaterialiseOptions): { plan: Plan; ordered: PlannedAction[]; report: MaterialiseReport } {
   const checked = validateManifest(manifest);
   const plan = planMaterialise(checked, newRoot, options);
   const byKind = (kind: PlannedAction['kind']) => plan.actions.filter((a) => a.kind === kind);
@@ -45,8 +46,16 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
   };
   const counter = { create: 'created', replace: 'replaced', unchanged: 'unchanged', conflict: 'conflicts' } as const;
   for (const action of ordered) report[counter[action.op]]++;
-  if (options.dryRun) return report;
+  return { plan, ordered, report };
+}
 
+/**
+ * Carries out the plan, one entry per step. Stopped early (an error, or the
+ * caller returning the generator after an interrupt), its `finally` still
+ * puts every directory made so far at its final mode: a copy never leaves a
+ * directory at its temporary 0700.
+ */
+function* execute(plan: Plan, ordered: PlannedAction[], options: MaterialiseOptions): Generator<void, void, void> {
   if (!plan.rootExists) {
     try {
       mkdirSync(plan.root, 0o755); // its parent exists (checked by the plan): never mkdir -p
@@ -73,6 +82,7 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
         else writeSymlink(plan.root, action);
       }
       tick(action.path);
+      yield;
     }
     finished = true;
   } finally {
@@ -85,5 +95,37 @@ export function materialise(manifest: unknown, newRoot: string, options: Materia
       }
     }
   }
+}
+
+/** Materialises `manifest` (a Manifest or parsed JSON, validated here) into `newRoot`. */
+export function materialise(manifest: unknown, newRoot: string, options: MaterialiseOptions = {}): MaterialiseReport {
+  const { plan, ordered, report } = prepare(manifest, newRoot, options);
+  if (options.dryRun) return report;
+  for (const _ of execute(plan, ordered, options)); // eslint-disable-line @typescript-eslint/no-unused-vars
+  return report;
+}
+
+/** How long the asynchronous copy works before it lets pending events (a signal) run. */
+const SLICE_MS = 20;
+
+/**
+ * materialise() that lets the event loop run between entries (every 20 ms of
+ * work), so that `options.signal` can stop it: on an abort it stops after the
+ * entry being written (complete and renamed into place, or its temporary
+ * removed), puts directory modes back and rejects with the signal's reason.
+ */
+export async function materialiseAsync(manifest: unknown, newRoot: string, options: MaterialiseOptions & { signal?: AbortSignal } = {}): Promise<MaterialiseReport> {
+  throwIfInterrupted(options.signal);
+  const { plan, ordered, report } = prepare(manifest, newRoot, options);
+  if (options.dryRun) return report;
+  let sliceStart = Date.now();
+  for (const _ of execute(plan, ordered, options)) {
+    if (Date.now() - sliceStart < SLICE_MS) continue;
+    await yieldToEvents();
+    // Leaving the loop returns the generator, which runs its finally (directory modes).
+    throwIfInterrupted(options.signal);
+    sliceStart = Date.now();
+  }
+  throwIfInterrupted(options.signal);
   return report;
 }

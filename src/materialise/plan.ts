@@ -8,10 +8,10 @@
  * would read every source twice); each source's device and inode are recorded
  * so that the writer can tell when the file was swapped after this check.
  */
-import { closeSync, constants as fsc, lstatSync, openSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
-import { parentOf, withParentDirectories } from '../manifest/entry-path.js';
+import { parentOf, TEMP_PREFIX, withParentDirectories } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { DirectoryEntry, FileEntry, GeneratedEntry, Manifest, ManifestEntry } from '../manifest/types.js';
@@ -193,8 +193,35 @@ function checkLinkable(root: string, rootExists: boolean, actions: PlannedAction
 }
 
 /** Inspects NEWROOT and returns what materialising `manifest` (already validated) would do. */
+/**
+ * A NEWROOT that already holds something must look like a root: every name at
+ * its top level is one this manifest places there too (usr, etc, lib64, ...),
+ * as in an earlier copy of these programs or of others of the same system.
+ * `elfdeps copy /bin/bash /usr/bin` (NEWROOT forgotten: the last FILE taken
+ * for it) would otherwise plan /usr/bin/usr/..., /usr/bin/etc/... among the
+ * host's programs. `--into-existing` writes into it anyway.
+ */
+function checkExistingRoot(root: string, manifest: Manifest): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch (err) {
+    throw new ElfdepsError('ROOT', `${root}: cannot list the new root: ${errnoWords(err)}`, { path: root, cause: err });
+  }
+  const placed = new Set(manifest.entries.map((e) => e.path.split('/')[1] as string));
+  const foreign = names.filter((name) => !name.startsWith(TEMP_PREFIX) && !placed.has(name)).sort();
+  if (foreign.length === 0) return;
+  const shown = foreign.slice(0, 3).map((n) => `'${n}'`).join(', ') + (foreign.length > 3 ? ` and ${foreign.length - 3} more` : '');
+  throw new ElfdepsError(
+    'TARGET_CONFLICT',
+    `${root}: is not empty and does not look like a root elfdeps wrote (it holds ${shown}, which this manifest does not place at its top level); was NEWROOT left out? --into-existing writes into it anyway`,
+    { path: root },
+  );
+}
+
 export function planMaterialise(manifest: Manifest, newRoot: string, options: MaterialiseOptions): Plan {
   const { root, exists } = resolveRoot(newRoot);
+  if (exists && options.intoExisting !== true) checkExistingRoot(root, manifest);
   // NEWROOT itself is never touched; directories some entry needs but the manifest does not list are created 0755.
   const entries = new Map<string, ManifestEntry>();
   const listed = new Set<string>();

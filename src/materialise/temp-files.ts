@@ -16,7 +16,8 @@ export function tempName(finalName: string): string {
   return `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${hint}`;
 }
 
-function writerAlive(pid: number): boolean {
+/** Whether the process that named a temporary after itself may still be writing it. */
+export function writerAlive(pid: number): boolean {
   if (pid === process.pid) return false; // ours from an earlier, failed call: nobody is writing it now
   try {
     process.kill(pid, 0);

@@ -10,6 +10,11 @@ export interface MaterialiseOptions {
   dryRun?: boolean;
   /** Keep setuid/setgid bits (dropped by default). */
   keepSetuid?: boolean;
+  /**
+   * Write into a NEWROOT that exists, is not empty and holds top-level names
+   * this manifest does not place (refused otherwise: docs/manifest.md).
+   */
+  intoExisting?: boolean;
   /** Called after each entry is handled. */
   onProgress?: (progress: MaterialiseProgress) => void;
 }
