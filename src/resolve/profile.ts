@@ -239,7 +239,15 @@ function hostCpu(): { vendor: string; flags: Set<string> } {
   try {
     const text = readFileSync('/proc/cpuinfo', 'latin1');
     const flags = /^flags\s*:\s*(.*)$/m.exec(text)?.[1] ?? '';
-    cpuInfo = { vendor: /^vendor_id\s*:\s*(.*)$/m.exec(text)?.[1] ?? '', flags: new Set(flags.split(/\s+/)) };
+    const set = new Set(flags.split(/\s+/));
+    // glibc tests LZCNT (CPUID 0x80000001 ECX bit 5, the kernel's "abm") from
+    // CPUID itself; some virtual machines' kernels leave "abm" out of
+    // /proc/cpuinfo although CPUID sets it (seen: AMD EPYC under a 6.18
+    // Firecracker kernel, where ld.so --help says x86-64-v4 is supported).
+    // No x86 CPU has BMI1 without LZCNT (Intel brought both with Haswell,
+    // AMD had ABM since K10), so BMI1 stands for it when "abm" is missing.
+    if (set.has('bmi1')) set.add('abm');
+    cpuInfo = { vendor: /^vendor_id\s*:\s*(.*)$/m.exec(text)?.[1] ?? '', flags: set };
   } catch {
     cpuInfo = { vendor: '', flags: new Set() };
   }
