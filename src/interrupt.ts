@@ -20,16 +20,21 @@ import { ElfdepsError } from './errors.js';
 export const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type InterruptSignal = (typeof INTERRUPT_SIGNALS)[number];
 
+/** 128 + the signal's number: what a shell reports for a process the signal killed. */
+function exitCodeFor(signal: InterruptSignal): number {
+  return 128 + constants.signals[signal];
+}
+
 export class InterruptedError extends ElfdepsError {
   readonly signal: InterruptSignal;
   /** 128 + the signal's number: what a shell reports for a process the signal killed. */
   readonly exitCode: number;
 
   constructor(signal: InterruptSignal) {
-    super('INTERRUPTED', `interrupted by ${signal}; what was being written has been removed`);
+    super('INTERRUPTED', `interrupted by ${signal}; nothing half-written is left behind`);
     this.name = 'InterruptedError';
     this.signal = signal;
-    this.exitCode = 128 + constants.signals[signal];
+    this.exitCode = exitCodeFor(signal);
   }
 }
 
@@ -50,7 +55,7 @@ export async function whileWriting<T>(work: (signal: AbortSignal) => Promise<T>)
     const listener = () => {
       if (controller.signal.aborted) {
         // The second signal: the user does not want to wait for the clean-up.
-        process.exit(128 + constants.signals[name]);
+        process.exit(exitCodeFor(name));
       }
       controller.abort(new InterruptedError(name));
     };
