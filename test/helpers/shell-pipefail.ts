@@ -8,18 +8,23 @@
  * understood; it is not a shell parser.
  */
 
-/** Text up to an unquoted `#` that starts a word (a comment), quotes and backslashes respected. */
-function stripComment(line: string): string {
+/** Indexes of the characters of `text` outside quotes and not escaped by a backslash. */
+function* unquoted(text: string): Generator<number> {
   let quote: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
     if (quote) {
       if (c === '\\' && quote === '"') i++;
       else if (c === quote) quote = null;
     } else if (c === '\\') i++;
     else if (c === "'" || c === '"') quote = c;
-    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1] as string))) return line.slice(0, i);
+    else yield i;
   }
+}
+
+/** Text up to an unquoted `#` that starts a word (a comment). */
+function stripComment(line: string): string {
+  for (const i of unquoted(line)) if (line[i] === '#' && (i === 0 || /\s/.test(line[i - 1] as string))) return line.slice(0, i);
   return line;
 }
 
@@ -44,23 +49,16 @@ function logicalLines(text: string): Array<{ line: number; text: string }> {
 /** The text after each pipe `|` (not `||`) outside quotes: the readers' commands. */
 function pipeReaders(text: string): string[] {
   const out: string[] = [];
-  let quote: string | null = null;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = null;
-    } else if (c === '\\') i++;
-    else if (c === "'" || c === '"') quote = c;
-    else if (c === '|') {
-      if (text[i + 1] === '|') {
-        i++;
-        continue;
-      }
-      const from = text[i + 1] === '&' ? i + 2 : i + 1;
-      // The reader's command ends at the next control operator or closing parenthesis.
-      out.push(text.slice(from).split(/\|\||&&|;|\)|\|/)[0] as string);
+  let skip = -1;
+  for (const i of unquoted(text)) {
+    if (text[i] !== '|' || i === skip) continue;
+    if (text[i + 1] === '|') {
+      skip = i + 1;
+      continue;
     }
+    const from = text[i + 1] === '&' ? i + 2 : i + 1;
+    // The reader's command ends at the next control operator or closing parenthesis.
+    out.push(text.slice(from).split(/\|\||&&|;|\)|\|/)[0] as string);
   }
   return out;
 }
