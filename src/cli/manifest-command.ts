@@ -10,6 +10,7 @@ import type { Manifest } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
+import { summariseRules } from '../manifest/rule-summary.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
@@ -114,9 +115,13 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
   };
 }
 
-/** "rules: gconv +257 entries 8.2 MiB, ..." for summary lines; '' when no rule applied. */
+/**
+ * "rules: gconv +257 entries 8.2 MiB, ..." for summary lines; '' when no rule applied.
+ * Counted from the entries present: a manifest edited after it was made (entries
+ * removed) is summarised as it is, not as manifest.rules counted it.
+ */
 export function rulesSummary(manifest: Manifest): string {
-  const rules = manifest.rules ?? [];
+  const rules = summariseRules(manifest.entries, (manifest.rules ?? []).map((r) => [r.rule, r.trigger] as const));
   if (rules.length === 0) return '';
   const size = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
   return `rules: ${rules.map((r) => `${r.rule} +${r.entries} (${size(r.bytes)})`).join(', ')}`;

@@ -16,7 +16,8 @@ import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
 import { envTarget, MAX_SCRIPT_DEPTH, sniffExecutable } from './script.js';
-import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem, type RuleSummary } from './types.js';
+import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem } from './types.js';
+import { summariseRules } from './rule-summary.js';
 import { validateManifest } from './validate.js';
 
 export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
@@ -247,18 +248,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
   warnings.push(...collector.warnings);
 
-  const rules: RuleSummary[] = [];
-  for (const [rule, trigger] of engine?.firstTriggers ?? []) {
-    let entries = 0;
-    let bytes = 0;
-    for (const e of collector.entries.values()) {
-      const w = e.why;
-      if (!w || !((w.by === 'rule' && w.rule === rule) || (w.by === 'loader' && w.rule === rule))) continue;
-      entries++;
-      if (e.kind === 'file' || e.kind === 'generated') bytes += e.size;
-    }
-    rules.push({ rule, trigger, entries, bytes });
-  }
+  const rules = summariseRules(collector.entries.values(), engine?.firstTriggers ?? []);
 
   const manifest: Manifest = {
     elfdepsManifest: MANIFEST_VERSION,
