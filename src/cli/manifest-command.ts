@@ -166,7 +166,15 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
 /** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */
 export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
   for (const w of manifest.warnings) say(io, `warning: ${w}`);
-  for (const m of manifest.missing) say(io, `${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})`);
+  // One line per thing missing: a library two objects need is one line naming both.
+  const lines = new Map<string, string[]>();
+  for (const m of manifest.missing) {
+    const key = `${m.program}: ${m.name}: ${m.reason}`;
+    const needers = lines.get(key) ?? [];
+    if (!needers.includes(m.neededBy)) needers.push(m.neededBy);
+    lines.set(key, needers);
+  }
+  for (const [what, needers] of lines) say(io, `${what} (needed by ${needers.join(', ')})`);
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 

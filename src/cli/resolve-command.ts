@@ -184,7 +184,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       for (const w of p.warnings) if (/^object '.*' from LD_PRELOAD cannot be preloaded /.test(w)) io.stderr.write(`ERROR: ld.so: ${escapeControls(w)}.\n`);
     }
     if (v.tree) {
-      io.stdout.write([...formatTree(p, { color, all: v.all === true }, treeMarks(verdict)), ...formatVerdictTail(judgement, { color })].join('\n') + '\n');
+      io.stdout.write([...formatTree(p, { color, all: v.all === true }, treeMarks(verdict)), ...formatVerdictTail(p, judgement, { color })].join('\n') + '\n');
     } else if (p.flavour === 'none') {
       io.stderr.write('\tnot a dynamic executable\n');
       continue;
@@ -202,10 +202,17 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       // whether the loader would start FILE, --verdict and --tree say why.
       for (const u of verdict.unreadable) say(io, u);
     }
+    // One line per library not found, naming every object that needs it.
+    const needers = new Map<string, string[]>();
     for (const m of p.missing) {
       const who = p.objects[m.requester]?.path ?? file;
-      if (p.flavour === 'musl' || v.tree) say(io, `${m.error ?? `${m.name}: not found`} (needed by ${who})`);
+      const what = m.error ?? `${m.name}: not found`;
+      const list = needers.get(what) ?? [];
+      if (!list.includes(who)) list.push(who);
+      needers.set(what, list);
     }
+    if (v.tree) for (const [what, who] of needers) say(io, `${what} (needed by ${who.join(', ')})`);
+    else if (p.flavour === 'musl') for (const m of p.missing) say(io, `${m.error ?? `${m.name}: not found`} (needed by ${p.objects[m.requester]?.path ?? file})`);
   }
   if (v.json) io.stdout.write(JSON.stringify({ elfdeps: 1, root: resolver.fs.root || '/', programs: results }, null, 2) + '\n');
   return code;
