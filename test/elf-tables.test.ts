@@ -343,6 +343,39 @@ function parseFlags(text: string): number {
   return f;
 }
 
+/**
+ * One line of readelf's .dynsym table: Num, Value, Size, Type, Bind, Vis (and
+ * readelf's notes on st_other, `[VARIANT_PCS]`...), Ndx, Name. A type or
+ * binding without a name of its own for the file's OS ABI is printed in words
+ * with a space, `<OS specific>: 10`: STB_GNU_UNIQUE is `UNIQUE` only where
+ * EI_OSABI is ELFOSABI_GNU (binutils readelf.c get_symbol_binding), and
+ * GCC's unique symbols (C++ inline function statics, libcc1's
+ * `_ZZNSt8__detail18__to_chars_10_impl...E8__digits`) live in files whose
+ * EI_OSABI is ELFOSABI_NONE. Same for STT_GNU_IFUNC (`IFUNC`).
+ */
+const READELF_WORD = String.raw`(<[^>]*>: (?:\d+|0x[0-9a-f]+)|\S+)`;
+const DYNSYM_LINE = new RegExp(
+  String.raw`^\s*(\d+): [0-9a-f]+\s+(?:\d+|0x[0-9a-f]+)\s+${READELF_WORD}\s+${READELF_WORD}\s+${READELF_WORD}(?:\s+\[[^\]]*\])?\s+${READELF_WORD} ?(.*)$`,
+);
+const BIND_WORDS: Record<string, number> = { LOCAL: 0, GLOBAL: 1, WEAK: 2, UNIQUE: STB_GNU_UNIQUE };
+const TYPE_WORDS: Record<string, number> = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4, COMMON: 5, TLS: 6, IFUNC: STT_GNU_IFUNC };
+const VIS_WORDS: Record<string, number> = { DEFAULT: 0, INTERNAL: 1, HIDDEN: 2, PROTECTED: 3 };
+const NDX_WORDS: Record<string, number> = { UND: SHN_UNDEF, ABS: SHN_ABS, COM: 0xfff2 };
+
+/** A readelf word as its number: a name of `words`, `<... specific>: N`, or a section index. */
+function readelfNumber(word: string, words: Record<string, number>): number {
+  const named = words[word];
+  if (named !== undefined) return named;
+  const m = /^(?:<[^>]*>: )?(\d+|0x[0-9a-f]+)$/.exec(word);
+  if (!m) throw new Error(`readelf word not understood: ${word}`);
+  return Number(m[1]);
+}
+
+/** A symbol as both sides give it: name, binding, type, visibility and section index. */
+function symbolFacts(name: string, bind: number, type: number, visibility: number, shndx: number): string {
+  return `${name} bind ${bind} type ${type} vis ${visibility} ndx ${shndx}`;
+}
+
 /** Parses `readelf --dyn-syms -V -r -W` of one file. */
 function parseReadelf(out: string): TableFacts {
   const facts: TableFacts = { verneed: [], verdef: null, symbols: [], versym: null, relocations: { data: 0, plt: 0, relr: 0 } };
@@ -358,7 +391,8 @@ function parseReadelf(out: string): TableFacts {
       else facts.relocations.data += n;
       continue;
     }
-    if (/^Symbol table '\.dynsym'/.test(line)) {
+    // readelf -D (files without section headers, as the test writer writes them): the table DT_SYMTAB points to.
+    if (/^Symbol table '\.dynsym'/.test(line) || /^Symbol table for image /.test(line)) {
       mode = 'dynsym';
       continue;
     }
@@ -381,10 +415,11 @@ function parseReadelf(out: string): TableFacts {
       continue;
     }
     if (line === '' || /^There are no/.test(line) || /^No version/.test(line)) continue;
-    if (mode === 'dynsym' && (m = line.match(/^\s*(\d+): [0-9a-f]+\s+(?:\d+|0x[0-9a-f]+)\s+\S+\s+\S+\s+\S+(?:\s+\[[^\]]*\])?\s+\S+ ?(.*)$/))) {
+    if (mode === 'dynsym' && (m = line.match(DYNSYM_LINE))) {
       if (Number(m[1]) !== facts.symbols.length) throw new Error(`readelf symbol ${m[1]} out of order`);
       // readelf appends @VERSION or @@VERSION and " (index)" for versioned symbols.
-      facts.symbols.push((m[2] as string).replace(/ \(\d+\)$/, '').replace(/@@?[^@]*$/, ''));
+      const name = (m[6] as string).replace(/ \(\d+\)$/, '').replace(/@@?[^@]*$/, '');
+      facts.symbols.push(symbolFacts(name, readelfNumber(m[3] as string, BIND_WORDS), readelfNumber(m[2] as string, TYPE_WORDS), readelfNumber(m[4] as string, VIS_WORDS), readelfNumber(m[5] as string, NDX_WORDS)));
     } else if (mode === 'versym' && /^\s+[0-9a-f]+:/.test(line)) {
       for (const v of line.replace(/^\s+[0-9a-f]+:/, '').matchAll(/([0-9a-f]+)([h ])\(/g)) {
         (facts.versym as number[]).push(parseInt(v[1] as string, 16) | (v[2] === 'h' ? VERSYM_HIDDEN : 0));
@@ -408,7 +443,11 @@ function factsFromReader(path: string): TableFacts {
   try {
     const symtab = SymbolTable.of(image);
     const symbols: string[] = [];
-    if (symtab) for (let i = 0; i < symtab.count; i++) symbols.push(symtab.symbol(i).name);
+    if (symtab)
+      for (let i = 0; i < symtab.count; i++) {
+        const sym = symtab.symbol(i);
+        symbols.push(symbolFacts(sym.name, sym.bind, sym.type, sym.visibility, sym.shndx));
+      }
     const versym = symtab ? readVersionIndexes(image, symtab.count) : null;
     const defs = readVersionDefs(image);
     const rel = readRelocations(image);
@@ -425,6 +464,20 @@ function factsFromReader(path: string): TableFacts {
   }
 }
 
+/** Where the reader and readelf disagree (empty when they agree). */
+function compareFacts(actual: TableFacts, expected: TableFacts): string[] {
+  const problems: string[] = [];
+  for (const k of ['verneed', 'verdef', 'versym', 'relocations'] as const) {
+    const a = JSON.stringify(actual[k]);
+    const e = JSON.stringify(expected[k]);
+    if (a !== e) problems.push(`${k}: reader ${a.slice(0, 300)} readelf ${e.slice(0, 300)}`);
+  }
+  if (actual.symbols.length !== expected.symbols.length) problems.push(`symbol count: reader ${actual.symbols.length} readelf ${expected.symbols.length}`);
+  const first = actual.symbols.findIndex((s, i) => s !== expected.symbols[i]);
+  if (first >= 0 && first < expected.symbols.length) problems.push(`symbol ${first}: reader ${actual.symbols[first]} readelf ${expected.symbols[first]}`);
+  return problems;
+}
+
 function readelfMissing(): string | null {
   const r = spawnSync('readelf', ['--version'], { encoding: 'utf8' });
   if (r.error) return `readelf is not available (${r.error.message})`;
@@ -434,6 +487,39 @@ function readelfMissing(): string | null {
 
 describe('ELF tables agree with readelf on host files', function () {
   this.timeout(180_000);
+
+  it('symbols readelf names only for some OS ABIs (STB_GNU_UNIQUE, STT_GNU_IFUNC), in files written by the test writer', function () {
+    const missing = readelfMissing();
+    if (missing) skipOrFail(this, missing);
+    // GCC marks files with unique symbols ELFOSABI_NONE (readelf: "<OS specific>: 10") or,
+    // with IFUNCs, ELFOSABI_GNU ("UNIQUE", "IFUNC"); both, and big-endian ELF32 too.
+    const dir = mkdtempSync(join(tmpdir(), 'elfdeps-tables-readelf-'));
+    try {
+      const problems: string[] = [];
+      for (const platform of ['x86_64', 'ppc'] as const) {
+        for (const osAbi of [0, 3]) {
+          const path = join(dir, `lib-${platform}-${osAbi}.so`);
+          writeElf(path, { ...PLATFORMS[platform], osAbi, type: 'DYN', soname: 'libtbl.so.1', needed: ['libc.so.6', 'libm.so.6'], tables: tablesFor(platform) });
+          // The writer writes no section headers: readelf -D reads the symbols through the dynamic section, as the loader does.
+          const r = spawnSync('readelf', ['-D', '--syms', '-W', path], { encoding: 'utf8' });
+          if (r.status !== 0 || r.error) throw new Error(`readelf ${path}: ${r.error?.message ?? r.stderr}`);
+          const expected = parseReadelf(r.stdout).symbols;
+          // The oracle must really see the unique symbol, in the form this OS ABI gets.
+          const unique = r.stdout.split('\n').find((l) => / tbl_unique(@|$)/.test(l)) ?? '';
+          expect(unique, `readelf's line for tbl_unique (${platform}, EI_OSABI ${osAbi})`).to.match(osAbi === 3 ? / UNIQUE / : / <OS specific>: 10 /);
+          expect(expected.filter((x) => x.startsWith(`tbl_unique bind ${STB_GNU_UNIQUE} type ${STT_OBJECT} `)).length, 'tbl_unique parsed').to.equal(1);
+          expect(expected.filter((x) => x.startsWith(`tbl_ifunc bind ${STB_GLOBAL} type ${STT_GNU_IFUNC} `)).length, 'tbl_ifunc parsed').to.equal(1);
+          const actual = factsFromReader(path).symbols;
+          expect(actual.length, `${platform}, EI_OSABI ${osAbi}: symbols`).to.be.greaterThan(40);
+          problems.push(...actual.flatMap((x, i) => (x === expected[i] ? [] : [`${platform}, EI_OSABI ${osAbi}: symbol ${i}: reader ${x} readelf ${expected[i]}`])));
+          if (expected.length !== actual.length) problems.push(`${platform}, EI_OSABI ${osAbi}: reader ${actual.length} symbols, readelf ${expected.length}`);
+        }
+      }
+      expect(problems).to.deep.equal([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('Verneed, Verdef, dynamic symbols and relocation counts of ~200 host files', function () {
     const missing = readelfMissing();
@@ -481,15 +567,7 @@ describe('ELF tables agree with readelf on host files', function () {
         diffs.push(`${file}: reader failed: ${err instanceof ElfdepsError ? `${err.code} ${err.message}` : String(err)}`);
         continue;
       }
-      const problems: string[] = [];
-      for (const k of ['verneed', 'verdef', 'versym', 'relocations'] as const) {
-        const a = JSON.stringify(actual[k]);
-        const e = JSON.stringify(expected[k]);
-        if (a !== e) problems.push(`${k}: reader ${a.slice(0, 300)} readelf ${e.slice(0, 300)}`);
-      }
-      if (actual.symbols.length !== expected.symbols.length) problems.push(`symbol count: reader ${actual.symbols.length} readelf ${expected.symbols.length}`);
-      const firstName = actual.symbols.findIndex((s, i) => s !== expected.symbols[i]);
-      if (firstName >= 0 && firstName < expected.symbols.length) problems.push(`symbol ${firstName}: reader ${actual.symbols[firstName]} readelf ${expected.symbols[firstName]}`);
+      const problems = compareFacts(actual, expected);
       if (problems.length === 0) equal++;
       else diffs.push(`${file}:\n    ${problems.join('\n    ')}`);
     }

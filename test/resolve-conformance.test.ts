@@ -3,7 +3,7 @@
  * under /usr that this kernel runs (x86_64, and i386 where it runs i386
  * programs; see helpers/conformance-set.ts), `elfdeps --ldd` must print
  * exactly what `ldd` prints with the load addresses removed, the vDSO line
- * included. ldd is the oracle only on the host's own, trusted files.
+ * included, on stdout and on stderr. ldd is the oracle only on the host's own, trusted files.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
@@ -15,6 +15,8 @@ import { EM_X86_64 } from '../src/elf/constants.js';
 import { Resolver } from '../src/resolve/index.js';
 import { formatLdd } from '../src/cli/format.js';
 import { describeConformanceSet, hostConformanceSet } from './helpers/conformance-set.js';
+import { elfdepsCommand } from './helpers/cli.js';
+import { runAll, stderrMismatch, type BatchOutput } from './helpers/ldd-batch.js';
 import { skipOrFail } from './helpers/skip.js';
 
 const run = promisify(execFile);
@@ -39,7 +41,7 @@ async function lddBatch(files: string[]): Promise<Map<string, string[]>> {
 describe('conformance with ldd on the host', function () {
   this.timeout(20 * 60 * 1000);
 
-  it('gives ldd output for every dynamically linked host ELF file', async function () {
+  it('gives ldd output for every dynamically linked host ELF file, on both streams', async function () {
     if (!existsSync(LDD)) skipOrFail(this, `${LDD} is missing: the host conformance test has no oracle`);
     if (process.arch !== 'x64') {
       console.log(`      skipped: the conformance set is for x86_64 hosts, this is ${process.arch}`);
@@ -47,34 +49,37 @@ describe('conformance with ldd on the host', function () {
     }
     const set = hostConformanceSet();
     const { files } = set;
-    const resolver = new Resolver({ root: '/', cwd: '/', originMode: 'ldd' });
-    const mismatches: string[] = [];
-    let equal = 0;
+    expect(files.length).to.be.greaterThan(100);
     const batchSize = 150;
     const batches: string[][] = [];
     for (let i = 0; i < files.length; i += batchSize) batches.push(files.slice(i, i + batchSize));
-    // Two ldd runs at a time: this machine has two cores.
-    for (let i = 0; i < batches.length; i += 2) {
-      const results = await Promise.all(batches.slice(i, i + 2).map((b) => lddBatch(b)));
-      for (const [j, batch] of batches.slice(i, i + 2).entries()) {
-        const expected = results[j] as Map<string, string[]>;
-        for (const f of batch) {
-          const want = expected.get(f) ?? [];
-          const p = resolver.resolveOne(f);
-          // When the loader would fail (e.g. a non-ELF file named like a library),
-          // ldd prints nothing for that file; so do we.
-          const got = p.fatal !== null ? [] : formatLdd(p);
-          if (JSON.stringify(got) === JSON.stringify(want)) equal++;
-          else mismatches.push(`${f}\n  ldd:     ${want.join(' | ')}\n  elfdeps: ${got.join(' | ')}`);
-        }
+    // The shipped CLI, as a user runs it; two calls at a time: this machine has two cores.
+    const [node, bin] = elfdepsCommand();
+    const want = await runAll(LDD, [], batches, 2);
+    const got = await runAll(node, [bin, '--ldd', '--ldd-origin'], batches, 2);
+    const mismatches: string[] = [];
+    let equal = 0;
+    for (const [i, batch] of batches.entries()) {
+      const w = want[i] as BatchOutput;
+      const g = got[i] as BatchOutput;
+      // ldd's stderr has only ldd's own lines (the loader's are merged into its stdout): elfdeps adds none.
+      const err = stderrMismatch(`batch ${i + 1} (${batch[0]} ...)`, w.stderr, g.stderr);
+      if (err) mismatches.push(err);
+      if (g.code === 2) mismatches.push(`batch ${i + 1} (${batch[0]} ...): elfdeps exit status 2`);
+      for (const f of batch) {
+        // When the loader would fail (e.g. a non-ELF file named like a library), both print its error line.
+        const wl = w.perFile.get(f) ?? [];
+        const gl = g.perFile.get(f) ?? [];
+        if (JSON.stringify(gl) === JSON.stringify(wl)) equal++;
+        else mismatches.push(`${f}\n  ldd:     ${wl.join(' | ')}\n  elfdeps: ${gl.join(' | ')}`);
       }
     }
     console.log(
-      `      conformance: ${describeConformanceSet(set)}; ${equal} of ${files.length} equal to ldd (the vDSO line included)`,
+      `      conformance: ${describeConformanceSet(set)}; ${equal} of ${files.length} equal to ldd on stdout (the vDSO line included), ` +
+        `stderr equal for ${batches.length - mismatches.filter((m) => m.includes(': stderr differs')).length} of ${batches.length} calls`,
     );
     if (mismatches.length) console.log(mismatches.slice(0, 20).join('\n'));
-    expect(files.length).to.be.greaterThan(100);
-    expect(mismatches, `${mismatches.length} files differ`).to.deep.equal([]);
+    expect(mismatches, `${mismatches.length} differences`).to.deep.equal([]);
   });
 
   it('follows the loader for programs reached through symlinks, and ldd with --ldd-origin', async function () {

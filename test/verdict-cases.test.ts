@@ -5,9 +5,12 @@
  *
  * - `elfdeps --ldd [FLAG] FILE...` against `ldd [FLAG] FILE...` for FLAG in
  *   (none), -v, -u, -d, -r: stdout exactly, after removing the load addresses
- *   and replacing the pid of LD_DEBUG lines (ldd -u) on both sides;
+ *   and replacing the pid of LD_DEBUG lines (ldd -u) on both sides, and stderr
+ *   exactly (ldd's text is all there is: no line of elfdeps' own);
  * - elfdeps' exit status against the program's real start (LD_BIND_NOW unset):
- *   0 when it starts, 1 when the loader refuses it. Every main() here returns
+ *   0 when it starts, 1 when the loader refuses it; `elfdeps --verdict`'s
+ *   line per file against the same: `starts`, or the reason the real start
+ *   printed. Every main() here returns
  *   0 and prints nothing, and calls nothing it references (the calls sit
  *   behind `argc > 5`), so a start is recognisable and lazy PLT binding never
  *   runs.
@@ -192,14 +195,14 @@ function normalise(s: string): string {
   return s.replace(/ \(0x[0-9a-f]+\)$/gm, '').replace(PID_LINE, '<pid>:\t');
 }
 
-function lddOut(dir: string, e: Entry, flag: Flag): string {
+function lddOut(dir: string, e: Entry, flag: Flag): { stdout: string; stderr: string } {
   const r = run('ldd', [...(flag ? [flag] : []), ...e.files], { cwd: dir, env: cleanEnv({ LD_LIBRARY_PATH: e.libraryPath }) });
-  return normalise(r.stdout);
+  return { stdout: normalise(r.stdout), stderr: r.stderr };
 }
 
-function elfdepsRun(dir: string, e: Entry, flag: Flag): { stdout: string; stderr: string; status: number | null } {
+function elfdepsRun(dir: string, e: Entry, flag: Flag, mode: '--ldd' | '--verdict' = '--ldd'): { stdout: string; stderr: string; status: number | null } {
   const [node, bin] = elfdepsCommand();
-  const args = [bin, '--ldd', ...(flag ? [flag] : []), ...(e.libraryPath !== undefined ? ['--library-path', e.libraryPath] : []), ...e.files];
+  const args = [bin, mode, ...(flag ? [flag] : []), ...(e.libraryPath !== undefined ? ['--library-path', e.libraryPath] : []), ...e.files];
   const r = run(node, args, { cwd: dir, env: cleanEnv() });
   return { stdout: normalise(r.stdout), stderr: r.stderr, status: r.status };
 }
@@ -389,6 +392,10 @@ function buildFixtures(D: string): { dir: string; cases: Case[] } {
     'void _start(void) { volatile int never = 0; if (never) gfunc(); ffunc(); __asm__ volatile("mov $60, %eax\\n\\txor %edi, %edi\\n\\tsyscall"); }\n';
   mkexe(`${D}/c15/prog-gone-last`, { source: G, args: ['-nostdlib', '-nostartfiles'], needs: [libFound, libGone], rpath: `${D}/g/found` });
   mkexe(`${D}/c15/prog-gone-first`, { source: G, args: ['-nostdlib', '-nostartfiles'], needs: [libGone, libFound], rpath: `${D}/g/found` });
+  // 16. The loader stops outright: the first file by the library's name (through DT_RPATH) is not an ELF file.
+  //     Its message goes to the loader's stderr, which ldd merges into its stdout.
+  writeText(`${D}/c16/bad/libv.so.1`, `${'this is not an ELF file, but it is named like the library\n'.repeat(4)}`);
+  mkexe(`${D}/c16/prog`, { source: F12, needs: [libvNew], rpath: `${D}/c16/bad` });
   const rel9 = mustRun('readelf', ['-r', '--wide', `${D}/c9/prog`]);
   if (!/R_X86_64_GLOB_DAT\s+\S+\s+sdata/.test(rel9)) throw new Error(`c9/prog: sdata is not a GLOB_DAT relocation:\n${rel9}`);
   for (const p of ['c11/prog', 'c12/prog-now']) {
@@ -628,6 +635,19 @@ function buildFixtures(D: string): { dir: string; cases: Case[] } {
         expect(unversioned.length, `a link order where ldd -r gives gfunc no version:\n${o.ldd(0, '-r')}\n${o.ldd(1, '-r')}`).to.be.at.least(1);
       },
     },
+    {
+      id: '16',
+      title: 'a file the loader stops at (not ELF, named like the library): its error on stdout, as ldd merges it',
+      entries: [
+        { label: '16', files: ['./c16/prog'] },
+        { label: '16 (with another program after it)', files: ['./c16/prog', './c1/prog'] },
+      ],
+      oracle: (o) => {
+        has(o.ldd(0, ''), `./c16/prog: error while loading shared libraries: ${D}/c16/bad/libv.so.1: invalid ELF header\n`, 'ldd');
+        has(o.ldd(1, ''), `./c1/prog:\n`, 'ldd (two programs)');
+        refused(o, './c16/prog', /error while loading shared libraries: .*invalid ELF header/);
+      },
+    },
   ];
   return { dir: D, cases };
 }
@@ -647,19 +667,20 @@ describe('loader verdict cases (symbol versions and lookup) against ldd and the 
       `verdict cases: ${outputs.equal}/${outputs.checked} outputs equal to ldd, ${verdicts.equal}/${verdicts.checked} start verdicts equal to the real start`,
   });
 
-  for (let n = 1; n <= 15; n++) {
+  for (let n = 1; n <= 16; n++) {
     it(`case ${n}`, function () {
       const { dir, cases } = fixtures();
       const c = cases[n - 1] as Case;
       this.test!.title = `case ${c.id}: ${c.title}`;
 
       // The real loader, computed once.
-      const lddCache = new Map<string, string>();
-      const ldd = (i: number, flag: Flag): string => {
+      const lddCache = new Map<string, { stdout: string; stderr: string }>();
+      const lddBoth = (i: number, flag: Flag): { stdout: string; stderr: string } => {
         const k = `${i}:${flag}`;
         if (!lddCache.has(k)) lddCache.set(k, lddOut(dir, c.entries[i] as Entry, flag));
-        return lddCache.get(k) as string;
+        return lddCache.get(k) as { stdout: string; stderr: string };
       };
+      const ldd = (i: number, flag: Flag): string => lddBoth(i, flag).stdout;
       const startCache = new Map<string, RealStart>();
       const libraryPathOf = (file: string) => c.entries.find((e) => e.files.includes(file))?.libraryPath;
       const start = (file: string): RealStart => {
@@ -686,9 +707,15 @@ describe('loader verdict cases (symbol versions and lookup) against ldd and the 
         for (const flag of FLAGS) {
           const ours = elfdepsRun(dir, e, flag);
           const want = ldd(i, flag);
+          const wantErr = lddBoth(i, flag).stderr;
           outputs.checked++;
           const cmd = `elfdeps --ldd ${flag ? `${flag} ` : ''}${e.libraryPath ? `--library-path ${e.libraryPath} ` : ''}${e.files.join(' ')}`;
-          if (ours.stdout === want) outputs.equal++;
+          if (ours.stdout === want && ours.stderr === wantErr) outputs.equal++;
+          else if (ours.stdout === want)
+            diffs.push(
+              `case ${e.label}, flag '${flag || '(none)'}': stderr differs from ldd's\n` +
+                `  command: ${cmd}\n  --- expected (ldd ${flag} stderr):\n${indent(wantErr)}\n  --- actual (elfdeps stderr):\n${indent(ours.stderr)}\n`,
+            );
           else
             diffs.push(
               `case ${e.label}, flag '${flag || '(none)'}': stdout differs from ldd\n` +
@@ -707,6 +734,23 @@ describe('loader verdict cases (symbol versions and lookup) against ldd and the 
                 (ours.stderr ? `\n  --- elfdeps stderr:\n${indent(ours.stderr)}` : ''),
             );
           }
+        }
+        // --verdict: one line per file, 'starts' as the real start, else the loader's own reason,
+        // which its real start printed (after "PROG: " or "PROG: error while loading shared libraries: ").
+        const judged = elfdepsRun(dir, e, '', '--verdict');
+        const lines = judged.stdout.split('\n').filter(Boolean);
+        const wrong = e.files.filter((f, k) => {
+          const line = lines[k] ?? '';
+          if (start(f).starts) return line !== `${f}: starts`;
+          const reason = line.startsWith(`${f}: would not start: `) ? line.slice(`${f}: would not start: `.length) : '';
+          return reason === '' || !start(f).stderr.includes(reason);
+        });
+        if (wrong.length || lines.length !== e.files.length || judged.stderr !== '' || judged.status !== wantStatus) {
+          statusOk = false;
+          diffs.push(
+            `case ${e.label}, --verdict: status ${judged.status} (want ${wantStatus})\n${indent(judged.stdout)}\n  --- stderr:\n${indent(judged.stderr)}\n` +
+              `  --- the real starts:\n${e.files.map((f) => `    ${f}: ${start(f).starts ? 'starts' : start(f).stderr.trim()}`).join('\n')}`,
+          );
         }
         verdicts.checked++;
         if (statusOk) verdicts.equal++;

@@ -3,7 +3,7 @@
  * dynamically linked ELF file under /usr that this kernel runs (x86_64, and
  * i386 where it runs i386 programs: the set of resolve-conformance.test.ts,
  * helpers/conformance-set.ts), the shipped CLI must print what ldd prints
- * (load addresses removed) with
+ * (load addresses removed) on stdout, and the same stderr (call for call), with
  *  - `-v`: exactly, line for line, Version information block and any version
  *    error lines included;
  *  - `-u`: the same lines in any order (pids of the loader's debug lines
@@ -24,77 +24,18 @@
  * does elfdeps (the JDK's libraries, whose libjvm.so is not on the search
  * path, are such files).
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { hostConformanceSet } from './helpers/conformance-set.js';
 import { elfdepsCommand } from './helpers/cli.js';
+import { runAll, stderrMismatch, type BatchOutput } from './helpers/ldd-batch.js';
 import { skipOrFail } from './helpers/skip.js';
 
-const run = promisify(execFile);
 const LDD = '/usr/bin/ldd';
 const BATCH = 150;
 const PARALLEL = 2;
 
 type Flag = '-v' | '-u' | '-r';
-
-interface BatchOutput {
-  /** Lines per file, addresses stripped and pids normalised (files without a section map to []). */
-  perFile: Map<string, string[]>;
-  code: number;
-}
-
-/** One line as compared: ` (0x...)` load addresses and the debug lines' pids normalised. */
-function normalise(line: string): string {
-  return line.replace(/ \(0x[0-9a-f]+\)$/, '').replace(/^ *\d+:\t/, '<pid>:\t');
-}
-
-/**
- * Splits the stdout of `TOOL FLAG F1 ... FN` per file: with several files each
- * section starts with a `FILE:` line (expected in order, as both tools print
- * them); with one file there is no header. Every line is kept, empty ones
- * included; only the empty string after the final newline is dropped.
- */
-function splitPerFile(stdout: string, files: string[]): Map<string, string[]> {
-  const out = new Map<string, string[]>(files.map((f) => [f, []]));
-  const lines = stdout.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  if (files.length === 1) {
-    out.set(files[0] as string, lines.map(normalise));
-    return out;
-  }
-  let next = 0;
-  let current: string[] | null = null;
-  const stray: string[] = [];
-  for (const line of lines) {
-    if (next < files.length && line === `${files[next]}:`) {
-      current = out.get(files[next] as string) as string[];
-      next++;
-    } else (current ?? stray).push(normalise(line));
-  }
-  // Output before the first header would belong to no file: keep it visible.
-  if (stray.length) (out.get(files[0] as string) as string[]).unshift(...stray.map((l) => `(before the first FILE: line) ${l}`));
-  return out;
-}
-
-async function runBatch(cmd: string, args: string[], files: string[]): Promise<BatchOutput> {
-  const { stdout, code } = await run(cmd, [...args, ...files], { maxBuffer: 256 << 20, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).then(
-    (r) => ({ stdout: r.stdout, code: 0 }),
-    (err: { stdout?: string; code?: number | string; message?: string }) => {
-      if (typeof err.code !== 'number') throw new Error(`${cmd} ${args.join(' ')} (${files.length} files) failed: ${err.message}`);
-      return { stdout: err.stdout ?? '', code: err.code };
-    },
-  );
-  return { perFile: splitPerFile(stdout, files), code };
-}
-
-/** Runs every batch, PARALLEL calls at a time. */
-async function runAll(cmd: string, args: string[], batches: string[][]): Promise<BatchOutput[]> {
-  const results: BatchOutput[] = [];
-  for (let i = 0; i < batches.length; i += PARALLEL) results.push(...(await Promise.all(batches.slice(i, i + PARALLEL).map((b) => runBatch(cmd, args, b)))));
-  return results;
-}
 
 function sameMultiset(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
@@ -142,10 +83,10 @@ describe('conformance of the verdict (versions, unused, relocations) with ldd on
     let undefinedLines = 0;
     for (const flag of ['-v', '-u', '-r'] as Flag[]) {
       let t = Date.now();
-      const want = await runAll(LDD, [flag], batches);
+      const want = await runAll(LDD, [flag], batches, PARALLEL);
       const lddMs = Date.now() - t;
       t = Date.now();
-      const got = await runAll(node, [bin, '--ldd', '--ldd-origin', flag], batches);
+      const got = await runAll(node, [bin, '--ldd', '--ldd-origin', flag], batches, PARALLEL);
       timings.push(`ldd ${flag} ${(lddMs / 1000).toFixed(1)} s, elfdeps ${flag} ${((Date.now() - t) / 1000).toFixed(1)} s`);
       for (const [i, batch] of batches.entries()) {
         const w = want[i] as BatchOutput;
@@ -154,6 +95,9 @@ describe('conformance of the verdict (versions, unused, relocations) with ldd on
         // errors), so its status says nothing per file; but every file of the set
         // is readable, so elfdeps must never say 2 (bad usage or unreadable).
         if (g.code === 2) mismatches.push(`elfdeps ${flag} batch ${i + 1} (${batch[0]} ...): exit status 2`);
+        // Both streams are ldd's: no line of elfdeps' own on stderr either.
+        const err = stderrMismatch(`ldd ${flag} batch ${i + 1} (${batch[0]} ...)`, w.stderr, g.stderr);
+        if (err) mismatches.push(err);
         for (const f of batch) {
           const wl = w.perFile.get(f) ?? [];
           const gl = g.perFile.get(f) ?? [];

@@ -68,12 +68,16 @@ export function treeMarks(verdict: Verdict): Map<string, string[]> {
   return marks;
 }
 
-/** Lines --tree prints after the tree: what would stop the program, and undefined symbols. */
-export function formatVerdictTail(j: Judgement, style: { color: boolean }): string[] {
+/**
+ * Lines --tree prints after the tree: undefined symbols, and what would stop the
+ * program. With a library not found, the symbols it would have defined are not
+ * listed one by one: the missing library (marked in the tree) is the reason.
+ */
+export function formatVerdictTail(p: ProgramResolution, j: Judgement, style: { color: boolean }): string[] {
   const { verdict } = j;
   const lines: string[] = [];
   const red = (s: string): string => (style.color ? `\x1b[31m${s}\x1b[0m` : s);
-  for (const u of verdict.undefinedSymbols) if (u.atStart) lines.push(red(escapeControls(`${u.message} (resolved at start)`)));
+  if (p.missing.length === 0) for (const u of verdict.undefinedSymbols) if (u.atStart) lines.push(red(escapeControls(`${u.message} (resolved at start)`)));
   if (!verdict.starts && verdict.refusal) lines.push(red(escapeControls(`would not start: ${verdict.refusal}`)));
   return lines;
 }

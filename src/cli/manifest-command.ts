@@ -10,6 +10,7 @@ import type { Manifest } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, removeStaleOutputTemps, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
+import { summariseRules } from '../manifest/rule-summary.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
@@ -114,9 +115,13 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
   };
 }
 
-/** "rules: gconv +257 entries 8.2 MiB, ..." for summary lines; '' when no rule applied. */
+/**
+ * "rules: gconv +257 entries 8.2 MiB, ..." for summary lines; '' when no rule applied.
+ * Counted from the entries present: a manifest edited after it was made (entries
+ * removed) is summarised as it is, not as manifest.rules counted it.
+ */
 export function rulesSummary(manifest: Manifest): string {
-  const rules = manifest.rules ?? [];
+  const rules = summariseRules(manifest.entries, (manifest.rules ?? []).map((r) => [r.rule, r.trigger] as const));
   if (rules.length === 0) return '';
   const size = (n: number): string => (n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
   return `rules: ${rules.map((r) => `${r.rule} +${r.entries} (${size(r.bytes)})`).join(', ')}`;
@@ -161,7 +166,15 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
 /** Prints the manifest's warnings and missing libraries; returns the exit code they imply. */
 export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
   for (const w of manifest.warnings) say(io, `warning: ${w}`);
-  for (const m of manifest.missing) say(io, `${m.program}: ${m.name}: ${m.reason} (needed by ${m.neededBy})`);
+  // One line per thing missing: a library two objects need is one line naming both.
+  const lines = new Map<string, string[]>();
+  for (const m of manifest.missing) {
+    const key = `${m.program}: ${m.name}: ${m.reason}`;
+    const needers = lines.get(key) ?? [];
+    if (!needers.includes(m.neededBy)) needers.push(m.neededBy);
+    lines.set(key, needers);
+  }
+  for (const [what, needers] of lines) say(io, `${what} (needed by ${needers.join(', ')})`);
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 

@@ -23,12 +23,16 @@ export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
 Shows what the dynamic loader would load for each FILE, without running it.
 
 Output (one of):
-  --ldd                  ldd's lines, without load addresses (default); the
-                         loader's version errors first, as ldd shows them
+  --ldd                  ldd's text on both streams, without load addresses
+                         (default): the loader's version errors first, as ldd
+                         shows them, and nothing else (the status says more)
   --tree                 an indented tree saying how each library was found; each
                          library's dependencies shown once, at its first appearance
   --all                  with --tree: show them at every appearance
-  --json                 one JSON document (schema: docs/resolve-result.schema.json)
+  --json                 one JSON document (schema: docs/resolve-result.schema.json);
+                         each program's verdict.refusal says why it would not start
+  --verdict              one line per FILE: 'FILE: starts', or 'FILE: would not
+                         start: REASON' with the loader's one-line reason
   --elf                  what the ELF reader finds in each FILE (no resolution)
 
 The loader's verdict (ldd's flags, same output):
@@ -44,8 +48,18 @@ ${LOADER_OPTIONS_HELP}
 
 Exit status: 0 the loader would start every FILE; 1 it would not (a library
 not found, a version missing, a symbol it resolves at start undefined, or
-another fatal loader error); 2 bad usage or an unreadable FILE.
+another fatal loader error); 2 bad usage or an unreadable FILE. --ldd prints
+only what ldd prints (ldd exits 0 for most of these): the reason is given by
+--verdict, at the end of --tree, in --json (verdict.refusal) and by check.
 `;
+
+/** --verdict's judgement of one FILE: the loader's own one-line reason when it would not start it. */
+function verdictLine(p: ProgramResolution, verdict: Verdict): string {
+  if (p.flavour === 'none') return 'not a dynamic executable';
+  if (verdict.starts) return 'starts';
+  const missing = p.missing[0];
+  return `would not start: ${verdict.refusal ?? (missing ? (missing.error ?? `${missing.name}: not found`) : 'the loader would refuse it')}`;
+}
 
 function describeElf(elf: ElfFile): string[] {
   const d = elf.dynamic;
@@ -75,6 +89,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     tree: { type: 'boolean' },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
+    verdict: { type: 'boolean' },
     elf: { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
     unused: { type: 'boolean', short: 'u' },
@@ -86,13 +101,13 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
   const parsed = parseCommandLine(argv, specs, io, 'elfdeps', RESOLVE_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: files } = parsed;
-  const modes = [v.ldd, v.tree, v.json, v.elf].filter(Boolean).length;
+  const modes = [v.ldd, v.tree, v.json, v.verdict, v.elf].filter(Boolean).length;
   if (v.all && !v.tree) {
     say(io, '--all goes with --tree');
     return EXIT.USAGE;
   }
   if (modes > 1) {
-    say(io, 'choose one of --ldd, --tree, --json, --elf');
+    say(io, 'choose one of --ldd, --tree, --json, --verdict, --elf');
     return EXIT.USAGE;
   }
   if (files.length === 0) {
@@ -158,6 +173,10 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       results.push({ ...p, verdict });
       continue;
     }
+    if (v.verdict) {
+      io.stdout.write(`${escapeControls(file)}: ${verdictLine(p, verdict)}\n`);
+      continue;
+    }
     // The tree's first line names the program: no "FILE:" header above it.
     if (files.length > 1 && !v.tree) io.stdout.write(`${escapeControls(file)}:\n`);
     // The loader reports a preload it cannot load on stderr and goes on (rtld.c do_preload); musl is silent.
@@ -165,28 +184,35 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
       for (const w of p.warnings) if (/^object '.*' from LD_PRELOAD cannot be preloaded /.test(w)) io.stderr.write(`ERROR: ld.so: ${escapeControls(w)}.\n`);
     }
     if (v.tree) {
-      io.stdout.write([...formatTree(p, { color, all: v.all === true }, treeMarks(verdict)), ...formatVerdictTail(judgement, { color })].join('\n') + '\n');
+      io.stdout.write([...formatTree(p, { color, all: v.all === true }, treeMarks(verdict)), ...formatVerdictTail(p, judgement, { color })].join('\n') + '\n');
     } else if (p.flavour === 'none') {
       io.stderr.write('\tnot a dynamic executable\n');
       continue;
     } else if (p.fatal !== null && p.flavour === 'glibc') {
-      // The real loader stops at the first fatal error and prints nothing else.
-      say(io, `${file}: error while loading shared libraries: ${p.fatal}`);
+      // The real loader stops at the first fatal error and prints nothing else; its
+      // message goes to its stderr, which ldd merges into its stdout (try_trace's 2>&1).
+      io.stdout.write(`${escapeControls(`${judgement.progname}: error while loading shared libraries: ${p.fatal}`)}\n`);
       continue;
     } else {
       const flags = { verbose: v.verbose === true, unused: v.unused === true, undefined: v['data-relocs'] === true || v['function-relocs'] === true };
       const lines = formatLddVerdict(p, judgement, flags, process.pid);
       // Names, paths and symbols come from the files: no control character reaches the terminal.
       if (lines.length) io.stdout.write(lines.map(escapeControls).join('\n') + '\n');
-      // ldd shows nothing of a symbol the loader cannot bind at start unless asked (-d/-r): say why the status is 1.
-      const atStart = verdict.undefinedSymbols.find((u) => u.atStart);
-      if (atStart && !flags.undefined && !flags.unused) say(io, `${file} would not start: ${verdict.refusal}`);
+      // Nothing of elfdeps' own here (ldd's text on both streams): the status says
+      // whether the loader would start FILE, --verdict and --tree say why.
       for (const u of verdict.unreadable) say(io, u);
     }
+    // One line per library not found, naming every object that needs it.
+    const needers = new Map<string, string[]>();
     for (const m of p.missing) {
       const who = p.objects[m.requester]?.path ?? file;
-      if (p.flavour === 'musl' || v.tree) say(io, `${m.error ?? `${m.name}: not found`} (needed by ${who})`);
+      const what = m.error ?? `${m.name}: not found`;
+      const list = needers.get(what) ?? [];
+      if (!list.includes(who)) list.push(who);
+      needers.set(what, list);
     }
+    if (v.tree) for (const [what, who] of needers) say(io, `${what} (needed by ${who.join(', ')})`);
+    else if (p.flavour === 'musl') for (const m of p.missing) say(io, `${m.error ?? `${m.name}: not found`} (needed by ${p.objects[m.requester]?.path ?? file})`);
   }
   if (v.json) io.stdout.write(JSON.stringify({ elfdeps: 1, root: resolver.fs.root || '/', programs: results }, null, 2) + '\n');
   return code;

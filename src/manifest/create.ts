@@ -16,7 +16,8 @@ import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
 import { envTarget, MAX_SCRIPT_DEPTH, sniffExecutable } from './script.js';
-import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem, type RuleSummary } from './types.js';
+import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem } from './types.js';
+import { summariseRules } from './rule-summary.js';
 import { validateManifest } from './validate.js';
 
 export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
@@ -33,6 +34,10 @@ export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Shells, by file name: a script they run starts other programs by name. */
+const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'zsh', 'ksh', 'ksh93', 'mksh', 'yash', 'posh', 'busybox', 'csh', 'tcsh', 'fish']);
+const isShell = (interpreter: string): boolean => SHELLS.has(posix.basename(interpreter));
 
 /** What the inputs turned out to be, in the order met: ELF programs go to resolve(), scripts bring their interpreters. */
 type Item = { type: 'elf'; input: string } | { type: 'script'; input: string; path: string; interpreter: string };
@@ -74,6 +79,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   }
   const items: Item[] = [];
   const seen = new Set<string>();
+  const scriptNotes: string[] = [];
 
   // Scripts first: their interpreters (and env's target) become further programs.
   const visit = (input: string, depth: number, neededBy: string | null): void => {
@@ -104,6 +110,15 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     }
     visit(what.interpreter, depth + 1, input);
     const viaEnv = envTarget(what);
+    // A shell script given as the program (a pyenv shim for python3, a wrapper) runs other programs
+    // the manifest cannot see: only the script and its shell come. Said once per such input.
+    if (neededBy === null && isShell(viaEnv ?? what.interpreter)) {
+      const line = `#!${what.interpreter}${what.argument === null ? '' : ` ${what.argument}`}`;
+      scriptNotes.push(
+        `${input} is a shell script (${line}): the root holds the script and its interpreter, not the programs it runs; ` +
+          `name the real program instead, or as well (for a pyenv or rbenv shim: the path 'pyenv which NAME' prints)`,
+      );
+    }
     if (viaEnv !== null) {
       const dirs = (options.scriptPath ?? DEFAULT_PATH).split(':').filter((d) => d !== '');
       const found = viaEnv.includes('/') ? viaEnv : dirs.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p, cwd).kind === 'file');
@@ -200,8 +215,11 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     addVersionProblems(p, verdict.versionProblems, true, cut);
     // An excluded library this root lacks may define any symbol: those are not judged.
     const absent = [...new Set(cut.requests.filter((r) => r.object === null).map((r) => r.name))];
+    // A library not found (or one the loader stops at) would define symbols too: it is the one
+    // reason then, not each symbol it would have defined (as check says it; ldd -r lists them all).
+    const libraryMissing = p.fatal !== null || p.missing.some((m) => !absent.includes(m.name));
     for (const u of verdict.undefinedSymbols) {
-      if (!u.atStart || !cut.kept.has(u.object)) continue;
+      if (!u.atStart || !cut.kept.has(u.object) || libraryMissing) continue;
       const neededBy = p.objects[u.object]?.path ?? p.path;
       if (absent.length > 0) warnings.push(`${p.path}: ${u.message} (${neededBy}): not checked: excluded ${absent.join(', ')} may define it`);
       else missing.push({ program: p.path, name: u.symbol, neededBy, reason: u.message });
@@ -245,20 +263,9 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   }
   // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
   if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
-  warnings.push(...collector.warnings);
+  warnings.push(...collector.warnings, ...scriptNotes);
 
-  const rules: RuleSummary[] = [];
-  for (const [rule, trigger] of engine?.firstTriggers ?? []) {
-    let entries = 0;
-    let bytes = 0;
-    for (const e of collector.entries.values()) {
-      const w = e.why;
-      if (!w || !((w.by === 'rule' && w.rule === rule) || (w.by === 'loader' && w.rule === rule))) continue;
-      entries++;
-      if (e.kind === 'file' || e.kind === 'generated') bytes += e.size;
-    }
-    rules.push({ rule, trigger, entries, bytes });
-  }
+  const rules = summariseRules(collector.entries.values(), engine?.firstTriggers ?? []);
 
   const manifest: Manifest = {
     elfdepsManifest: MANIFEST_VERSION,

@@ -33,7 +33,8 @@ export interface UserDatabase {
 
 export function userDatabase(fs: RootFs, users: string[] = []): UserDatabase {
   // Debian's base-passwd keeps the master copies when /etc has none (an unpacked, not installed, root).
-  const passwd = lines(fs, '/etc/passwd') ?? lines(fs, '/usr/share/base-passwd/passwd.master') ?? FALLBACK_PASSWD;
+  const passwdSource = ['/etc/passwd', '/usr/share/base-passwd/passwd.master'].map((path) => ({ path, lines: lines(fs, path) })).find((x) => x.lines !== null);
+  const passwd = passwdSource?.lines ?? FALLBACK_PASSWD;
   const group = lines(fs, '/etc/group') ?? lines(fs, '/usr/share/base-passwd/group.master') ?? FALLBACK_GROUP;
   const wanted = new Set([...ALWAYS, ...users]);
   const keptUsers: string[][] = [];
@@ -44,7 +45,11 @@ export function userDatabase(fs: RootFs, users: string[] = []): UserDatabase {
       return f[0] === u || f[2] === u;
     });
     if (!hit) {
-      if (!/^[0-9]+$/.test(u)) throw new ElfdepsError('USAGE', `--user ${u}: no such user in ${fs.root || '/'}/etc/passwd`);
+      if (!/^[0-9]+$/.test(u)) {
+        // The generated /etc/passwd takes its users from the root's own file: name that one, with the root it is in.
+        const from = passwdSource ? `${passwdSource.path}${fs.root ? ` of the root ${fs.root}` : ''}` : `the root ${fs.root || '/'}, which has no /etc/passwd (only root and nobody are known)`;
+        throw new ElfdepsError('USAGE', `--user ${u}: no such user in ${from}; the generated /etc/passwd can only hold users that file has`);
+      }
       notFound.push(u);
     }
   }
