@@ -77,8 +77,11 @@ function progressLine(io: CliIo): { onProgress: (p: CheckProgress) => void; clea
   };
 }
 
+/** The options of `elfdeps check` (node:util parseArgs specs). */
+export const CHECK_OPTIONS = { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const;
+
 export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandLine(argv, { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const, io, 'elfdeps check', CHECK_HELP);
+  const parsed = parseCommandLine(argv, CHECK_OPTIONS, io, 'elfdeps check', CHECK_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: paths } = parsed;
   const progress = progressLine(io);
