@@ -29,11 +29,13 @@ export const HELP_HELP = `Usage: elfdeps help [COMMAND]
 Prints the usage of COMMAND (one of ${VERB_NAMES.join(', ')}), the same text
 as 'elfdeps COMMAND --help'; without COMMAND, the usage of elfdeps itself,
 which lists every command.
+
+  -h, --help             this help
 `;
 
 /** `elfdeps help [VERB]`: the same text as `elfdeps [VERB] --help`. */
 const helpCommand: Command = async (args, io) => {
-  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+  if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(HELP_HELP);
     return EXIT.OK;
   }
@@ -55,6 +57,8 @@ export const VERSION_HELP = `Usage: elfdeps version
        elfdeps --version, elfdeps -V (anywhere among a command's options)
 
 Prints the version of elfdeps.
+
+  -h, --help             this help
 `;
 
 /** `elfdeps version`, `--version` and `-V`: package.json's version. */

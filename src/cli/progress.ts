@@ -25,7 +25,8 @@ export function progressLine(io: Pick<CliIo, 'stderr'>, delayMs: number, quiet =
       if (!force && (now - started < delayMs || now - last < 100)) return;
       last = now;
       shown = true;
-      const columns = (io.stderr as { columns?: number }).columns ?? 80;
+      // A terminal whose size is unknown (0, as under script(1) without one) is taken as 80 wide.
+      const columns = (io.stderr as { columns?: number }).columns || 80;
       const line = escapeControls(text);
       io.stderr.write(`\r\x1b[K${line.length >= columns ? `${line.slice(0, columns - 2)}…` : line}`);
     },
