@@ -153,6 +153,11 @@ describe('issue 21 item 9: the manual page and shell completions, from the comma
     const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { man: string[]; files: string[] };
     expect(pkg.man).to.deep.equal(['dist/man/elfdeps.1']);
     expect(pkg.files).to.include('dist/man');
+    // What npm would publish (and so what `npm install -g` links into share/man/man1) has the page.
+    const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8' });
+    expect(pack.status, pack.stderr).to.equal(0);
+    const packed = (JSON.parse(pack.stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path);
+    expect(packed).to.include('dist/man/elfdeps.1');
     if (!hasTool('man') || !hasTool('groff')) skipOrFail(this, 'needs man-db and groff to render the page');
     const page = join(REPO, 'dist/man/elfdeps.1');
     const r = run('man', ['--warnings', '-l', page], { env: cleanEnv({ MANWIDTH: '80', MAN_KEEP_FORMATTING: '', PAGER: 'cat' }) });

@@ -36,30 +36,20 @@ export interface VerbDoc {
 
 const HELP_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const;
 
+/** Each verb's help and options (a Record: a verb added to VERB_NAMES must be described here). */
+const DOCS: Record<VerbName, Omit<VerbDoc, 'verb'>> = {
+  manifest: { help: MANIFEST_HELP, options: MANIFEST_COMMAND_OPTIONS, operands: 'files' },
+  copy: { help: COPY_HELP, options: COPY_OPTIONS, operands: 'files' },
+  image: { help: IMAGE_HELP, options: IMAGE_OPTIONS, operands: 'files' },
+  run: { help: RUN_HELP, options: RUN_OPTIONS, operands: 'files' },
+  check: { help: CHECK_HELP, options: CHECK_OPTIONS, operands: 'files' },
+  help: { help: HELP_HELP, options: HELP_OPTIONS, operands: 'verbs' },
+  version: { help: VERSION_HELP, options: HELP_OPTIONS, operands: 'none' },
+  completion: { help: COMPLETION_HELP, options: COMPLETION_OPTIONS, operands: 'shells' },
+};
+
 /** The default command first, then the verbs in VERB_NAMES' order. */
-export const VERB_DOCS: readonly VerbDoc[] = [
-  { verb: null, help: RESOLVE_HELP, options: RESOLVE_OPTIONS, operands: 'files' },
-  ...VERB_NAMES.map((verb): VerbDoc => {
-    switch (verb) {
-      case 'manifest':
-        return { verb, help: MANIFEST_HELP, options: MANIFEST_COMMAND_OPTIONS, operands: 'files' };
-      case 'copy':
-        return { verb, help: COPY_HELP, options: COPY_OPTIONS, operands: 'files' };
-      case 'image':
-        return { verb, help: IMAGE_HELP, options: IMAGE_OPTIONS, operands: 'files' };
-      case 'run':
-        return { verb, help: RUN_HELP, options: RUN_OPTIONS, operands: 'files' };
-      case 'check':
-        return { verb, help: CHECK_HELP, options: CHECK_OPTIONS, operands: 'files' };
-      case 'help':
-        return { verb, help: HELP_HELP, options: HELP_OPTIONS, operands: 'verbs' };
-      case 'version':
-        return { verb, help: VERSION_HELP, options: HELP_OPTIONS, operands: 'none' };
-      case 'completion':
-        return { verb, help: COMPLETION_HELP, options: COMPLETION_OPTIONS, operands: 'shells' };
-    }
-  }),
-];
+export const VERB_DOCS: readonly VerbDoc[] = [{ verb: null, help: RESOLVE_HELP, options: RESOLVE_OPTIONS, operands: 'files' }, ...VERB_NAMES.map((verb) => ({ verb, ...DOCS[verb] }))];
 
 /** `--version`/`-V`: taken by every command (src/cli/main.ts reads it before the command). */
 export const VERSION_OPTION = { version: { type: 'boolean', short: 'V' } } as const;
