@@ -213,6 +213,17 @@ describe('issue 21 item 9: the manual page and shell completions, from the comma
       expect(parsed.status, `${shell} -n: ${parsed.stderr}`).to.equal(0);
       expect(parsed.stderr).to.equal('');
     }
+    // fish completes a command line on request (complete -C): the script works, not only parses.
+    const fish = (line: string): string[] => {
+      const r = run('fish', ['-c', `source ${quote(join(work, 'completion.fish'))}; complete -C ${quote(line)}`]);
+      expect(r.stderr, r.stderr).to.equal('');
+      return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t')[0] as string).sort();
+    };
+    expect(fish('elfdeps copy --fo')).to.deep.equal(['--force']);
+    expect(fish('elfdeps check --tr')).to.deep.equal([]);
+    expect(fish('elfdeps --tr')).to.deep.equal(['--tree']);
+    expect(fish('elfdeps image --compress ')).to.deep.equal(['gzip', 'none']);
+    expect(fish('elfdeps help co')).to.deep.equal(['completion', 'copy']);
   });
 
   it('bash completes verbs, options, option values, directories and files', function () {

@@ -203,7 +203,8 @@ function fish(model: CompletionVerb[]): string {
     `complete -c elfdeps -e`,
   ];
   for (const v of model) {
-    if (v.verb !== null) lines.push(`complete -c elfdeps -n '__elfdeps_verb ""; and test (count (commandline -opc)) -eq 1' -f -a ${v.verb} -d ${sq(v.description)}`);
+    // Without -f: the first word may also be a FILE (the default command).
+    if (v.verb !== null) lines.push(`complete -c elfdeps -n '__elfdeps_verb ""; and test (count (commandline -opc)) -eq 1' -a ${v.verb} -d ${sq(v.description)}`);
   }
   for (const v of model) {
     const condition = `-n ${sq(`__elfdeps_verb ${v.verb ?? '""'}`)}`;
