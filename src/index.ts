@@ -1,5 +1,7 @@
 /**
  * elfdeps as a library. The CLI (src/cli) is a thin layer over these exports.
+ * docs/api.md describes each of them, with an example that test/api-doc.test.ts
+ * compiles and runs against the built package.
  */
 export { ElfdepsError, ElfFormatError, ElfIoError, describeError } from './errors.js';
 export type { ErrorCode, ElfErrorCode } from './errors.js';
@@ -17,6 +19,8 @@ export { Judge } from './verdict/index.js';
 export type { JudgeOptions, Judgement, Verdict, VersionProblem, VersionNeed, HighestVersion, UndefinedSymbol } from './verdict/index.js';
 export * as elfConstants from './elf/constants.js';
 export { resolve, Resolver, parsePreloadFile } from './resolve/index.js';
+// The long operations in one shape: a promise form and a Sync form each (src/api-forms.ts).
+export { resolvePrograms, resolveProgramsSync, createManifestAsync, createManifestSync, materialiseAsync, materialiseSync, checkAsync, checkSync } from './api-forms.js';
 export type { ResolveOptions } from './resolve/index.js';
 export type { ResolveResult, ProgramResolution, LoadedObject, Dependency, Candidate, FoundBy, LinkMapEntry, LoaderFlavour } from './resolve/types.js';
 export { EXPLAIN_OWN_LINE } from './resolve/explain.js';

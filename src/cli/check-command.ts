@@ -6,6 +6,7 @@
 import { describeError } from '../errors.js';
 import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
+import { progressLine } from './progress.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom } from './loader-options.js';
 
 export const CHECK_HELP = `Usage: elfdeps check [options] [PATH...]
@@ -53,42 +54,22 @@ export function summaryLine(r: CheckReport): string {
   );
 }
 
-/** A one-line progress display on a terminal, for runs long enough to wait for (after half a second). */
-function progressLine(io: CliIo): { onProgress: (p: CheckProgress) => void; clear: () => void } {
-  const enabled = io.stderr.isTTY === true;
-  const started = Date.now();
-  let last = 0;
-  let shown = false;
-  return {
-    onProgress(p) {
-      if (!enabled) return;
-      const now = Date.now();
-      if (now - started < 500 || now - last < 100) return;
-      last = now;
-      shown = true;
-      const columns = (io.stderr as { columns?: number }).columns ?? 80;
-      const line = escapeControls(`${p.done} checked, ${p.failing} failing: ${p.path}`);
-      io.stderr.write(`\r\x1b[K${line.length >= columns ? `${line.slice(0, columns - 2)}…` : line}`);
-    },
-    clear() {
-      if (shown) io.stderr.write('\r\x1b[K');
-      shown = false;
-    },
-  };
-}
+/** The options of `elfdeps check` (node:util parseArgs specs). */
+export const CHECK_OPTIONS = { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const;
 
 export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
-  const parsed = parseCommandLine(argv, { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const, io, 'elfdeps check', CHECK_HELP);
+  const parsed = parseCommandLine(argv, CHECK_OPTIONS, io, 'elfdeps check', CHECK_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: paths } = parsed;
-  const progress = progressLine(io);
+  // On a terminal, a progress line for runs long enough to wait for (after half a second); --explain has stderr.
+  const progress = progressLine(io, 500, v.explain === true);
   let report: CheckReport;
   try {
     const checker = new Checker(loaderOptionsFrom(v, io));
     // In-root paths: a relative PATH is taken from the root's / (there is no other directory inside a root).
     const starts = paths.map((p) => (p.startsWith('/') || !checker.resolver.fs.isHostRoot ? p : `${io.cwd}/${p}`));
     report = checker.check(starts, {
-      onProgress: progress.onProgress,
+      onProgress: (p: CheckProgress) => progress.show(`${p.done} checked, ${p.failing} failing: ${p.path}`),
       onFailure: v.json
         ? undefined
         : (f) => {

@@ -78,17 +78,19 @@ function summary(report: MaterialiseReport): string {
   return `${report.root}: ${report.created} ${verb}created, ${report.replaced} ${verb}replaced, ${report.unchanged} unchanged${conflicts} (${bytes})${stale}\n`;
 }
 
+/** The options of `elfdeps copy` (node:util parseArgs specs). */
+export const COPY_OPTIONS = {
+  ...MANIFEST_OPTIONS,
+  force: { type: 'boolean' },
+  'into-existing': { type: 'boolean' },
+  link: { type: 'boolean' },
+  'keep-setuid': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  ...REPORT_OPTIONS,
+} as const;
+
 export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
-  const options = {
-    ...MANIFEST_OPTIONS,
-    force: { type: 'boolean' },
-    'into-existing': { type: 'boolean' },
-    link: { type: 'boolean' },
-    'keep-setuid': { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-    ...REPORT_OPTIONS,
-  } as const;
-  const parsed = parseCommandLine(argv, options, io, 'elfdeps copy', COPY_HELP);
+  const parsed = parseCommandLine(argv, COPY_OPTIONS, io, 'elfdeps copy', COPY_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals } = parsed;
   if (positionals.length < 2) {

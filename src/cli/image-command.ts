@@ -4,14 +4,14 @@
  * that is an OCI layout and a docker-archive at once (docs/image.md).
  */
 import { resolve as resolvePath } from 'node:path';
-import { parseArgs } from 'node:util';
-import { describeError, ElfdepsError } from '../errors.js';
+import { ElfdepsError } from '../errors.js';
 import { whileWriting } from '../interrupt.js';
 import { buildImage, type ImageOutput, type ImageReport } from '../image/index.js';
 import { parseAssignment } from '../image/config.js';
-import { escapeControls, EXIT, formatBytes, REPORT_OPTIONS, type CliIo } from './io.js';
+import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo } from './io.js';
+import { progressLine } from './progress.js';
 import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems } from './manifest-command.js';
-import { manifestFromArguments } from './manifest-input.js';
+import { looksLikeManifest, manifestFromArguments } from './manifest-input.js';
 
 export const IMAGE_HELP = `Usage: elfdeps image [options] MANIFEST.json -o IMAGE.tar
        elfdeps image [options] FILE... -o IMAGE.tar
@@ -56,8 +56,9 @@ Exit status: 0 done; 1 done, but something the programs need was not found;
 2 bad usage, an unsafe or invalid manifest, a changed source, or a failed write.
 `;
 
+/** A usage error: one line, as every command says it, naming the help. */
 function fail(io: CliIo, message: string): number {
-  io.stderr.write(`elfdeps image: ${message}\nTry 'elfdeps image --help'.\n`);
+  say(io, `${message} (try 'elfdeps image --help')`);
   return EXIT.USAGE;
 }
 
@@ -75,42 +76,36 @@ function summary(report: ImageReport): string {
   return `${report.output}: ${report.references.join(', ')}, ${report.platform}, ${report.layers.length} layer(s) (${layers}), ${entries} entries, ${formatBytes(report.bytes)} (${report.manifestDigest})\n`;
 }
 
+/** Layer compressions `--compress` takes. */
+export const COMPRESSIONS = ['gzip', 'none'] as const;
+
+/** The options of `elfdeps image` (node:util parseArgs specs). */
+export const IMAGE_OPTIONS = {
+  ...MANIFEST_OPTIONS,
+  output: { type: 'string', short: 'o' },
+  'oci-dir': { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  entrypoint: { type: 'string', multiple: true },
+  cmd: { type: 'string', multiple: true },
+  env: { type: 'string', multiple: true },
+  workdir: { type: 'string' },
+  user: { type: 'string' },
+  label: { type: 'string', multiple: true },
+  layers: { type: 'boolean' },
+  compress: { type: 'string' },
+  'keep-setuid': { type: 'boolean' },
+  'image-platform': { type: 'string' },
+  ...REPORT_OPTIONS,
+} as const;
+
 export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...MANIFEST_OPTIONS,
-        output: { type: 'string', short: 'o' },
-        'oci-dir': { type: 'string' },
-        tag: { type: 'string', multiple: true },
-        entrypoint: { type: 'string', multiple: true },
-        cmd: { type: 'string', multiple: true },
-        env: { type: 'string', multiple: true },
-        workdir: { type: 'string' },
-        user: { type: 'string' },
-        label: { type: 'string', multiple: true },
-        layers: { type: 'boolean' },
-        compress: { type: 'string' },
-        'keep-setuid': { type: 'boolean' },
-        'image-platform': { type: 'string' },
-        ...REPORT_OPTIONS,
-      },
-    });
-  } catch (err) {
-    return fail(io, describeError(err));
-  }
+  const parsed = parseCommandLine(argv, IMAGE_OPTIONS, io, 'elfdeps image', IMAGE_HELP);
+  if (typeof parsed === 'number') return parsed;
   const { values: v, positionals } = parsed;
-  if (v.help) {
-    io.stdout.write(IMAGE_HELP);
-    return EXIT.OK;
-  }
   if (positionals.length === 0) return fail(io, 'need a manifest or FILE...');
   if ((v.output === undefined) === (v['oci-dir'] === undefined)) return fail(io, 'give -o IMAGE.tar (or -o - for standard output), or --oci-dir DIR');
-  const compression = v.compress ?? 'gzip';
-  if (compression !== 'gzip' && compression !== 'none') return fail(io, `--compress ${compression}: expected gzip or none`);
+  const compression = COMPRESSIONS.find((c) => c === (v.compress ?? 'gzip'));
+  if (compression === undefined) return fail(io, `--compress ${v.compress}: expected ${COMPRESSIONS.join(' or ')}`);
   const output: ImageOutput =
     v['oci-dir'] !== undefined
       ? { kind: 'oci-dir', path: resolvePath(io.cwd, v['oci-dir']) }
@@ -127,26 +122,39 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const entrypoint = v.entrypoint === undefined ? undefined : v.entrypoint.length === 1 && v.entrypoint[0] === '' ? [] : v.entrypoint;
 
+  // On a terminal, a progress line while the programs are resolved (at once: that work cannot
+  // report) and while the layers are written (after half a second); --explain has stderr.
+  const progress = progressLine(io, 500, v.explain === true);
+  if (!looksLikeManifest(positionals[0] as string)) progress.show(`resolving ${positionals.join(' ')}`, true);
   // --user is the image's user, and the generated user database holds it too.
   const manifest = manifestFromArguments(positionals, { ...v, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] }, io, { ownOptions: ['user'] });
-  if ('usage' in manifest) return fail(io, manifest.usage);
-  // SIGINT, SIGTERM, SIGHUP: the staging directory and temporary file are removed, exit 128+N (src/interrupt.ts).
-  const report = await whileWriting((signal) => buildImage(manifest, {
-    signal,
-    output,
-    tags: v.tag,
-    entrypoint,
-    cmd: v.cmd,
-    env: v.env,
-    workdir: v.workdir,
-    user: v.user,
-    labels,
-    layers: v.layers === true,
-    compression,
-    keepSetuid: v['keep-setuid'] === true,
-    sourceDateEpoch,
-    platform: v['image-platform'],
-  }));
+  if ('usage' in manifest) {
+    progress.clear();
+    return fail(io, manifest.usage);
+  }
+  let report: ImageReport;
+  try {
+    // SIGINT, SIGTERM, SIGHUP: the staging directory and temporary file are removed, exit 128+N (src/interrupt.ts).
+    report = await whileWriting((signal) => buildImage(manifest, {
+      signal,
+      output,
+      tags: v.tag,
+      entrypoint,
+      cmd: v.cmd,
+      env: v.env,
+      workdir: v.workdir,
+      user: v.user,
+      labels,
+      layers: v.layers === true,
+      compression,
+      keepSetuid: v['keep-setuid'] === true,
+      sourceDateEpoch,
+      platform: v['image-platform'],
+      onProgress: (p) => progress.show(`${p.done}/${p.total} entries: ${p.path}`, p.done === p.total),
+    }));
+  } finally {
+    progress.clear();
+  }
   // With -o -, standard output carries the image: the summary goes to standard error.
   const out = output.kind === 'stream' ? io.stderr : io.stdout;
   if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');

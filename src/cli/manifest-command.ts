@@ -94,7 +94,7 @@ export interface ManifestOptionValues extends LoaderOptionValues {
   user?: string[];
 }
 
-const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
+export const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
 
 /** createManifest options from the command line (throws USAGE for bad values). */
 export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateManifestOptions {
@@ -210,9 +210,11 @@ function writeAtomically(path: string, text: string): void {
   }
 }
 
+/** The options of `elfdeps manifest` (node:util parseArgs specs). */
+export const MANIFEST_COMMAND_OPTIONS = { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
 export async function manifestCommand(argv: string[], io: CliIo): Promise<number> {
-  const options = { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
-  const parsed = parseCommandLine(argv, options, io, 'elfdeps manifest', MANIFEST_HELP);
+  const parsed = parseCommandLine(argv, MANIFEST_COMMAND_OPTIONS, io, 'elfdeps manifest', MANIFEST_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: files } = parsed;
   if (files.length === 0) {

@@ -13,7 +13,7 @@ import type { CliIo } from './io.js';
 import { MANIFEST_OPTIONS, manifestOptionsFrom, type ManifestOptionValues } from './manifest-command.js';
 
 /** A manifest is named *.json or starts with "{"; an ELF file or a script does not. */
-function looksLikeManifest(path: string): boolean {
+export function looksLikeManifest(path: string): boolean {
   if (path.endsWith('.json')) return true;
   let fd: number | undefined;
   try {

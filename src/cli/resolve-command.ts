@@ -13,12 +13,18 @@ import { formatTree } from './format.js';
 import { formatLddVerdict, formatVerdictTail, treeMarks } from './format-verdict.js';
 import { Judge, type Verdict } from '../verdict/index.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
+import { isVerb } from './verb-names.js';
 
 export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
-       elfdeps manifest FILE... [-o MANIFEST.json]   (see elfdeps manifest --help)
-       elfdeps copy (MANIFEST.json | - | FILE...) NEWROOT (see elfdeps copy --help)
-       elfdeps run NEWROOT [--] CMD [ARG...]         (see elfdeps run --help)
-       elfdeps check [--root DIR] [PATH...]           (see elfdeps check --help)
+       elfdeps manifest [options] FILE... [-o MANIFEST.json]
+       elfdeps copy [options] (MANIFEST.json | - | FILE...) NEWROOT
+       elfdeps image [options] (MANIFEST.json | FILE...) -o IMAGE.tar
+       elfdeps run [options] NEWROOT [--] CMD [ARG...]
+       elfdeps check [options] [PATH...]
+       elfdeps help [COMMAND]              the usage of COMMAND (as COMMAND --help)
+       elfdeps version                     the version of elfdeps (as --version)
+       elfdeps completion bash|zsh|fish    a shell completion script
+A first word that is a command is the command: './NAME' for a file so named.
 
 Shows what the dynamic loader would load for each FILE, without running it.
 
@@ -44,7 +50,7 @@ The loader's verdict (ldd's flags, same output):
 Loader environment:
 ${LOADER_OPTIONS_HELP}
   -h, --help             this help (also after other options)
-  -V, --version          the version of elfdeps (as the first argument)
+  -V, --version          the version of elfdeps (also after other options)
 
 Exit status: 0 the loader would start every FILE; 1 it would not (a library
 not found, a version missing, a symbol it resolves at start undefined, or
@@ -83,22 +89,24 @@ function describeElf(elf: ElfFile): string[] {
   return lines;
 }
 
+/** The options of `elfdeps [options] FILE...` (node:util parseArgs specs). */
+export const RESOLVE_OPTIONS = {
+  ldd: { type: 'boolean' },
+  tree: { type: 'boolean' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+  verdict: { type: 'boolean' },
+  elf: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  unused: { type: 'boolean', short: 'u' },
+  'data-relocs': { type: 'boolean', short: 'd' },
+  'function-relocs': { type: 'boolean', short: 'r' },
+  ...LOADER_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function resolveCommand(argv: string[], io: CliIo): Promise<number> {
-  const specs = {
-    ldd: { type: 'boolean' },
-    tree: { type: 'boolean' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-    verdict: { type: 'boolean' },
-    elf: { type: 'boolean' },
-    verbose: { type: 'boolean', short: 'v' },
-    unused: { type: 'boolean', short: 'u' },
-    'data-relocs': { type: 'boolean', short: 'd' },
-    'function-relocs': { type: 'boolean', short: 'r' },
-    ...LOADER_OPTIONS,
-    help: { type: 'boolean', short: 'h' },
-  } as const;
-  const parsed = parseCommandLine(argv, specs, io, 'elfdeps', RESOLVE_HELP);
+  const parsed = parseCommandLine(argv, RESOLVE_OPTIONS, io, 'elfdeps', RESOLVE_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: files } = parsed;
   const modes = [v.ldd, v.tree, v.json, v.verdict, v.elf].filter(Boolean).length;
@@ -115,7 +123,7 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return EXIT.USAGE;
   }
   const sub = files[0];
-  if ((sub === 'manifest' || sub === 'copy' || sub === 'run' || sub === 'check') && !existsSync(resolvePath(io.cwd, sub))) {
+  if (isVerb(sub) && !existsSync(resolvePath(io.cwd, sub))) {
     // `elfdeps --root D manifest ...`: the subcommand was meant, but options came first.
     say(io, `'${sub}' must come first: elfdeps ${sub} [options] ...`);
     return EXIT.USAGE;

@@ -15,7 +15,7 @@ import { LAUNCH_EXIT, parseEnvAssignment } from '../launch/plan.js';
 import { run } from '../launch/run.js';
 import { say, type CliIo, type Command } from './io.js';
 
-const USAGE = `Usage: elfdeps run [OPTION]... NEWROOT [--] COMMAND [ARG]...
+export const RUN_HELP = `Usage: elfdeps run [OPTION]... NEWROOT [--] COMMAND [ARG]...
 Run COMMAND with NEWROOT as its root directory and / as its working directory.
 
   --dev        give COMMAND a private /dev: the host's null, zero, full, random,
@@ -35,7 +35,8 @@ Exit status: COMMAND's own (128+N when killed by signal N), or
   125 the launcher failed, 126 COMMAND cannot be executed, 127 not found.
 `;
 
-const OPTIONS = {
+/** The options of `elfdeps run` (node:util parseArgs specs), before NEWROOT. */
+export const RUN_OPTIONS = {
   dev: { type: 'boolean' },
   proc: { type: 'boolean' },
   env: { type: 'string', multiple: true },
@@ -62,7 +63,7 @@ function parseRunArgs(args: string[]): RunArgs {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: args.slice(0, Math.min(end, args.length)), options: OPTIONS, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: args.slice(0, Math.min(end, args.length)), options: RUN_OPTIONS, strict: true, allowPositionals: false });
   } catch (err) {
     throw new ElfdepsError('USAGE', describeError(err));
   }
@@ -91,7 +92,7 @@ export const runCommand: Command = async (args: string[], io: CliIo): Promise<nu
     return LAUNCH_EXIT.FAILED;
   }
   if (parsed.help) {
-    io.stdout.write(USAGE);
+    io.stdout.write(RUN_HELP);
     return 0;
   }
   // The command owns the terminal when the CLI runs on the real process streams;
