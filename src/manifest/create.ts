@@ -16,7 +16,7 @@ import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
 import { envTarget, MAX_SCRIPT_DEPTH, sniffExecutable } from './script.js';
-import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem, type RuleSummary } from './types.js';
+import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem, type NeedsItem, type RuleSummary } from './types.js';
 import { validateManifest } from './validate.js';
 
 export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
@@ -137,6 +137,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       });
   /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
   const resolvedFiles = new Set<string>();
+  /** The loader's edges (DT_NEEDED, PT_INTERP) between kept objects, by real in-root path: the manifest's `needs`. */
+  const needs = new Map<string, Set<string>>();
   let cacheUser: string | null = null;
 
   /**
@@ -145,6 +147,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
    */
   const addLoaded = (p: ProgramResolution, programPath: string, rule: string | undefined, cut: Pruning): void => {
     for (const o of p.objects) if (cut.kept.has(o.index)) resolvedFiles.add(o.realPath);
+    addNeeds(needs, p, cut);
     for (const opened of p.openedPaths) {
       const o = p.objects.find((x) => x.path === opened || x.aliasPaths.includes(opened));
       if (o && !cut.kept.has(o.index)) continue;
@@ -270,8 +273,37 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     warnings: [...new Set(warnings)],
     rules,
     ...(exclusion.empty ? {} : { excluded: excluded.items(collector) }),
+    needs: needsList(needs, collector),
   };
   return validateManifest(manifest, 'created manifest');
+}
+
+/**
+ * The loader's edges of one resolution between objects the root keeps: each
+ * DT_NEEDED that found an object (also one already loaded: the edge is the
+ * requester's all the same), and the program's PT_INTERP, which the kernel
+ * maps before any DT_NEEDED is read. By real in-root path, as entries are.
+ */
+function addNeeds(needs: Map<string, Set<string>>, p: ProgramResolution, cut: Pruning): void {
+  const add = (from: LoadedObject | undefined, to: LoadedObject | undefined): void => {
+    if (!from || !to || from.realPath === to.realPath || !cut.kept.has(from.index) || !cut.kept.has(to.index)) return;
+    let set = needs.get(from.realPath);
+    if (!set) needs.set(from.realPath, (set = new Set()));
+    set.add(to.realPath);
+  };
+  if (p.interpreter !== null) add(p.objects[0], p.objects.find((o) => o.isInterpreter));
+  for (const d of p.dependencies) if (d.object !== null) add(p.objects[d.requester], p.objects[d.object]);
+}
+
+/** `needs` as the manifest holds it: only paths that are entries, sorted by path, each list sorted. */
+function needsList(needs: Map<string, Set<string>>, collector: EntryCollector): NeedsItem[] {
+  const out: NeedsItem[] = [];
+  for (const [path, set] of needs) {
+    if (!collector.entries.has(path)) continue;
+    const to = [...set].filter((x) => collector.entries.has(x)).sort(comparePaths);
+    if (to.length > 0) out.push({ path, needs: to });
+  }
+  return out.sort((a, b) => comparePaths(a.path, b.path));
 }
 
 /** The manifest's `excluded` list, gathered over every resolution (one item per name and path). */

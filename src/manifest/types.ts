@@ -119,6 +119,17 @@ export interface ExcludedItem {
   why?: EntryWhy;
 }
 
+/**
+ * One object's loader edges in the new root: the libraries it names by
+ * DT_NEEDED that the loader maps for it, and, for a program, its PT_INTERP.
+ */
+export interface NeedsItem {
+  /** In-root path (real, as its entry's) of the object. */
+  path: string;
+  /** In-root paths (real) of the objects it needs, sorted. */
+  needs: string[];
+}
+
 /** What one rule added (the manifest's summary; the CLI prints it). */
 export interface RuleSummary {
   rule: string;
@@ -146,4 +157,6 @@ export interface Manifest {
   rules?: RuleSummary[];
   /** Libraries left out with --exclude, sorted by name and path (version 2; present when patterns were given). */
   excluded?: ExcludedItem[];
+  /** The loader's edges between the objects kept (DT_NEEDED, PT_INTERP), sorted by path (version 2, optional; what SBOMs give as the dependency graph). */
+  needs?: NeedsItem[];
 }

@@ -40,9 +40,9 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
 
   if (
     manifest.elfdepsManifest === 1 &&
-    (manifest.rules !== undefined || manifest.excluded !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))
+    (manifest.rules !== undefined || manifest.excluded !== undefined || manifest.needs !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))
   ) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules or excluded libraries (those are version 2)`);
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries or loader edges (those are version 2)`);
   }
   const byPath = new Map<string, ManifestEntry>();
   const byNormalForm = new Map<string, string>();
@@ -100,6 +100,14 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
       if (above?.kind === 'file' || above?.kind === 'generated') {
         throw new ElfdepsError('MANIFEST_INVALID', `${label}: entry ${JSON.stringify(entry.path)} is inside ${ancestor}, which is a file entry`);
       }
+    }
+  }
+  // The loader's edges name file entries (an SBOM links their components).
+  for (const item of manifest.needs ?? []) {
+    for (const path of [item.path, ...item.needs]) {
+      pathComponents(path, `${label}: needs`);
+      const e = byPath.get(path);
+      if (e?.kind !== 'file' && e?.kind !== 'generated') throw new ElfdepsError('MANIFEST_INVALID', `${label}: needs: ${JSON.stringify(path)} is not a file entry`);
     }
   }
   const entries = [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path));
