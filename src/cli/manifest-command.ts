@@ -6,7 +6,7 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
-import type { Manifest } from '../manifest/types.js';
+import type { Manifest, ManifestEntry } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
@@ -139,13 +139,29 @@ function leftOutBecause(manifest: Manifest, path: string): string {
   return '';
 }
 
-/** `--why PATH`: the entry's reason, in words. */
+/** "; package libc6 2.36-9+deb12u10 (amd64, source glibc)", "; no package", or '' without package data. */
+function packageWords(manifest: Manifest, id: string | undefined): string {
+  if (manifest.packages === undefined) return '';
+  if (id === undefined) return '; no package owns it';
+  const p = manifest.packages.find((x) => x.id === id);
+  if (p === undefined) return `; package ${id}`;
+  const source = p.source !== null && p.source !== p.name ? `, source ${p.source}` : '';
+  return `; package ${p.name} ${p.version} (${p.manager}, ${p.architecture}${source})`;
+}
+
+/** `--why PATH`: the entry's reason, in words, and the package owning it when the manifest has package data. */
 export function describeWhy(manifest: Manifest, path: string): string | null {
   const entry = manifest.entries.find((e) => e.path === path);
   if (!entry) return null;
+  const reason = describeReason(manifest, entry);
+  return `${reason}${packageWords(manifest, entry.package)}`;
+}
+
+function describeReason(manifest: Manifest, entry: ManifestEntry): string {
   const w = entry.why;
-  const what = `${path} (${entry.kind})`;
+  const what = `${entry.path} (${entry.kind})`;
   if (!w) return `${what}: no reason recorded (a version 1 manifest)`;
+  const name = (id: string): string => manifest.packages?.find((p) => p.id === id)?.name ?? id;
   switch (w.by) {
     case 'program':
       return entry.path === w.program ? `${what}: a program the manifest is for` : `${what}: on the way to the program ${w.program}`;
@@ -155,6 +171,10 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
       return `${what}: rule ${w.rule}, because ${w.trigger}`;
     case 'add':
       return `${what}: --add ${w.path}`;
+    case 'package-metadata':
+      return w.package === null ? `${what}: package metadata, what scanners read to name the distribution and its packages` : `${what}: package metadata of ${name(w.package)}, for the files kept`;
+    case 'copyright':
+      return `${what}: the copyright (licence) of ${name(w.package)}, some of whose files are kept`;
   }
 }
 
