@@ -7,7 +7,7 @@
  * /dev/null).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from './errors.js';
 import { describeFileType } from './file-type.js';
@@ -59,4 +59,35 @@ export function checkOutputPath(path: string, what: string, options: { streams?:
 /** A temporary name beside `path` (same directory, so the rename is atomic): `FILE.elfdeps-tmp-<pid>-<random>`. */
 export function temporarySibling(path: string): string {
   return `${path}${TEMP_PREFIX.slice(0, -1)}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Writes `text` to `path` whole: under a temporary name first, renamed over
+ * `path` when complete, so a reader never sees half of it; a device or FIFO
+ * (`-o /dev/stdout`) is written to directly. `what` names the output in
+ * messages ("the manifest", "the SBOM").
+ */
+export function writeFileWhole(path: string, text: string, what: string): void {
+  if (isStreamTarget(path)) {
+    try {
+      writeFileSync(path, text, { flag: 'w' });
+    } catch (err) {
+      throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what}: ${errnoWords(err)}`, { path, cause: err });
+    }
+    return;
+  }
+  checkOutputPath(path, what);
+  const tmp = temporarySibling(path);
+  try {
+    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    const why = errnoOf(err) === 'ENOENT' ? `directory ${dirname(path)}: ${errnoWords(err)}` : errnoWords(err);
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what}: ${why}`, { path, cause: err });
+  }
 }

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeError } from '../errors.js';
-import { EXIT, say, type CliIo, type Command } from './io.js';
+import { EXIT, packageVersion, say, type CliIo, type Command } from './io.js';
 
 const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
   manifest: async () => (await import('./manifest-command.js')).manifestCommand,
@@ -43,20 +43,6 @@ function distance(a: string, b: string): number {
     row = next;
   }
   return row[b.length] as number;
-}
-
-/** package.json's version: looked up from this file's directory (src/cli or dist/src/cli). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'elfdeps' && pkg.version) return pkg.version;
-    } catch {
-      // not here: one directory up
-    }
-  }
-  return 'unknown';
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

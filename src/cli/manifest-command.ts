@@ -2,15 +2,15 @@
  * `elfdeps manifest FILE... [-o MANIFEST.json]`: the JSON manifest of what a
  * new root needs so that FILE... run in it (docs/manifest.md).
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import { resolve as resolvePath } from 'node:path';
+import { ElfdepsError } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
 import type { Manifest, ManifestEntry } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
-import { checkOutputPath, isStreamTarget, temporarySibling } from '../output-file.js';
+import { checkOutputPath, writeFileWhole } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
+import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomRequest, writeSbom } from './sbom-options.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
 /** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
@@ -55,7 +55,7 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
-${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
+${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}${SBOM_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
@@ -185,39 +185,8 @@ export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
-/**
- * Writes `text` to `path` under a temporary name first, so a reader never
- * sees half a manifest. Only a regular file (or nothing) at `path` is
- * replaced: renaming over a device, FIFO or symlink would destroy it (as
- * root, `-o /dev/null` would replace the host's /dev/null).
- */
-function writeAtomically(path: string, text: string): void {
-  if (isStreamTarget(path)) {
-    try {
-      writeFileSync(path, text, { flag: 'w' });
-    } catch (err) {
-      throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${errnoWords(err)}`, { path, cause: err });
-    }
-    return;
-  }
-  checkOutputPath(path, 'the manifest');
-  const tmp = temporarySibling(path);
-  try {
-    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-    const why = errnoOf(err) === 'ENOENT' ? `directory ${dirname(path)}: ${errnoWords(err)}` : errnoWords(err);
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${why}`, { path, cause: err });
-  }
-}
-
 export async function manifestCommand(argv: string[], io: CliIo): Promise<number> {
-  const options = { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+  const options = { ...MANIFEST_OPTIONS, ...SBOM_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
   const parsed = parseCommandLine(argv, options, io, 'elfdeps manifest', MANIFEST_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: files } = parsed;
@@ -227,6 +196,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
   }
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
   if (output !== null) checkOutputPath(output, 'the manifest', { streams: true }); // before the work, not after it
+  const sbom = v.why === undefined ? sbomRequest(v, io) : null;
   const manifest = createManifest(files, manifestOptionsFrom(v, io));
   if (v.why !== undefined) {
     const path = v.why;
@@ -240,6 +210,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
   }
   const text = serializeManifest(manifest);
   if (output === null) io.stdout.write(text);
-  else writeAtomically(output, text);
+  else writeFileWhole(output, text, 'the manifest');
+  if (sbom !== null) writeSbom(manifest, sbom);
   return reportManifestProblems(manifest, io);
 }
