@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'COPY_FAILED'
   | 'LAUNCH_FAILED'
   | 'PLATFORM' // an image's programs have no OCI platform name, or several
+  | 'PACKAGE_DB' // the root's package database cannot be read safely (too large, not a regular file)
   | 'INTERNAL';
 
 export class ElfdepsError extends Error {

@@ -12,6 +12,7 @@ import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/typ
 import { RuleEngine } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
+import { addPackageData } from '../packages/index.js';
 import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
@@ -30,6 +31,14 @@ export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
    * `excluded` instead. The target provides them.
    */
   exclude?: string[];
+  /**
+   * Package data (docs/packages.md): each entry's package from the root's
+   * database, the packages and distribution, and package metadata for the
+   * files kept; default true. False leaves all of it out.
+   */
+  packageMetadata?: boolean;
+  /** With package data: keep each package's /usr/share/doc/NAME/copyright; default true. */
+  copyright?: boolean;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -248,6 +257,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   }
   // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
   if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
+  // Last: the owners of everything else, their licence files and their metadata.
+  const packageData = options.packageMetadata === false ? null : addPackageData(collector, fs, { copyright: options.copyright }, warnings);
   warnings.push(...collector.warnings);
 
   const rules: RuleSummary[] = [];
@@ -273,6 +284,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     warnings: [...new Set(warnings)],
     rules,
     ...(exclusion.empty ? {} : { excluded: excluded.items(collector) }),
+    ...(packageData === null ? {} : { packages: packageData.packages, distro: packageData.distro }),
     needs: needsList(needs, collector),
   };
   return validateManifest(manifest, 'created manifest');
