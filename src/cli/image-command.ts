@@ -15,7 +15,8 @@ import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomFor, sbomRequest, sourceDateEpoch 
 import { defaultReference, formatReference, parseReference } from '../image/reference.js';
 import { validateManifest } from '../manifest/validate.js';
 import { writeFileWhole } from '../output-file.js';
-import { SBOM_FORMAT_NAMES, sbomSuffix } from '../sbom/index.js';
+import { SBOM_FORMAT_NAMES } from '../sbom/index.js';
+import { imageSbomName } from '../image/sbom-file.js';
 
 export const IMAGE_HELP = `Usage: elfdeps image [options] MANIFEST.json -o IMAGE.tar
        elfdeps image [options] FILE... -o IMAGE.tar
@@ -51,8 +52,8 @@ are dropped; nothing appears under the output's name until it is complete.
                          (default: from the programs' ELF headers)
   --json                 print the report as JSON (not with -o -)
   -q, --quiet            no summary line
-${SBOM_OPTIONS_HELP}                         The image holds the same SBOM, at /var/lib/db/sbom/elfdeps.cdx.json
-                         (or .spdx.json), named by its annotation dev.elfdeps.sbom.path
+${SBOM_OPTIONS_HELP}                         the image holds the same SBOM, at /var/lib/db/sbom/elfdeps-cyclonedx.json
+                         or elfdeps-spdx.json, named by its annotation dev.elfdeps.sbom.path
 With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
 --exclude-host-gpu, the rule options and the loader options:
 --root, --library-path, --preload, --no-cache, --platform, ...).
@@ -147,7 +148,7 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
     keepSetuid: v['keep-setuid'] === true,
     sourceDateEpoch: epoch,
     platform: v['image-platform'],
-    ...(sbom !== null && sbomText !== null ? { sbom: { name: `elfdeps${sbomSuffix(sbom.format)}`, text: sbomText, format: SBOM_FORMAT_NAMES[sbom.format] } } : {}),
+    ...(sbom !== null && sbomText !== null ? { sbom: { name: imageSbomName(sbom.format), text: sbomText, format: SBOM_FORMAT_NAMES[sbom.format] } } : {}),
   });
   if (sbom !== null && sbomText !== null) writeFileWhole(sbom.path, sbomText, 'the SBOM');
   // With -o -, standard output carries the image: the summary goes to standard error.

@@ -12,6 +12,17 @@ import type { GeneratedEntry, Manifest } from '../manifest/types.js';
 /** The directory the SBOM goes into. */
 export const SBOM_DIR = '/var/lib/db/sbom';
 
+/**
+ * The SBOM's file name in the image: `elfdeps-cyclonedx.json`,
+ * `elfdeps-spdx.json`. Not `*.cdx.json` or `*.spdx.json`: scanners read files
+ * so named inside images as further SBOMs (trivy's sbom analyzer), and would
+ * list every package a second time beside the dpkg or apk metadata they
+ * already read. The annotations say where it is and what it is.
+ */
+export function imageSbomName(format: string): string {
+  return `elfdeps-${format}.json`;
+}
+
 /** Annotation keys of the image manifest: where the SBOM is, and in which format. */
 export const SBOM_ANNOTATIONS = { path: 'dev.elfdeps.sbom.path', format: 'dev.elfdeps.sbom.format' } as const;
 

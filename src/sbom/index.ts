@@ -30,11 +30,6 @@ export function sbomFormatFor(file: string, given: string | undefined): SbomForm
   return found[1];
 }
 
-/** The usual file name ending of a format. */
-export function sbomSuffix(format: SbomFormat): string {
-  return (SUFFIXES.find(([, f]) => f === format) as [string, SbomFormat])[0];
-}
-
 export interface SbomOptions extends Omit<ModelOptions, 'sha1'> {
   format: SbomFormat;
 }
