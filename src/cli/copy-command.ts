@@ -30,7 +30,7 @@ only once complete.
   --json                 print the report as JSON
   -q, --quiet            no summary line
 ${SBOM_OPTIONS_HELP}With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
---exclude-host-gpu, the rule options
+--exclude-host-gpu, --no-package-metadata, --no-copyright, the rule options
 --loader-only, --with, --without, --rules, --dlopen, --locale, --tz, --user,
 and the loader options: --root, --library-path, --preload, --no-cache, ...).
   -h, --help             this help

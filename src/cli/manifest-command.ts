@@ -45,6 +45,12 @@ export const EXCLUDE_OPTIONS_HELP = `  --exclude PATTERN      leave out the libr
   --exclude-host-gpu     --exclude the host's GPU driver libraries (docs/exclude.md):
 ${wrapped(HOST_GPU_EXCLUDES, 25, 80)}`;
 
+/** Package data (docs/packages.md), shared by manifest, copy and image. */
+export const PACKAGE_OPTIONS_HELP = `  --no-package-metadata  no package data: no owners, no dpkg status.d/ or apk database
+                         for the files kept, no os-release (docs/packages.md)
+  --no-copyright         do not keep the packages' /usr/share/doc/NAME/copyright
+`;
+
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
 Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
@@ -55,7 +61,8 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
-${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}${SBOM_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
+${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}${PACKAGE_OPTIONS_HELP}${SBOM_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH (and its package), and
+                         nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
@@ -76,6 +83,8 @@ export const MANIFEST_OPTIONS = {
   locale: { type: 'string', multiple: true },
   tz: { type: 'string', multiple: true },
   user: { type: 'string', multiple: true },
+  'no-package-metadata': { type: 'boolean' },
+  'no-copyright': { type: 'boolean' },
   ...LOADER_OPTIONS,
 } as const;
 
@@ -91,6 +100,8 @@ export interface ManifestOptionValues extends LoaderOptionValues {
   locale?: string[];
   tz?: string[];
   user?: string[];
+  'no-package-metadata'?: boolean;
+  'no-copyright'?: boolean;
 }
 
 const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
@@ -111,6 +122,8 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
     ...(v.locale ? { locales: v.locale } : {}),
     ...(v.tz ? { zones: v.tz } : {}),
     users: v.user ?? [],
+    packageMetadata: v['no-package-metadata'] !== true,
+    copyright: v['no-copyright'] !== true,
   };
 }
 

@@ -143,7 +143,7 @@ export class ApkDatabase implements PackageDatabase {
     for (const pkg of this.packages.values()) {
       for (const dir of pkg.dirs) {
         for (const f of dir.files) {
-          if (names.has(f.path.slice(f.path.lastIndexOf('/') + 1))) out.push({ id: pkg.info.id, path: f.path, listed: f.path, directory: false });
+          if (names.has(f.path.slice(f.path.lastIndexOf('/') + 1))) out.push({ id: pkg.info.id, path: f.path, listed: f.path, directory: () => false });
         }
       }
     }

@@ -183,17 +183,16 @@ export class DpkgDatabase implements PackageDatabase {
       // An md5sums line is "DIGEST  path/without/leading/slash"; a .list line is the path.
       const toPath = (line: string): string | null => {
         const path = fromMd5sums ? `/${line.slice(line.indexOf('  ') + 2)}` : line;
-        if (listedPathProblem(path) !== null) {
-          bad++;
-          return null;
-        }
-        return path;
+        if (listedPathProblem(path) === null) return path;
+        bad++;
+        return null;
       };
       scanLines(text, names, toPath, (listed) => {
         const diverted = this.diversions.get(listed);
+        // A diversion moves the file of every package but the one that diverted it.
         const path = diverted && diverted[1] !== pkg.info.name ? diverted[0] : listed;
-        // dpkg lists a directory before its contents: a path with something listed below it is one.
-        const directory = !fromMd5sums && text.includes(`\n${listed}/`);
+        // dpkg lists a directory with its contents: a path with something listed below it is one.
+        const directory = fromMd5sums ? () => false : () => text.includes(`\n${listed}/`);
         out.push({ id: pkg.info.id, path, listed, directory });
       });
       if (bad > 0) this.warnings.push(`${this.label(pkg.listFile)}: ${bad} listed path(s) not absolute and canonical (with "..", "." or empty components); ignored`);

@@ -67,7 +67,9 @@ export function addPackageData(collector: EntryCollector, fs: RootFs, options: P
   const owners = new OwnerIndex(fs, db);
   const contributors = new Map<string, ListedPath[]>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const fresh = owners.assign(collector.entries.values(), contributors);
+    // What the next rounds look for: each package's copyright file and the doc directory (or link) on the way.
+    const prefetch = round === 0 && options.copyright !== false ? ['copyright', ...[...db.packages.values()].map((p) => p.info.name)] : [];
+    const fresh = owners.assign(collector.entries.values(), contributors, prefetch);
     if (fresh.length === 0 || options.copyright === false || db.manager !== 'dpkg') break;
     // Scanners take a Debian package's licence from its copyright file; apk keeps licences in its database.
     for (const id of fresh) {
@@ -117,34 +119,70 @@ function addDirectories(collector: EntryCollector, fs: RootFs, dir: string): boo
  * Which package owns an entry: a listed path owns the canonical path its
  * directory resolves to in the root, plus its last component, so that
  * dpkg's "/lib/x86_64-linux-gnu/libc.so.6" owns the merged-/usr root's
- * "/usr/lib/x86_64-linux-gnu/libc.so.6" (directories are canonicalised
- * once each, and only for paths whose last component some entry has).
+ * "/usr/lib/x86_64-linux-gnu/libc.so.6".
+ *
+ * Cheap by construction: the lists are scanned once, for the last
+ * components of the entries and of the files later rounds add (copyright
+ * files and the doc directories on the way to them); and a listed path is
+ * canonicalised only when its directory's last component and its own match
+ * some entry's, since a directory keeps its last component when it is
+ * canonicalised unless it is itself a symlink to another name. Those
+ * (rare: a package listing files below a renamed directory link) are
+ * looked for among the listed paths of entries still without an owner.
  */
 class OwnerIndex {
   private readonly dirs = new Map<string, string | null>();
   private readonly looked = new Set<string>();
+  /** Listed paths by last component, for every name the lists were scanned for. */
+  private readonly scanned = new Map<string, ListedPath[]>();
 
   constructor(
     private readonly fs: RootFs,
     private readonly db: PackageDatabase,
   ) {}
 
+  /** The canonical in-root path of directory `dir` (absolute, no "." or ".." components), or null. */
   private canonicalDir(dir: string): string | null {
+    if (dir === '' || dir === '/') return '/';
     let real = this.dirs.get(dir);
-    if (real === undefined) {
-      const walk = this.fs.walk(dir);
-      real = walk.ok && walk.kind === 'dir' ? walk.realPath : null;
-      this.dirs.set(dir, real);
+    if (real !== undefined) return real;
+    // Its parent's canonical path plus its name, unless that is not a plain directory: then a full walk.
+    const cut = dir.lastIndexOf('/');
+    const parent = this.canonicalDir(dir.slice(0, cut));
+    real = null;
+    if (parent !== null) {
+      const guess = `${parent === '/' ? '' : parent}/${dir.slice(cut + 1)}`;
+      const id = this.fs.identity(guess);
+      if (id !== null && (id.mode & 0o170000) === 0o040000) real = guess;
+      else if (id === null) {
+        const walk = this.fs.walk(dir);
+        real = walk.ok && walk.kind === 'dir' ? walk.realPath : null;
+      }
     }
+    this.dirs.set(dir, real);
     return real;
+  }
+
+  /** The listed paths named `names`, scanning the lists only for names not scanned for yet (with `prefetch`). */
+  private listedNamed(names: Iterable<string>, prefetch: Iterable<string>): ListedPath[] {
+    const missing = new Set<string>();
+    for (const n of names) if (!this.scanned.has(n)) missing.add(n);
+    if (missing.size > 0) {
+      for (const n of prefetch) if (!this.scanned.has(n)) missing.add(n);
+      for (const n of missing) this.scanned.set(n, []);
+      for (const l of this.db.listedNamed(missing)) this.scanned.get(lastComponent(l.path))?.push(l);
+    }
+    const out: ListedPath[] = [];
+    for (const n of names) out.push(...(this.scanned.get(n) ?? []));
+    return out;
   }
 
   /**
    * Gives the entries not looked at yet their package (entry.package) and
    * records, per package, the listed paths kept. Returns the packages that
-   * contribute for the first time.
+   * contribute for the first time. `prefetch`: names later rounds will ask for.
    */
-  assign(entries: Iterable<ManifestEntry>, contributors: Map<string, ListedPath[]>): string[] {
+  assign(entries: Iterable<ManifestEntry>, contributors: Map<string, ListedPath[]>, prefetch: Iterable<string> = []): string[] {
     const pending = new Map<string, ManifestEntry>();
     for (const e of entries) {
       if ((e.kind !== 'file' && e.kind !== 'symlink') || this.looked.has(e.path)) continue;
@@ -152,17 +190,28 @@ class OwnerIndex {
       pending.set(e.path, e);
     }
     if (pending.size === 0) return [];
-    const names = new Set([...pending.keys()].map(lastComponent));
+    const tail = (path: string): string => path.slice(path.lastIndexOf('/', path.lastIndexOf('/') - 1) + 1);
+    const tails = new Set([...pending.keys()].map(tail));
     const candidates = new Map<string, ListedPath[]>();
-    for (const l of this.db.listedNamed(names)) {
-      if (l.directory) continue;
+    const consider = (l: ListedPath): void => {
       const dir = this.canonicalDir(posix.dirname(l.path));
-      if (dir === null) continue;
+      if (dir === null) return;
       const path = dir === '/' ? `/${lastComponent(l.path)}` : `${dir}/${lastComponent(l.path)}`;
-      if (!pending.has(path)) continue;
+      const entry = pending.get(path);
+      // A package listing a directory /lib does not own the merged-/usr symlink /lib.
+      if (entry === undefined || (entry.kind === 'symlink' && l.directory())) return;
       const list = candidates.get(path);
       if (list) list.push(l);
       else candidates.set(path, [l]);
+    };
+    const others: ListedPath[] = [];
+    for (const l of this.listedNamed(new Set([...pending.keys()].map(lastComponent)), prefetch)) {
+      if (tails.has(tail(l.path))) consider(l);
+      else others.push(l);
+    }
+    if (others.length > 0) {
+      const unowned = new Set([...pending.keys()].filter((p) => !candidates.has(p)).map(lastComponent));
+      for (const l of others) if (unowned.has(lastComponent(l.path))) consider(l);
     }
     const fresh: string[] = [];
     const give = (entry: ManifestEntry, l: ListedPath): void => {
@@ -179,8 +228,8 @@ class OwnerIndex {
     const shared: [ManifestEntry, ListedPath[]][] = [];
     for (const [path, list] of [...candidates].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const entry = pending.get(path) as ManifestEntry;
-      const ids = [...new Set(list.map((l) => l.id))];
-      if (ids.length === 1) give(entry, list[0] as ListedPath);
+      const ids = new Set(list.map((l) => l.id));
+      if (ids.size === 1) give(entry, list[0] as ListedPath);
       else shared.push([entry, list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))]);
     }
     for (const [entry, list] of shared) give(entry, list.find((l) => contributors.has(l.id)) ?? (list[0] as ListedPath));

@@ -25,8 +25,8 @@ export interface ListedPath {
   path: string;
   /** As the package lists it (what its md5sums names). */
   listed: string;
-  /** True when the list shows it as a directory (dpkg lists a directory before its contents). */
-  directory: boolean;
+  /** Whether the list shows it as a directory (dpkg lists a directory with its contents); asked only of paths that match a symlink entry, since a search costs a pass over the list. */
+  directory: () => boolean;
 }
 
 /** A metadata file to generate: `content` at `dir`/`name`, for `package` (an id; null: for them all). */
