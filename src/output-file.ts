@@ -1,5 +1,5 @@
 /**
- * Output files that elfdeps writes whole (`manifest -o FILE`, `image -o
+ * Output files that elfdeps writes whole (`manifest -o FILE`, `--sbom FILE`, `image -o
  * FILE`): they are written under a temporary name beside FILE and renamed
  * over it, so a reader never sees half of one. Only a regular file (or
  * nothing) at FILE may be replaced: renaming over a device, FIFO or symlink
