@@ -82,6 +82,8 @@ unpack_merged() {
 record_dpkg_database() {
   local db="$stage/var/lib/dpkg" deb name ma arch info
   mkdir -p "$db/info" "$db/updates"
+  # info/format 1: info files of Multi-Arch: same packages are named PACKAGE:ARCH (dpkg's infodb format).
+  echo 1 >"$db/info/format"
   : >"$db/status"
   for deb in "$work"/debs/*.deb; do
     name=$(dpkg-deb -f "$deb" Package)

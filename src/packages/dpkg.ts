@@ -157,17 +157,29 @@ export class DpkgDatabase implements PackageDatabase {
     }
   }
 
-  /** The text of a package's list, read once; null when unreadable (warned). */
+  /**
+   * The text of a package's list, read once; null when unreadable (warned).
+   * A status.d package has no list: its paths are those its md5sums names
+   * and its conffiles (which have no md5sums line; the paragraph's
+   * Conffiles field names them), as list lines.
+   */
   private listText(pkg: DpkgPackage): string | null {
     const id = pkg.info.id;
     if (this.lists.has(id)) return this.lists.get(id) as string | null;
     let text: string | null = null;
-    if (pkg.md5sumsFile === null && pkg.listFile.includes('/status.d/')) text = ''; // a status.d package without md5sums lists no files
-    else {
-      const got = readDbFile(this.fs, pkg.listFile, MAX_DPKG_FILE_BYTES);
-      if ('text' in got) text = got.text;
-      else if ('refused' in got) this.warnings.push(`${this.label(pkg.listFile)}: ${got.refused}; the files of ${pkg.fileName} are not known`);
-      else text = ''; // a package without a list (a metapackage) has no files
+    const fromStatusDir = !pkg.listFile.endsWith('.list');
+    const file = fromStatusDir ? pkg.md5sumsFile : pkg.listFile;
+    const got = file === null ? ({ absent: true } as const) : readDbFile(this.fs, file, MAX_DPKG_FILE_BYTES);
+    if ('text' in got) text = got.text;
+    else if ('refused' in got) this.warnings.push(`${this.label(file as string)}: ${got.refused}; the files of ${pkg.fileName} are not known`);
+    else text = ''; // a package without a list (a metapackage) has no files
+    if (fromStatusDir && text !== null) {
+      const paths = text.split('\n').filter((l) => l.indexOf('  ') > 0).map((l) => `/${l.slice(l.indexOf('  ') + 2)}`);
+      for (const c of (field(pkg.paragraph, 'Conffiles') ?? '').split('\n')) {
+        const path = c.trim().split(/\s+/)[0];
+        if (path !== undefined && path.startsWith('/')) paths.push(path);
+      }
+      text = paths.join('\n');
     }
     this.lists.set(id, text);
     return text;
@@ -178,11 +190,8 @@ export class DpkgDatabase implements PackageDatabase {
     for (const pkg of this.packages.values()) {
       const text = this.listText(pkg);
       if (text === null || text === '') continue;
-      const fromMd5sums = pkg.listFile.endsWith('.md5sums');
       let bad = 0;
-      // An md5sums line is "DIGEST  path/without/leading/slash"; a .list line is the path.
-      const toPath = (line: string): string | null => {
-        const path = fromMd5sums ? `/${line.slice(line.indexOf('  ') + 2)}` : line;
+      const toPath = (path: string): string | null => {
         if (listedPathProblem(path) === null) return path;
         bad++;
         return null;
@@ -192,7 +201,7 @@ export class DpkgDatabase implements PackageDatabase {
         // A diversion moves the file of every package but the one that diverted it.
         const path = diverted && diverted[1] !== pkg.info.name ? diverted[0] : listed;
         // dpkg lists a directory with its contents: a path with something listed below it is one.
-        const directory = fromMd5sums ? () => false : () => text.includes(`\n${listed}/`);
+        const directory = () => text.includes(`\n${listed}/`);
         out.push({ id: pkg.info.id, path, listed, directory });
       });
       if (bad > 0) this.warnings.push(`${this.label(pkg.listFile)}: ${bad} listed path(s) not absolute and canonical (with "..", "." or empty components); ignored`);
