@@ -31,6 +31,7 @@ await section('materialise', 'materialise.mjs', 'benchMaterialise');
 await section('image', 'image.mjs', 'benchImage');
 await section('rules', 'rules.mjs', 'benchRules');
 await section('check', 'check.mjs', 'benchCheck');
+await section('packages', 'packages.mjs', 'benchPackages');
 
 const targets = [];
 const r = results.resolve ?? {};
@@ -51,6 +52,10 @@ if (s.overheadMs != null) targets.push(['elfdeps /bin/ls within 30 ms of node -e
 for (const [which, label] of [['bashLs', 'bash+ls'], ['fiftyPrograms', '50-program']]) {
   const ratio = img[which]?.ratios?.imageVsCopyTarGzip;
   if (ratio != null) targets.push([`image of the ${label} root at most as slow as elfdeps copy + tar | gzip`, `${ratio}x`, ratio <= 1]);
+}
+for (const [which, label] of [['python', 'Python'], ['fiftyPrograms', '50-program']]) {
+  const p = results.packages?.[which];
+  if (p?.ratio != null) targets.push([`package data for the ${label} root (${p.withMs} vs ${p.withoutMs} ms, ${p.packages} packages)`, `${p.ratio}x`, p.ratio <= 1.2]);
 }
 const c = results.check ?? {};
 if (c.checkDirVsLddLoop != null) targets.push([`elfdeps check /usr (${c.checkDirMs} ms) faster than an ldd loop over its ${c.dynamicFiles} dynamically linked files (${c.lddLoopMs} ms)`, `${c.checkDirVsLddLoop}x`, c.checkDirVsLddLoop > 1]);

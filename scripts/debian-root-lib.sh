@@ -70,3 +70,31 @@ unpack_merged() {
     ln -s "usr/$d" "$stage/$d"
   done
 }
+
+# The dpkg database the packages would have had if installed (issue 18's
+# tests read it as a real root's): var/lib/dpkg/status with each control
+# paragraph marked "install ok installed", and info/NAME.list (every path in
+# the package, as dpkg records it: "/." first, no trailing slash, paths as
+# the package ships them, so /lib/... before the /usr merge) and
+# info/NAME.md5sums (the package's own). NAME is PACKAGE:ARCH for Multi-Arch:
+# same packages, as dpkg names them. Written from the .deb files, without
+# running dpkg (maintainer scripts would not run for a foreign architecture).
+record_dpkg_database() {
+  local db="$stage/var/lib/dpkg" deb name ma arch info
+  mkdir -p "$db/info" "$db/updates"
+  # info/format 1: info files of Multi-Arch: same packages are named PACKAGE:ARCH (dpkg's infodb format).
+  echo 1 >"$db/info/format"
+  : >"$db/status"
+  for deb in "$work"/debs/*.deb; do
+    name=$(dpkg-deb -f "$deb" Package)
+    arch=$(dpkg-deb -f "$deb" Architecture)
+    ma=$(dpkg-deb -f "$deb" Multi-Arch)
+    info=$name
+    [ "$ma" = same ] && info="$name:$arch"
+    dpkg-deb -f "$deb" | awk 'NR == 1 { print; print "Status: install ok installed"; next } { print }' >>"$db/status"
+    echo >>"$db/status"
+    dpkg-deb --fsys-tarfile "$deb" | tar -t --quoting-style=literal |
+      sed -e 's#^\./$#/.#' -e 's#^\./#/#' -e 's#/$##' >"$db/info/$info.list"
+    dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./md5sums >"$db/info/$info.md5sums" 2>/dev/null || rm -f "$db/info/$info.md5sums"
+  done
+}

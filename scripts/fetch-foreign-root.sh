@@ -51,7 +51,7 @@ packages=(
   libgcrypt20 libgpg-error0 libpam0g libaudit1 libsqlite3-0
 )
 marker="$dest/.elfdeps-foreign-root"
-want_marker="arch=$arch packages=${packages[*]}"
+want_marker="arch=$arch packages=${packages[*]} dpkg-db=1"
 
 if [ -f "$marker" ] && [ "$(head -n1 "$marker")" = "$want_marker" ]; then
   echo "fetch-foreign-root: $dest already holds the $arch root"
@@ -83,6 +83,7 @@ apt_opts=(
 fetch_debs "$arch" "cannot reach the Debian package registry: apt-get update and download for $arch failed (see above)"
 
 unpack_merged
+record_dpkg_database
 # The target's ldconfig (static in Debian's libc-bin) under qemu, inside the
 # root: the cache the real system would have, no host file involved.
 mkdir -p "$stage/etc" "$stage/var/cache/ldconfig"

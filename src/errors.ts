@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'LAUNCH_FAILED'
   | 'PLATFORM' // an image's programs have no OCI platform name, or several
   | 'INTERRUPTED' // SIGINT, SIGTERM or SIGHUP arrived while writing; what was staged is removed (src/interrupt.ts)
+  | 'PACKAGE_DB' // the root's package database cannot be read safely (too large, not a regular file)
   | 'INTERNAL';
 
 export class ElfdepsError extends Error {

@@ -63,6 +63,8 @@ export type {
   ManifestProgram,
   MissingItem,
   ExcludedItem,
+  ManifestPackage,
+  ManifestDistro,
 } from './manifest/index.js';
 export { builtinRules, loadRules, readRulesFile, rulesSchema } from './rules/load.js';
 export type { Rule, RuleItem, RuleOptions, RuleSet, RuleTrigger, DlopenLevel } from './rules/types.js';

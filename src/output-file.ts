@@ -1,5 +1,5 @@
 /**
- * Output files that elfdeps writes whole (`manifest -o FILE`, `image -o
+ * Output files that elfdeps writes whole (`manifest -o FILE`, `--sbom FILE`, `image -o
  * FILE`): they are written under a temporary name beside FILE and renamed
  * over it, so a reader never sees half of one. Only a regular file (or
  * nothing) at FILE may be replaced: renaming over a device, FIFO or symlink
@@ -7,7 +7,7 @@
  * /dev/null).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readlinkSync, rmSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from './errors.js';
 import { describeFileType } from './file-type.js';
@@ -105,4 +105,36 @@ export function removeStaleOutputTemps(dir: string): number {
     }
   }
   return removed;
+}
+
+/**
+ * Writes `text` to `path` whole: under a temporary name first, renamed over
+ * `path` when complete, so a reader never sees half of it; a device or FIFO
+ * (`-o /dev/stdout`) is written to directly. `what` names the output in
+ * messages ("the manifest", "the SBOM").
+ */
+export function writeFileWhole(path: string, text: string, what: string): void {
+  if (isStreamTarget(path)) {
+    try {
+      writeFileSync(path, text, { flag: 'w' });
+    } catch (err) {
+      throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what}: ${errnoWords(err)}`, { path, cause: err });
+    }
+    return;
+  }
+  checkOutputPath(path, what);
+  removeStaleOutputTemps(dirname(path)); // a killed earlier run's temporary
+  const tmp = temporarySibling(path);
+  try {
+    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created
+    }
+    const why = errnoOf(err) === 'ENOENT' ? `directory ${dirname(path)}: ${errnoWords(err)}` : errnoWords(err);
+    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write ${what}: ${why}`, { path, cause: err });
+  }
 }

@@ -9,6 +9,7 @@ import type { MaterialiseProgress, MaterialiseReport } from '../materialise/type
 import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo } from './io.js';
 import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems, rulesSummary } from './manifest-command.js';
 import { manifestFromArguments } from './manifest-input.js';
+import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomRequest, writeSbom } from './sbom-options.js';
 
 export const COPY_HELP = `Usage: elfdeps copy [options] (MANIFEST.json | -) NEWROOT
        elfdeps copy [options] FILE... NEWROOT
@@ -34,8 +35,8 @@ only once complete.
   --dry-run              print the whole plan, every conflict marked; write nothing
   --json                 print the report as JSON
   -q, --quiet            no summary line
-With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
---exclude-host-gpu, the rule options
+${SBOM_OPTIONS_HELP}With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
+--exclude-host-gpu, --no-package-metadata, --no-copyright, the rule options
 --loader-only, --with, --without, --rules, --dlopen, --locale, --tz, --user,
 and the loader options: --root, --library-path, --preload, --no-cache, ...).
   -h, --help             this help
@@ -86,6 +87,7 @@ export const COPY_OPTIONS = {
   link: { type: 'boolean' },
   'keep-setuid': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  ...SBOM_OPTIONS,
   ...REPORT_OPTIONS,
 } as const;
 
@@ -98,6 +100,7 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
     return EXIT.USAGE;
   }
   const newRoot = resolvePath(io.cwd, positionals[positionals.length - 1] as string);
+  const sbom = sbomRequest(v, io);
   // `copy - NEWROOT`: the manifest from standard input, as `manifest -o -` writes it.
   const manifest = manifestFromArguments(positionals.slice(0, -1), v, io, { stdin: true });
   if ('usage' in manifest) {
@@ -122,6 +125,8 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
   } finally {
     progress.finish();
   }
+  // The SBOM of the root written (not of a dry run: that writes nothing).
+  if (sbom !== null && !report.dryRun && report.conflicts === 0) writeSbom(manifest, sbom);
   if (v.json) {
     io.stdout.write(JSON.stringify({ ...report, actions: report.actions.map(({ entry: _entry, ...rest }) => rest) }, null, 2) + '\n');
   } else {

@@ -12,6 +12,12 @@ import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, sa
 import { progressLine } from './progress.js';
 import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems } from './manifest-command.js';
 import { looksLikeManifest, manifestFromArguments } from './manifest-input.js';
+import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomFor, sbomRequest, sourceDateEpoch } from './sbom-options.js';
+import { defaultReference, formatReference, parseReference } from '../image/reference.js';
+import { validateManifest } from '../manifest/validate.js';
+import { writeFileWhole } from '../output-file.js';
+import { SBOM_FORMAT_NAMES } from '../sbom/index.js';
+import { imageSbomName } from '../image/sbom-file.js';
 
 export const IMAGE_HELP = `Usage: elfdeps image [options] MANIFEST.json -o IMAGE.tar
        elfdeps image [options] FILE... -o IMAGE.tar
@@ -47,8 +53,11 @@ are dropped; nothing appears under the output's name until it is complete.
                          (default: from the programs' ELF headers)
   --json                 print the report as JSON (not with -o -)
   -q, --quiet            no summary line
+${SBOM_OPTIONS_HELP}                         the image holds the same SBOM, at /var/lib/db/sbom/elfdeps-cyclonedx.json
+                         or elfdeps-spdx.json, named by its annotation dev.elfdeps.sbom.path
 With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
---exclude-host-gpu, the rule options and the loader options:
+--exclude-host-gpu, --no-package-metadata, --no-copyright, the rule options
+and the loader options:
 --root, --library-path, --preload, --no-cache, --platform, ...).
   -h, --help             this help
 
@@ -60,14 +69,6 @@ Exit status: 0 done; 1 done, but something the programs need was not found;
 function fail(io: CliIo, message: string): number {
   say(io, `${message} (try 'elfdeps image --help')`);
   return EXIT.USAGE;
-}
-
-/** SOURCE_DATE_EPOCH from the environment (reproducible-builds.org): decimal seconds. */
-function epochFrom(env: NodeJS.ProcessEnv): number {
-  const text = env.SOURCE_DATE_EPOCH;
-  if (text === undefined || text === '') return 0;
-  if (!/^\d{1,10}$/.test(text)) throw new ElfdepsError('USAGE', `SOURCE_DATE_EPOCH=${JSON.stringify(text)}: must be a whole number of seconds`);
-  return Number(text);
 }
 
 function summary(report: ImageReport): string {
@@ -95,6 +96,7 @@ export const IMAGE_OPTIONS = {
   compress: { type: 'string' },
   'keep-setuid': { type: 'boolean' },
   'image-platform': { type: 'string' },
+  ...SBOM_OPTIONS,
   ...REPORT_OPTIONS,
 } as const;
 
@@ -114,7 +116,8 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
         : { kind: 'tar', path: resolvePath(io.cwd, v.output as string) };
   if (v.json && output.kind === 'stream') return fail(io, '--json prints to standard output, which -o - is writing the image to');
 
-  const sourceDateEpoch = epochFrom(io.env);
+  const epoch = sourceDateEpoch(io.env) ?? 0;
+  const sbom = sbomRequest(v, io);
   const labels: Record<string, string> = {};
   for (const kv of v.label ?? []) {
     const [k, value] = parseAssignment(kv, '--label');
@@ -132,6 +135,9 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
     progress.clear();
     return fail(io, manifest.usage);
   }
+  // The SBOM names the image by its first reference; the same bytes go into the image and to --sbom FILE.
+  const sbomText =
+    sbom === null ? null : sbomFor(validateManifest(manifest), sbom, { name: formatReference(v.tag?.length ? parseReference(v.tag[0] as string) : defaultReference(manifest.programs[0]?.path)), kind: 'container' });
   let report: ImageReport;
   try {
     // SIGINT, SIGTERM, SIGHUP: the staging directory and temporary file are removed, exit 128+N (src/interrupt.ts).
@@ -148,13 +154,15 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
       layers: v.layers === true,
       compression,
       keepSetuid: v['keep-setuid'] === true,
-      sourceDateEpoch,
+      sourceDateEpoch: epoch,
       platform: v['image-platform'],
+      ...(sbom !== null && sbomText !== null ? { sbom: { name: imageSbomName(sbom.format), text: sbomText, format: SBOM_FORMAT_NAMES[sbom.format] } } : {}),
       onProgress: (p) => progress.show(`${p.done}/${p.total} entries: ${p.path}`, p.done === p.total),
     }));
   } finally {
     progress.clear();
   }
+  if (sbom !== null && sbomText !== null) writeFileWhole(sbom.path, sbomText, 'the SBOM');
   // With -o -, standard output carries the image: the summary goes to standard error.
   const out = output.kind === 'stream' ? io.stderr : io.stdout;
   if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');

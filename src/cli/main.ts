@@ -4,12 +4,11 @@
  * loading the manifest schema validator, the copier, the image writer or
  * the launcher.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { describeError } from '../errors.js';
 import { InterruptedError } from '../interrupt.js';
-import { EXIT, say, type CliIo, type Command } from './io.js';
+import { EXIT, packageVersion, say, type CliIo, type Command } from './io.js';
 import { isVerb, VERB_NAMES, type VerbName } from './verb-names.js';
 
 const resolveCommand = async (): Promise<Command> => (await import('./resolve-command.js')).resolveCommand;
@@ -110,20 +109,6 @@ function distance(a: string, b: string): number {
 /** The verb a mistyped word is close to, if any. */
 function nearestVerb(word: string): VerbName | undefined {
   return VERB_NAMES.find((verb) => distance(word, verb) <= (verb.length > 4 ? 2 : 1));
-}
-
-/** package.json's version: looked up from this file's directory (src/cli or dist/src/cli). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'elfdeps' && pkg.version) return pkg.version;
-    } catch {
-      // not here: one directory up
-    }
-  }
-  return 'unknown';
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

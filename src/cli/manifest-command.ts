@@ -2,16 +2,16 @@
  * `elfdeps manifest FILE... [-o MANIFEST.json]`: the JSON manifest of what a
  * new root needs so that FILE... run in it (docs/manifest.md).
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
-import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import { resolve as resolvePath } from 'node:path';
+import { ElfdepsError } from '../errors.js';
 import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
-import type { Manifest } from '../manifest/types.js';
+import type { Manifest, ManifestEntry } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
-import { checkOutputPath, isStreamTarget, removeStaleOutputTemps, temporarySibling } from '../output-file.js';
+import { checkOutputPath, writeFileWhole } from '../output-file.js';
 import { serializeManifest } from '../manifest/validate.js';
 import { summariseRules } from '../manifest/rule-summary.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
+import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomRequest, writeSbom } from './sbom-options.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 
 /** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
@@ -46,6 +46,12 @@ export const EXCLUDE_OPTIONS_HELP = `  --exclude PATTERN      leave out the libr
   --exclude-host-gpu     --exclude the host's GPU driver libraries (docs/exclude.md):
 ${wrapped(HOST_GPU_EXCLUDES, 25, 80)}`;
 
+/** Package data (docs/packages.md), shared by manifest, copy and image. */
+export const PACKAGE_OPTIONS_HELP = `  --no-package-metadata  no package data: no owners, no dpkg status.d/ or apk database
+                         for the files kept, no os-release (docs/packages.md)
+  --no-copyright         do not keep the packages' /usr/share/doc/NAME/copyright
+`;
+
 export const MANIFEST_HELP = `Usage: elfdeps manifest [options] FILE...
 
 Writes a JSON manifest (docs/manifest.md) of everything a new root needs so
@@ -56,7 +62,8 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
-${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
+${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}${PACKAGE_OPTIONS_HELP}${SBOM_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH (and its package), and
+                         nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
 Exit status: 0 complete; 1 something was not found (the manifest is still
@@ -77,6 +84,8 @@ export const MANIFEST_OPTIONS = {
   locale: { type: 'string', multiple: true },
   tz: { type: 'string', multiple: true },
   user: { type: 'string', multiple: true },
+  'no-package-metadata': { type: 'boolean' },
+  'no-copyright': { type: 'boolean' },
   ...LOADER_OPTIONS,
 } as const;
 
@@ -92,6 +101,8 @@ export interface ManifestOptionValues extends LoaderOptionValues {
   locale?: string[];
   tz?: string[];
   user?: string[];
+  'no-package-metadata'?: boolean;
+  'no-copyright'?: boolean;
 }
 
 export const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
@@ -112,6 +123,8 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
     ...(v.locale ? { locales: v.locale } : {}),
     ...(v.tz ? { zones: v.tz } : {}),
     users: v.user ?? [],
+    packageMetadata: v['no-package-metadata'] !== true,
+    copyright: v['no-copyright'] !== true,
   };
 }
 
@@ -144,13 +157,29 @@ function leftOutBecause(manifest: Manifest, path: string): string {
   return '';
 }
 
-/** `--why PATH`: the entry's reason, in words. */
+/** "; package libc6 2.36-9+deb12u10 (amd64, source glibc)", "; no package", or '' without package data. */
+function packageWords(manifest: Manifest, id: string | undefined): string {
+  if (manifest.packages === undefined) return '';
+  if (id === undefined) return '; no package owns it';
+  const p = manifest.packages.find((x) => x.id === id);
+  if (p === undefined) return `; package ${id}`;
+  const source = p.source !== null && p.source !== p.name ? `, source ${p.source}` : '';
+  return `; package ${p.name} ${p.version} (${p.manager}, ${p.architecture}${source})`;
+}
+
+/** `--why PATH`: the entry's reason, in words, and the package owning it when the manifest has package data. */
 export function describeWhy(manifest: Manifest, path: string): string | null {
   const entry = manifest.entries.find((e) => e.path === path);
   if (!entry) return null;
+  const reason = describeReason(manifest, entry);
+  return `${reason}${packageWords(manifest, entry.package)}`;
+}
+
+function describeReason(manifest: Manifest, entry: ManifestEntry): string {
   const w = entry.why;
-  const what = `${path} (${entry.kind})`;
+  const what = `${entry.path} (${entry.kind})`;
   if (!w) return `${what}: no reason recorded (a version 1 manifest)`;
+  const name = (id: string): string => manifest.packages?.find((p) => p.id === id)?.name ?? id;
   switch (w.by) {
     case 'program':
       return entry.path === w.program ? `${what}: a program the manifest is for` : `${what}: on the way to the program ${w.program}`;
@@ -160,6 +189,10 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
       return `${what}: rule ${w.rule}, because ${w.trigger}`;
     case 'add':
       return `${what}: --add ${w.path}`;
+    case 'package-metadata':
+      return w.package === null ? `${what}: package metadata, what scanners read to name the distribution and its packages` : `${what}: package metadata of ${name(w.package)}, for the files kept`;
+    case 'copyright':
+      return `${what}: the copyright (licence) of ${name(w.package)}, some of whose files are kept`;
   }
 }
 
@@ -178,40 +211,8 @@ export function reportManifestProblems(manifest: Manifest, io: CliIo): number {
   return manifest.missing.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
-/**
- * Writes `text` to `path` under a temporary name first, so a reader never
- * sees half a manifest. Only a regular file (or nothing) at `path` is
- * replaced: renaming over a device, FIFO or symlink would destroy it (as
- * root, `-o /dev/null` would replace the host's /dev/null).
- */
-function writeAtomically(path: string, text: string): void {
-  if (isStreamTarget(path)) {
-    try {
-      writeFileSync(path, text, { flag: 'w' });
-    } catch (err) {
-      throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${errnoWords(err)}`, { path, cause: err });
-    }
-    return;
-  }
-  checkOutputPath(path, 'the manifest');
-  removeStaleOutputTemps(dirname(path)); // a killed earlier run's temporary
-  const tmp = temporarySibling(path);
-  try {
-    writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-    const why = errnoOf(err) === 'ENOENT' ? `directory ${dirname(path)}: ${errnoWords(err)}` : errnoWords(err);
-    throw new ElfdepsError('COPY_FAILED', `${path}: cannot write the manifest: ${why}`, { path, cause: err });
-  }
-}
-
 /** The options of `elfdeps manifest` (node:util parseArgs specs). */
-export const MANIFEST_COMMAND_OPTIONS = { ...MANIFEST_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+export const MANIFEST_COMMAND_OPTIONS = { ...MANIFEST_OPTIONS, ...SBOM_OPTIONS, output: { type: 'string', short: 'o' }, why: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
 export async function manifestCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine(argv, MANIFEST_COMMAND_OPTIONS, io, 'elfdeps manifest', MANIFEST_HELP);
@@ -223,6 +224,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
   }
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
   if (output !== null) checkOutputPath(output, 'the manifest', { streams: true }); // before the work, not after it
+  const sbom = v.why === undefined ? sbomRequest(v, io) : null;
   const manifest = createManifest(files, manifestOptionsFrom(v, io));
   if (v.why !== undefined) {
     const path = v.why;
@@ -236,6 +238,7 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
   }
   const text = serializeManifest(manifest);
   if (output === null) io.stdout.write(text);
-  else writeAtomically(output, text);
+  else writeFileWhole(output, text, 'the manifest');
+  if (sbom !== null) writeSbom(manifest, sbom);
   return reportManifestProblems(manifest, io);
 }

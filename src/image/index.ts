@@ -24,11 +24,13 @@ import { checkOutput, publish, Staging, type ImageOutput } from './output.js';
 import { commonPlatform, formatPlatform, parsePlatform, type Platform } from './platform.js';
 import { defaultReference, formatReference, parseReference, type ImageReference } from './reference.js';
 import { RootView } from './root-view.js';
+import { SBOM_ANNOTATIONS, withSbomEntry, type ImageSbom } from './sbom-file.js';
 
 export type { ImageOutput } from './output.js';
 export type { Platform } from './platform.js';
 export type { Compression } from './blob.js';
 export type { RunOptions } from './config.js';
+export type { ImageSbom } from './sbom-file.js';
 
 export interface ImageOptions extends RunOptions {
   output: ImageOutput;
@@ -52,6 +54,8 @@ export interface ImageOptions extends RunOptions {
    * signal's reason (the CLI aborts it on SIGINT, SIGTERM, SIGHUP).
    */
   signal?: AbortSignal;
+  /** An SBOM to store in the image (under /var/lib/db/sbom/, named in the image manifest's annotations). */
+  sbom?: ImageSbom;
 }
 
 export interface ImageProgress {
@@ -84,6 +88,8 @@ export interface ImageReport {
   layers: ImageLayerReport[];
   /** Bytes written (the tar, or the layout's files). */
   bytes: number;
+  /** In-image path of the SBOM, when one was stored. */
+  sbomPath?: string;
   warnings: string[];
 }
 
@@ -117,7 +123,10 @@ function imagePlatform(manifest: Manifest, view: RootView, given: Platform | str
 
 /** Builds the image of `manifest` (a Manifest or parsed JSON, validated here) into `options.output`. */
 export async function buildImage(manifest: unknown, options: ImageOptions): Promise<ImageReport> {
-  const checked = validateManifest(manifest);
+  const validated = validateManifest(manifest);
+  // The SBOM joins the root after validation: it may be larger than an inline entry of a manifest file may be.
+  const withSbom = options.sbom ? withSbomEntry(validated, options.sbom) : null;
+  const checked = withSbom?.manifest ?? validated;
   const epoch = checkEpoch(options.sourceDateEpoch ?? 0);
   const compression = options.compression ?? 'gzip';
   const refs: ImageReference[] = options.tags && options.tags.length > 0 ? options.tags.map(parseReference) : [defaultReference(checked.programs[0]?.path)];
@@ -134,6 +143,8 @@ export async function buildImage(manifest: unknown, options: ImageOptions): Prom
   const start = run.entrypoint?.[0];
   if (start !== undefined && start.startsWith('/') && !view.isFile(start)) warnings.push(`entrypoint ${start} is not a file in the image`);
   const plans = planLayers(checked, view, options.layers === true);
+
+  const annotations = withSbom && options.sbom ? { [SBOM_ANNOTATIONS.path]: withSbom.path, [SBOM_ANNOTATIONS.format]: options.sbom.format } : undefined;
 
   const total = plans.reduce((n, p) => n + p.entries.length, 0);
   let done = 0;
@@ -154,7 +165,7 @@ export async function buildImage(manifest: unknown, options: ImageOptions): Prom
     }
     const layerBlobs = layers.map((l) => l.blob);
     const config = writeBlob(staging.blobsDir, canonicalBytes(configDocument(platform, run, layers, epoch)));
-    const imageManifest = writeBlob(staging.blobsDir, canonicalBytes(imageManifestDocument(config, layerBlobs, compression)));
+    const imageManifest = writeBlob(staging.blobsDir, canonicalBytes(imageManifestDocument(config, layerBlobs, compression, annotations)));
     staging.writeFile(LAYOUT_FILES.ociLayout, canonicalBytes(ociLayoutDocument()));
     staging.writeFile(LAYOUT_FILES.index, canonicalBytes(indexDocument(imageManifest, refs, platform)));
     staging.writeFile(LAYOUT_FILES.dockerManifest, canonicalBytes(dockerManifestDocument(config, layerBlobs, refs)));
@@ -179,6 +190,7 @@ export async function buildImage(manifest: unknown, options: ImageOptions): Prom
         fileBytes: l.fileBytes,
       })),
       bytes,
+      ...(withSbom ? { sbomPath: withSbom.path } : {}),
       warnings,
     };
   } finally {

@@ -31,13 +31,15 @@ export function ociLayoutDocument(): Record<string, unknown> {
   return { imageLayoutVersion: '1.0.0' };
 }
 
-export function imageManifestDocument(config: BlobDescriptor, layers: BlobDescriptor[], compression: Compression): Record<string, unknown> {
+/** The image manifest; `annotations` (image-spec annotations.md) say, for one, where the image's SBOM is. */
+export function imageManifestDocument(config: BlobDescriptor, layers: BlobDescriptor[], compression: Compression, annotations?: Record<string, string>): Record<string, unknown> {
   const layerType = compression === 'gzip' ? MEDIA_TYPES.layerGzip : MEDIA_TYPES.layer;
   return {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.manifest,
     config: { mediaType: MEDIA_TYPES.config, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({ mediaType: layerType, digest: l.digest, size: l.size })),
+    annotations,
   };
 }
 

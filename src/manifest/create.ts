@@ -12,11 +12,12 @@ import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/typ
 import { RuleEngine } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
+import { addPackageData } from '../packages/index.js';
 import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
 import { envTarget, MAX_SCRIPT_DEPTH, sniffExecutable } from './script.js';
-import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem } from './types.js';
+import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type ManifestProgram, type MissingItem, type NeedsItem } from './types.js';
 import { summariseRules } from './rule-summary.js';
 import { validateManifest } from './validate.js';
 
@@ -31,6 +32,14 @@ export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
    * `excluded` instead. The target provides them.
    */
   exclude?: string[];
+  /**
+   * Package data (docs/packages.md): each entry's package from the root's
+   * database, the packages and distribution, and package metadata for the
+   * files kept; default true. False leaves all of it out.
+   */
+  packageMetadata?: boolean;
+  /** With package data: keep each package's /usr/share/doc/NAME/copyright; default true. */
+  copyright?: boolean;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -152,6 +161,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       });
   /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
   const resolvedFiles = new Set<string>();
+  /** The loader's edges (DT_NEEDED, PT_INTERP) between kept objects, by real in-root path: the manifest's `needs`. */
+  const needs = new Map<string, Set<string>>();
   let cacheUser: string | null = null;
 
   /**
@@ -160,6 +171,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
    */
   const addLoaded = (p: ProgramResolution, programPath: string, rule: string | undefined, cut: Pruning): void => {
     for (const o of p.objects) if (cut.kept.has(o.index)) resolvedFiles.add(o.realPath);
+    addNeeds(needs, p, cut);
     for (const opened of p.openedPaths) {
       const o = p.objects.find((x) => x.path === opened || x.aliasPaths.includes(opened));
       if (o && !cut.kept.has(o.index)) continue;
@@ -263,6 +275,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   }
   // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
   if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
+  // Last: the owners of everything else, their licence files and their metadata.
+  const packageData = options.packageMetadata === false ? null : addPackageData(collector, fs, { copyright: options.copyright }, warnings);
   warnings.push(...collector.warnings, ...scriptNotes);
 
   const rules = summariseRules(collector.entries.values(), engine?.firstTriggers ?? []);
@@ -277,8 +291,38 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     warnings: [...new Set(warnings)],
     rules,
     ...(exclusion.empty ? {} : { excluded: excluded.items(collector) }),
+    ...(packageData === null ? {} : { packages: packageData.packages, distro: packageData.distro }),
+    needs: needsList(needs, collector),
   };
   return validateManifest(manifest, 'created manifest');
+}
+
+/**
+ * The loader's edges of one resolution between objects the root keeps: each
+ * DT_NEEDED that found an object (also one already loaded: the edge is the
+ * requester's all the same), and the program's PT_INTERP, which the kernel
+ * maps before any DT_NEEDED is read. By real in-root path, as entries are.
+ */
+function addNeeds(needs: Map<string, Set<string>>, p: ProgramResolution, cut: Pruning): void {
+  const add = (from: LoadedObject | undefined, to: LoadedObject | undefined): void => {
+    if (!from || !to || from.realPath === to.realPath || !cut.kept.has(from.index) || !cut.kept.has(to.index)) return;
+    let set = needs.get(from.realPath);
+    if (!set) needs.set(from.realPath, (set = new Set()));
+    set.add(to.realPath);
+  };
+  if (p.interpreter !== null) add(p.objects[0], p.objects.find((o) => o.isInterpreter));
+  for (const d of p.dependencies) if (d.object !== null) add(p.objects[d.requester], p.objects[d.object]);
+}
+
+/** `needs` as the manifest holds it: only paths that are entries, sorted by path, each list sorted. */
+function needsList(needs: Map<string, Set<string>>, collector: EntryCollector): NeedsItem[] {
+  const out: NeedsItem[] = [];
+  for (const [path, set] of needs) {
+    if (!collector.entries.has(path)) continue;
+    const to = [...set].filter((x) => collector.entries.has(x)).sort(comparePaths);
+    if (to.length > 0) out.push({ path, needs: to });
+  }
+  return out.sort((a, b) => comparePaths(a.path, b.path));
 }
 
 /** The manifest's `excluded` list, gathered over every resolution (one item per name and path). */

@@ -4,4 +4,4 @@ export { validateManifest, parseManifest, readManifestFile, serializeManifest, M
 export { manifestSchema, manifestSchemaUrl } from './schema.js';
 export { MANIFEST_VERSION } from './types.js';
 export { HOST_GPU_EXCLUDES } from './exclude-pattern.js';
-export type { Manifest, ManifestEntry, DirectoryEntry, FileEntry, SymlinkEntry, GeneratedEntry, EntryWhy, RuleSummary, EntryKind, ManifestProgram, MissingItem, ExcludedItem } from './types.js';
+export type { Manifest, ManifestEntry, DirectoryEntry, FileEntry, SymlinkEntry, GeneratedEntry, EntryWhy, RuleSummary, EntryKind, ManifestProgram, MissingItem, ExcludedItem, ManifestPackage, ManifestDistro } from './types.js';

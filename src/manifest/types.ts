@@ -22,7 +22,16 @@ export type EntryWhy =
   /** A runtime-file rule (src/rules/rules.json): which one, and what triggered it. */
   | { by: 'rule'; rule: string; trigger: string }
   /** --add. */
-  | { by: 'add'; path: string };
+  | { by: 'add'; path: string }
+  /**
+   * Package metadata elfdeps writes or keeps so that scanners see the packages
+   * (docs/packages.md): a `status.d/` paragraph or md5sums list for `package`
+   * (a ManifestPackage id), or, with `package` null, what describes all of them
+   * (apk's `installed`, the distribution's os-release and debian_version).
+   */
+  | { by: 'package-metadata'; package: string | null }
+  /** The `usr/share/doc/<name>/copyright` of `package` (a ManifestPackage id), kept because some of its files are. */
+  | { by: 'copyright'; package: string };
 
 /** A directory on the way to a file. */
 export interface DirectoryEntry {
@@ -34,6 +43,8 @@ export interface DirectoryEntry {
   /** Host path it was read from (informational). */
   source?: string;
   why?: EntryWhy;
+  /** The `id` of the ManifestPackage that owns this path in the source root (version 2, with package data); absent: none does. */
+  package?: string;
 }
 
 /** A regular file, copied byte for byte. */
@@ -48,6 +59,8 @@ export interface FileEntry {
   /** Lower-case hex SHA-256 of the contents. */
   sha256: string;
   why?: EntryWhy;
+  /** The `id` of the ManifestPackage that owns this path in the source root (version 2, with package data); absent: none does. */
+  package?: string;
 }
 
 /**
@@ -63,6 +76,8 @@ export interface GeneratedEntry {
   size: number;
   sha256: string;
   why?: EntryWhy;
+  /** The `id` of the ManifestPackage that owns this path in the source root (version 2, with package data); absent: none does. */
+  package?: string;
 }
 
 /** A symbolic link, recreated with its target verbatim (absolute targets resolve inside the new root). */
@@ -72,10 +87,43 @@ export interface SymlinkEntry {
   target: string;
   source?: string;
   why?: EntryWhy;
+  /** The `id` of the ManifestPackage that owns this path in the source root (version 2, with package data); absent: none does. */
+  package?: string;
 }
 
 export type ManifestEntry = DirectoryEntry | FileEntry | SymlinkEntry | GeneratedEntry;
 export type EntryKind = ManifestEntry['kind'];
+
+/**
+ * A package of the source root's package database (dpkg or apk) that owns at
+ * least one entry (docs/packages.md). Read from the database, never by
+ * running a package manager.
+ */
+export interface ManifestPackage {
+  /** `<manager>:<name>:<architecture>` ("dpkg:libc6:amd64", "apk:musl:x86_64"): unique, what entries' `package` names. */
+  id: string;
+  manager: 'dpkg' | 'apk';
+  name: string;
+  version: string;
+  /** dpkg's `Architecture` ("amd64", "all"), apk's `A:` ("x86_64", "noarch"). */
+  architecture: string;
+  /** The source package's name (dpkg `Source:` without its version, else the package itself; apk `o:`), null when the database does not say. */
+  source: string | null;
+  /** The source package's version (dpkg `Source: name (version)`, else the package's own version), null when the database does not say. */
+  sourceVersion: string | null;
+}
+
+/** The distribution the source root says it is, from its os-release (`/etc/os-release`, else `/usr/lib/os-release`). */
+export interface ManifestDistro {
+  /** `ID` ("debian", "alpine"). */
+  id: string;
+  /** `VERSION_ID` ("12", "3.19.1"), null when absent (Debian testing). */
+  versionId: string | null;
+  /** `VERSION_CODENAME` ("bookworm"). */
+  versionCodename: string | null;
+  /** `PRETTY_NAME`. */
+  prettyName: string | null;
+}
 
 /** One program the manifest was made for. */
 export interface ManifestProgram {
@@ -119,6 +167,17 @@ export interface ExcludedItem {
   why?: EntryWhy;
 }
 
+/**
+ * One object's loader edges in the new root: the libraries it names by
+ * DT_NEEDED that the loader maps for it, and, for a program, its PT_INTERP.
+ */
+export interface NeedsItem {
+  /** In-root path (real, as its entry's) of the object. */
+  path: string;
+  /** In-root paths (real) of the objects it needs, sorted. */
+  needs: string[];
+}
+
 /** What one rule added (the manifest's summary; the CLI prints it). */
 export interface RuleSummary {
   rule: string;
@@ -146,4 +205,10 @@ export interface Manifest {
   rules?: RuleSummary[];
   /** Libraries left out with --exclude, sorted by name and path (version 2; present when patterns were given). */
   excluded?: ExcludedItem[];
+  /** Packages owning at least one entry, sorted by `id` (version 2; present when package data was read, possibly empty). */
+  packages?: ManifestPackage[];
+  /** The source root's distribution (version 2; present with `packages`; null when the root has no usable os-release). */
+  distro?: ManifestDistro | null;
+  /** The loader's edges between the objects kept (DT_NEEDED, PT_INTERP), sorted by path (version 2, optional; what SBOMs give as the dependency graph). */
+  needs?: NeedsItem[];
 }

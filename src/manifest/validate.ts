@@ -16,7 +16,7 @@ import type { Manifest, ManifestEntry } from './types.js';
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content'] as const;
+  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content', 'package'] as const;
   return fields.every((f) => (a as unknown as Record<string, unknown>)[f] === (b as unknown as Record<string, unknown>)[f]);
 }
 
@@ -40,10 +40,16 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
 
   if (
     manifest.elfdepsManifest === 1 &&
-    (manifest.rules !== undefined || manifest.excluded !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))
+    (manifest.rules !== undefined ||
+      manifest.excluded !== undefined ||
+      manifest.packages !== undefined ||
+      manifest.distro !== undefined ||
+      manifest.needs !== undefined ||
+      manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined || e.package !== undefined))
   ) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules or excluded libraries (those are version 2)`);
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries, package data or loader edges (those are version 2)`);
   }
+  const packageIds = checkPackages(manifest, label);
   const byPath = new Map<string, ManifestEntry>();
   const byNormalForm = new Map<string, string>();
   for (const entry of manifest.entries) {
@@ -69,6 +75,13 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
     }
     if (entry.kind === 'symlink' && entry.target.includes('\0')) {
       throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: symlink target contains a NUL byte`);
+    }
+    if (entry.package !== undefined && !packageIds.has(entry.package)) {
+      throw new ElfdepsError('MANIFEST_INVALID', `${where}: package ${JSON.stringify(entry.package)} is not in the manifest's packages`);
+    }
+    const named = entry.why?.by === 'package-metadata' || entry.why?.by === 'copyright' ? entry.why.package : null;
+    if (named !== null && !packageIds.has(named)) {
+      throw new ElfdepsError('MANIFEST_INVALID', `${where}: its reason names package ${JSON.stringify(named)}, which is not in the manifest's packages`);
     }
     const earlier = byPath.get(entry.path);
     if (earlier) {
@@ -102,8 +115,40 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
       }
     }
   }
+  // The loader's edges name file entries (an SBOM links their components).
+  for (const item of manifest.needs ?? []) {
+    for (const path of [item.path, ...item.needs]) {
+      pathComponents(path, `${label}: needs`);
+      const e = byPath.get(path);
+      if (e?.kind !== 'file' && e?.kind !== 'generated') throw new ElfdepsError('MANIFEST_INVALID', `${label}: needs: ${JSON.stringify(path)} is not a file entry`);
+    }
+  }
   const entries = [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path));
   return { ...manifest, entries };
+}
+
+/**
+ * The package list's own consistency: sorted by id, each id once, each id
+ * made of its manager, name and architecture. Returns the ids.
+ */
+function checkPackages(manifest: Manifest, label: string): Set<string> {
+  const ids = new Set<string>();
+  let previous: string | null = null;
+  for (const p of manifest.packages ?? []) {
+    const where = `${label}: package ${JSON.stringify(p.id)}`;
+    if (p.id !== `${p.manager}:${p.name}:${p.architecture}`) {
+      throw new ElfdepsError('MANIFEST_INVALID', `${where}: id is not "${p.manager}:${p.name}:${p.architecture}" (manager:name:architecture)`);
+    }
+    if (previous !== null && !(previous < p.id)) {
+      throw new ElfdepsError('MANIFEST_INVALID', `${where}: packages must be sorted by id, each once (after ${JSON.stringify(previous)})`);
+    }
+    previous = p.id;
+    ids.add(p.id);
+  }
+  if (manifest.packages === undefined && manifest.distro !== undefined) {
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: distro is given without packages`);
+  }
+  return ids;
 }
 
 /** Parses manifest text; throws MANIFEST_INVALID on malformed JSON or content. */

@@ -1,0 +1,57 @@
+// Package data's cost (issue 18), in one run: manifests for the Python root
+// and for the 50-program root of bench/materialise.mjs with package data (the
+// default: owners from the host's dpkg database, copyright files, status.d/
+// and md5sums for the files kept) against --no-package-metadata, runs
+// interleaved in the same process. Target: at most 1.2x the time.
+import { createManifest } from '../dist/src/index.js';
+import { dynamicPrograms } from './materialise.mjs';
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function once(programs, options) {
+  const t0 = process.hrtime.bigint();
+  const manifest = createManifest(programs, options);
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, manifest };
+}
+
+function compare(programs, reps) {
+  const off = [];
+  const on = [];
+  let with_;
+  let without;
+  once(programs, {}); // warm the page cache for both
+  for (let i = 0; i < reps; i++) {
+    const a = once(programs, { packageMetadata: false });
+    off.push(a.ms);
+    without = a.manifest;
+    const b = once(programs, {});
+    on.push(b.ms);
+    with_ = b.manifest;
+  }
+  const offMs = median(off);
+  const onMs = median(on);
+  const owned = with_.entries.filter((e) => e.package !== undefined).length;
+  return {
+    programs: programs.length,
+    withoutMs: Math.round(offMs),
+    withMs: Math.round(onMs),
+    entriesWithout: without.entries.length,
+    entriesWith: with_.entries.length,
+    packages: with_.packages.length,
+    ownedEntries: owned,
+    ratio: Math.round((onMs / offMs) * 100) / 100,
+  };
+}
+
+export async function benchPackages({ reps = 5 } = {}) {
+  process.stderr.write('packages: python root\n');
+  const python = compare(['/usr/bin/python3'], reps);
+  process.stderr.write('packages: 50 programs\n');
+  const fifty = compare(dynamicPrograms('/usr/bin', 50), reps);
+  return { python, fiftyPrograms: fifty };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(await benchPackages(), null, 2));
