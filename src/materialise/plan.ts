@@ -8,6 +8,7 @@
  * would read every source twice); each source's device and inode are recorded
  * so that the writer can tell when the file was swapped after this check.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
@@ -15,6 +16,7 @@ import { parentOf, TEMP_PREFIX, withParentDirectories } from '../manifest/entry-
 import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
 import type { DirectoryEntry, FileEntry, GeneratedEntry, Manifest, ManifestEntry } from '../manifest/types.js';
+import { isMergeableMd5sums, mergedMd5sums } from './merge-md5sums.js';
 import { staleTempNames } from './temp-files.js';
 import { describeFileType } from '../file-type.js';
 import { checkSource, type SourceIdentity } from './source.js';
@@ -164,6 +166,14 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
       if (state.type === 'dir') throw new ElfdepsError('TARGET_CONFLICT', `${host}: is a directory where the manifest has a file; remove it first`, { path: host });
       if (state.type === 'file') {
         if (state.size === entry.size && state.mode === parseMode(mode) && sameContent(host, entry)) return { ...base, op: 'unchanged', mode };
+        // An earlier copy's list of the same package's kept files: both lists are kept (merge-md5sums.ts).
+        const merged = isMergeableMd5sums(entry) ? mergedMd5sums(host, entry) : null;
+        if (merged !== null) {
+          const content = Buffer.from(merged, 'utf8');
+          const union: GeneratedEntry = { ...entry, content: merged, size: content.length, sha256: createHash('sha256').update(content).digest('hex') };
+          if (state.size === union.size && state.mode === parseMode(mode) && sameContent(host, union)) return { ...base, entry: union, op: 'unchanged', mode };
+          return { ...base, entry: union, op: 'replace', mode, method: 'copy', detail: 'merged with the earlier copy\'s list' };
+        }
         return { ...replaceOr(`existing file differs from the generated ${entry.path}`), mode, method: 'copy' };
       }
       if (state.type === 'symlink') return { ...replaceOr(`symlink -> ${state.target} where the manifest has a file`), mode, method: 'copy' };
@@ -260,7 +270,7 @@ export function planMaterialise(manifest: Manifest, newRoot: string, options: Ma
       sources.set(path, checkSource(entry));
       bytes += entry.size;
     }
-    if (entry.kind === 'generated' && action.op !== 'unchanged') bytes += entry.size;
+    if (action.entry.kind === 'generated' && action.op !== 'unchanged') bytes += action.entry.size;
     actions.push(action);
   }
   if (exists) for (const name of staleTempNames(root)) staleTemps.push(`${root}/${name}`);
