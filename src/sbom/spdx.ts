@@ -1,7 +1,7 @@
 /**
  * SPDX 2.3 JSON (spdx.github.io/spdx-spec/v2.3): the document DESCRIBES the
  * root (a package); the root CONTAINS the distribution (a package whose
- * purpose is OPERATING-SYSTEM), which CONTAINS the packages, each with its
+ * purpose is OPERATING_SYSTEM), which CONTAINS the packages, each with its
  * purl as an external reference and its source package in `sourceInfo`;
  * each package CONTAINS the files it owns in the root, the root the files no
  * package owns; a file DYNAMIC_LINKs to each library the loader maps for it
@@ -60,7 +60,8 @@ export function spdxDocument(model: SbomModel): Json {
             versionInfo: os.versionId ?? os.versionCodename ?? undefined,
             downloadLocation: 'NONE',
             filesAnalyzed: false,
-            primaryPackagePurpose: 'OPERATING-SYSTEM',
+            // The spec's tag-value name is OPERATING-SYSTEM; its JSON schema (2.3) spells the enum OPERATING_SYSTEM.
+            primaryPackagePurpose: 'OPERATING_SYSTEM',
             description: os.prettyName ?? undefined,
           },
         ]
