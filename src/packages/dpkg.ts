@@ -169,7 +169,8 @@ export class DpkgDatabase implements PackageDatabase {
     let text: string | null = null;
     const fromStatusDir = !pkg.listFile.endsWith('.list');
     const file = fromStatusDir ? pkg.md5sumsFile : pkg.listFile;
-    const got = file === null ? ({ absent: true } as const) : readDbFile(this.fs, file, MAX_DPKG_FILE_BYTES);
+    // Read byte for byte (latin1): decoding UTF-8 costs more than the whole scan; matched lines are decoded (utf8()).
+    const got = file === null ? ({ absent: true } as const) : readDbFile(this.fs, file, MAX_DPKG_FILE_BYTES, 'latin1');
     if ('text' in got) text = got.text;
     else if ('refused' in got) this.warnings.push(`${this.label(file as string)}: ${got.refused}; the files of ${pkg.fileName} are not known`);
     else text = ''; // a package without a list (a metapackage) has no files
@@ -177,7 +178,7 @@ export class DpkgDatabase implements PackageDatabase {
       const paths = text.split('\n').filter((l) => l.indexOf('  ') > 0).map((l) => `/${l.slice(l.indexOf('  ') + 2)}`);
       for (const c of (field(pkg.paragraph, 'Conffiles') ?? '').split('\n')) {
         const path = c.trim().split(/\s+/)[0];
-        if (path !== undefined && path.startsWith('/')) paths.push(path);
+        if (path !== undefined && path.startsWith('/')) paths.push(Buffer.from(path, 'utf8').toString('latin1'));
       }
       text = paths.join('\n');
     }
@@ -185,8 +186,9 @@ export class DpkgDatabase implements PackageDatabase {
     return text;
   }
 
-  listedNamed(names: ReadonlySet<string>): ListedPath[] {
+  listedNamed(utf8Names: ReadonlySet<string>): ListedPath[] {
     const out: ListedPath[] = [];
+    const names = new Set([...utf8Names].map((n) => Buffer.from(n, 'utf8').toString('latin1')));
     for (const pkg of this.packages.values()) {
       const text = this.listText(pkg);
       if (text === null || text === '') continue;
@@ -196,12 +198,13 @@ export class DpkgDatabase implements PackageDatabase {
         bad++;
         return null;
       };
-      scanLines(text, names, toPath, (listed) => {
+      scanLines(text, names, toPath, (raw) => {
+        const listed = Buffer.from(raw, 'latin1').toString('utf8');
         const diverted = this.diversions.get(listed);
         // A diversion moves the file of every package but the one that diverted it.
         const path = diverted && diverted[1] !== pkg.info.name ? diverted[0] : listed;
         // dpkg lists a directory with its contents: a path with something listed below it is one.
-        const directory = () => text.includes(`\n${listed}/`);
+        const directory = () => text.includes(`\n${raw}/`);
         out.push({ id: pkg.info.id, path, listed, directory });
       });
       if (bad > 0) this.warnings.push(`${this.label(pkg.listFile)}: ${bad} listed path(s) not absolute and canonical (with "..", "." or empty components); ignored`);

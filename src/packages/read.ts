@@ -11,7 +11,8 @@ import type { RootFs } from '../resolve/rootfs.js';
 /** Outcome of reading one database file: its text, absent, or too large / not a file (with why). */
 export type ReadOutcome = { text: string } | { absent: true } | { refused: string };
 
-export function readDbFile(fs: RootFs, path: string, maxBytes: number): ReadOutcome {
+/** `latin1`: one character per byte (decoding is a copy, matching is by bytes), for the large file lists. */
+export function readDbFile(fs: RootFs, path: string, maxBytes: number, encoding: 'utf8' | 'latin1' = 'utf8'): ReadOutcome {
   const walk = fs.walk(path);
   if (!walk.ok) return walk.errno === 'ENOENT' || walk.errno === 'ENOTDIR' ? { absent: true } : { refused: `cannot resolve (${walk.errno})` };
   if (walk.kind !== 'file') return { refused: 'not a regular file' };
@@ -32,7 +33,7 @@ export function readDbFile(fs: RootFs, path: string, maxBytes: number): ReadOutc
       if (n === 0) break;
       got += n;
     }
-    return { text: buf.subarray(0, got).toString('utf8') };
+    return { text: buf.subarray(0, got).toString(encoding) };
   } catch (err) {
     return { refused: `cannot read: ${errnoWords(err)}` };
   } finally {
