@@ -17,8 +17,8 @@
  */
 import type { RootFs } from '../resolve/rootfs.js';
 import { field, parseParagraphs, type ControlParagraph } from './control.js';
-import { listedPathProblem, scanLines } from './listing.js';
-import { listDbDir, readDbFile, readRequiredDbFile } from './read.js';
+import { listedPathProblem, NameFilter, scanListBytes } from './listing.js';
+import { listDbDir, readDbBytes, readDbFile, readRequiredDbFile } from './read.js';
 import { packageWordProblem, type InstalledPackage, type ListedPath, type MetadataFile, type PackageDatabase } from './types.js';
 
 export const DPKG_DIR = '/var/lib/dpkg';
@@ -50,8 +50,8 @@ export class DpkgDatabase implements PackageDatabase {
   readonly manager = 'dpkg' as const;
   readonly packages = new Map<string, DpkgPackage>();
   readonly warnings: string[] = [];
-  /** List texts, read on first use, by id (null: unreadable, warned). */
-  private readonly lists = new Map<string, string | null>();
+  /** List bytes, read on first use, by id (null: unreadable, warned). */
+  private readonly lists = new Map<string, Buffer | null>();
   /** Diverted paths: from → [to, the package that diverted it (":" for a local diversion)]. */
   private readonly diversions = new Map<string, [string, string]>();
 
@@ -158,53 +158,57 @@ export class DpkgDatabase implements PackageDatabase {
   }
 
   /**
-   * The text of a package's list, read once; null when unreadable (warned).
+   * The bytes of a package's list, read once; null when unreadable (warned).
    * A status.d package has no list: its paths are those its md5sums names
    * and its conffiles (which have no md5sums line; the paragraph's
    * Conffiles field names them), as list lines.
    */
-  private listText(pkg: DpkgPackage): string | null {
+  private listBytes(pkg: DpkgPackage): Buffer | null {
     const id = pkg.info.id;
-    if (this.lists.has(id)) return this.lists.get(id) as string | null;
-    let text: string | null = null;
+    if (this.lists.has(id)) return this.lists.get(id) as Buffer | null;
+    let bytes: Buffer | null = null;
     const fromStatusDir = !pkg.listFile.endsWith('.list');
     const file = fromStatusDir ? pkg.md5sumsFile : pkg.listFile;
-    // Read byte for byte (latin1): decoding UTF-8 costs more than the whole scan; matched lines are decoded (utf8()).
-    const got = file === null ? ({ absent: true } as const) : readDbFile(this.fs, file, MAX_DPKG_FILE_BYTES, 'latin1');
-    if ('text' in got) text = got.text;
+    const got = file === null ? ({ absent: true } as const) : readDbBytes(this.fs, file, MAX_DPKG_FILE_BYTES);
+    if ('bytes' in got) bytes = got.bytes;
     else if ('refused' in got) this.warnings.push(`${this.label(file as string)}: ${got.refused}; the files of ${pkg.fileName} are not known`);
-    else text = ''; // a package without a list (a metapackage) has no files
-    if (fromStatusDir && text !== null) {
-      const paths = text.split('\n').filter((l) => l.indexOf('  ') > 0).map((l) => `/${l.slice(l.indexOf('  ') + 2)}`);
+    else bytes = Buffer.alloc(0); // a package without a list (a metapackage) has no files
+    if (fromStatusDir && bytes !== null) {
+      // Byte for byte (latin1): a path's bytes are kept whatever their encoding.
+      const paths = bytes
+        .toString('latin1')
+        .split('\n')
+        .filter((l) => l.indexOf('  ') > 0)
+        .map((l) => `/${l.slice(l.indexOf('  ') + 2)}`);
       for (const c of (field(pkg.paragraph, 'Conffiles') ?? '').split('\n')) {
         const path = c.trim().split(/\s+/)[0];
         if (path !== undefined && path.startsWith('/')) paths.push(Buffer.from(path, 'utf8').toString('latin1'));
       }
-      text = paths.join('\n');
+      bytes = Buffer.from(paths.join('\n'), 'latin1');
     }
-    this.lists.set(id, text);
-    return text;
+    this.lists.set(id, bytes);
+    return bytes;
   }
 
   listedNamed(utf8Names: ReadonlySet<string>): ListedPath[] {
     const out: ListedPath[] = [];
-    const names = new Set([...utf8Names].map((n) => Buffer.from(n, 'utf8').toString('latin1')));
+    const filter = new NameFilter(utf8Names);
     for (const pkg of this.packages.values()) {
-      const text = this.listText(pkg);
-      if (text === null || text === '') continue;
+      const bytes = this.listBytes(pkg);
+      if (bytes === null || bytes.length === 0) continue;
       let bad = 0;
-      const toPath = (path: string): string | null => {
-        if (listedPathProblem(path) === null) return path;
-        bad++;
-        return null;
-      };
-      scanLines(text, names, toPath, (raw) => {
+      // `raw`: the line's bytes as latin1; only matched lines are decoded as UTF-8.
+      scanListBytes(bytes, filter, (raw) => {
+        if (listedPathProblem(raw) !== null) {
+          bad++;
+          return;
+        }
         const listed = Buffer.from(raw, 'latin1').toString('utf8');
         const diverted = this.diversions.get(listed);
         // A diversion moves the file of every package but the one that diverted it.
         const path = diverted && diverted[1] !== pkg.info.name ? diverted[0] : listed;
         // dpkg lists a directory with its contents: a path with something listed below it is one.
-        const directory = () => text.includes(`\n${raw}/`);
+        const directory = () => bytes.includes(`\n${raw}/`, 0, 'latin1');
         out.push({ id: pkg.info.id, path, listed, directory });
       });
       if (bad > 0) this.warnings.push(`${this.label(pkg.listFile)}: ${bad} listed path(s) not absolute and canonical (with "..", "." or empty components); ignored`);

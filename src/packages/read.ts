@@ -11,8 +11,11 @@ import type { RootFs } from '../resolve/rootfs.js';
 /** Outcome of reading one database file: its text, absent, or too large / not a file (with why). */
 export type ReadOutcome = { text: string } | { absent: true } | { refused: string };
 
-/** `latin1`: one character per byte (decoding is a copy, matching is by bytes), for the large file lists. */
-export function readDbFile(fs: RootFs, path: string, maxBytes: number, encoding: 'utf8' | 'latin1' = 'utf8'): ReadOutcome {
+/** Outcome of reading one database file as bytes. */
+export type ReadBytesOutcome = { bytes: Buffer } | { absent: true } | { refused: string };
+
+/** The bytes of a database file (the large file lists are matched as bytes: listing.ts). */
+export function readDbBytes(fs: RootFs, path: string, maxBytes: number): ReadBytesOutcome {
   const walk = fs.walk(path);
   if (!walk.ok) return walk.errno === 'ENOENT' || walk.errno === 'ENOTDIR' ? { absent: true } : { refused: `cannot resolve (${walk.errno})` };
   if (walk.kind !== 'file') return { refused: 'not a regular file' };
@@ -26,19 +29,25 @@ export function readDbFile(fs: RootFs, path: string, maxBytes: number, encoding:
     const st = fstatSync(fd);
     if (!st.isFile()) return { refused: 'not a regular file' };
     if (st.size > maxBytes) return { refused: `larger than ${maxBytes} bytes (${st.size})` };
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes));
+    const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes));
     let got = 0;
     while (got < buf.length) {
       const n = readSync(fd, buf, got, buf.length - got, got);
       if (n === 0) break;
       got += n;
     }
-    return { text: buf.subarray(0, got).toString(encoding) };
+    return { bytes: buf.subarray(0, got) };
   } catch (err) {
     return { refused: `cannot read: ${errnoWords(err)}` };
   } finally {
     closeSync(fd);
   }
+}
+
+/** The text of a database file (UTF-8). */
+export function readDbFile(fs: RootFs, path: string, maxBytes: number): ReadOutcome {
+  const got = readDbBytes(fs, path, maxBytes);
+  return 'bytes' in got ? { text: got.bytes.toString('utf8') } : got;
 }
 
 /** A file the database cannot do without: its text, null when absent; too large or unreadable throws PACKAGE_DB. */
