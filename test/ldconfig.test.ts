@@ -218,7 +218,7 @@ describe('ldconfig: the new root gets the cache its own ldconfig would write', f
     expect(listed.filter((f) => !existsSync(join(py, f))), 'listed but absent').to.deep.equal([]);
   });
 
-  it('the manifest says so: a base64 generated entry (why ldconfig) with the ld.so.conf it read; --ld-cache copy and none', function () {
+  it('the manifest says so: a base64 generated entry (why ldconfig) with the ld.so.conf it read; copy and image write the same bytes; --ld-cache copy and none', function () {
     const manifest = (...args: string[]): { entries: Array<{ path: string; kind: string; encoding?: string; why?: { by: string }; content?: string; source?: string }> } => {
       const r = elfdeps('manifest', '--loader-only', ...args, '/bin/ls');
       expect(r.status, r.stderr).to.equal(0);
@@ -235,6 +235,18 @@ describe('ldconfig: the new root gets the cache its own ldconfig would write', f
     const copied = manifest('--ld-cache', 'copy').entries.find((e) => e.path === '/etc/ld.so.cache');
     expect(copied).to.include({ kind: 'file', source: '/etc/ld.so.cache' });
     expect(manifest('--ld-cache', 'none').entries.some((e) => e.path === '/etc/ld.so.cache' || e.path === '/etc/ld.so.conf')).to.equal(false);
+    // copy and image write the same bytes, and they are the real ldconfig's for that root.
+    const lsRoot = join(dir, 'ls');
+    copy('/bin/ls', lsRoot);
+    expectSameCache(lsRoot, hostLdconfig(lsRoot), 'ls');
+    const oci = join(dir, 'ls-oci');
+    const img = elfdeps('image', '-q', '/bin/ls', '--oci-dir', oci);
+    expect(img.status, img.stderr).to.equal(0);
+    const blobs = join(oci, 'blobs/sha256');
+    const inImage = readdirSync(blobs)
+      .map((b) => spawnSync('tar', ['-xzOf', join(blobs, b), 'etc/ld.so.cache'], { maxBuffer: 64 << 20 }))
+      .find((r) => r.status === 0 && r.stdout.length > 0)?.stdout;
+    expect(inImage?.equals(readFileSync(join(lsRoot, 'etc/ld.so.cache'))), 'the image layer holds the same cache').to.equal(true);
     const bad = elfdeps('manifest', '--ld-cache', 'maybe', '/bin/ls');
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.match(/--ld-cache maybe: expected one of generate, copy, none/);
