@@ -48,7 +48,7 @@ are dropped; nothing appears under the output's name until it is complete.
   --json                 print the report as JSON (not with -o -)
   -q, --quiet            no summary line
 With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
---exclude-host-gpu, the rule options and the loader options:
+--exclude-host-gpu, the rule options, --ld-cache, and the loader options:
 --root, --library-path, --preload, --no-cache, --platform, ...).
   -h, --help             this help
 

@@ -5,7 +5,7 @@
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
-import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
+import { createManifest, LD_CACHE_MODES, type CreateManifestOptions, type LdCacheMode } from '../manifest/create.js';
 import type { Manifest } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, isStreamTarget, removeStaleOutputTemps, temporarySibling } from '../output-file.js';
@@ -24,6 +24,10 @@ export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader
   --tz ZONE              only this time zone of the database (repeatable; default all)
   --user NAME|UID        a user the generated user database holds besides root and
                          nobody (repeatable)
+  --ld-cache MODE        the new root's /etc/ld.so.cache (docs/ldconfig.md): generate
+                         (default: the cache the root's own ldconfig would write for
+                         exactly the new root, with the ld.so.conf it reads), copy (the
+                         source root's file as it is), or none
 `;
 
 /** Words in lines of at most `width` characters, each indented by `indent` spaces. */
@@ -76,6 +80,7 @@ export const MANIFEST_OPTIONS = {
   locale: { type: 'string', multiple: true },
   tz: { type: 'string', multiple: true },
   user: { type: 'string', multiple: true },
+  'ld-cache': { type: 'string' },
   ...LOADER_OPTIONS,
 } as const;
 
@@ -91,6 +96,7 @@ export interface ManifestOptionValues extends LoaderOptionValues {
   locale?: string[];
   tz?: string[];
   user?: string[];
+  'ld-cache'?: string;
 }
 
 const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
@@ -99,6 +105,8 @@ const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
 export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateManifestOptions {
   const dlopen = v.dlopen ?? 'recommended';
   if (!(DLOPEN_LEVELS as readonly string[]).includes(dlopen)) throw new ElfdepsError('USAGE', `--dlopen ${dlopen}: expected one of ${DLOPEN_LEVELS.join(', ')}`);
+  const ldCache = v['ld-cache'] ?? 'generate';
+  if (!(LD_CACHE_MODES as readonly string[]).includes(ldCache)) throw new ElfdepsError('USAGE', `--ld-cache ${ldCache}: expected one of ${LD_CACHE_MODES.join(', ')}`);
   return {
     ...loaderOptionsFrom(v, io),
     add: v.add ?? [],
@@ -111,6 +119,7 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
     ...(v.locale ? { locales: v.locale } : {}),
     ...(v.tz ? { zones: v.tz } : {}),
     users: v.user ?? [],
+    ldCache: ldCache as LdCacheMode,
   };
 }
 
@@ -155,6 +164,10 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
       return `${what}: rule ${w.rule}, because ${w.trigger}`;
     case 'add':
       return `${what}: --add ${w.path}`;
+    case 'ldconfig':
+      return entry.kind === 'generated'
+        ? `${what}: the loader's cache of the libraries in this root, as its ldconfig would write it (--ld-cache)`
+        : `${what}: configuration ldconfig reads for this root's loader cache (--ld-cache)`;
   }
 }
 

@@ -13,7 +13,7 @@
 import { ElfdepsError } from '../errors.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { ancestorsOf, withParentDirectories } from '../manifest/entry-path.js';
-import type { Manifest, ManifestEntry } from '../manifest/types.js';
+import { generatedBytes, type Manifest, type ManifestEntry } from '../manifest/types.js';
 import { writtenMode } from '../materialise/plan.js';
 import { sourceChunks, type SourceIdentity } from '../materialise/source.js';
 import { LayerBlobWriter, type Compression, type LayerBlob } from './blob.js';
@@ -105,7 +105,7 @@ export async function writeLayer(plan: LayerPlan, blobsDir: string, options: Lay
       } else if (e.kind === 'symlink') {
         await tar.symlink(name, e.target);
       } else if (e.kind === 'generated') {
-        await tar.file(name, writtenMode(e, options), e.size, Buffer.from(e.content, 'utf8'));
+        await tar.file(name, writtenMode(e, options), e.size, generatedBytes(e));
         fileBytes += e.size;
       } else {
         const checked = options.sources.get(e.path);

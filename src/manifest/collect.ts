@@ -60,11 +60,11 @@ export class EntryCollector {
   }
 
   /**
-   * A file whose content is written from memory (`name` in the directory
+   * A file whose content (text, or bytes) is written from memory (`name` in the directory
    * `dir`, which must exist in the root; its path and links are recorded as
    * for any file).
    */
-  addGenerated(dir: string, name: string, content: string, mode: string): void {
+  addGenerated(dir: string, name: string, content: string | Buffer, mode: string): void {
     const walk = this.fs.walk(dir);
     let real = dir;
     if (walk.ok && walk.kind === 'dir') {
@@ -76,8 +76,10 @@ export class EntryCollector {
       this.addDirectoryWithMode(dir, '0755');
     } else throw new ElfdepsError('ROOT', `${dir}: not a directory in ${this.fs.root || '/'}; cannot generate ${name} in it`, { path: dir });
     const path = real === '/' ? `/${name}` : `${real}/${name}`;
-    const bytes = Buffer.from(content, 'utf8');
-    this.put({ kind: 'generated', path, mode, content, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    // Text stays readable in the manifest; bytes (a binary file) are held as base64.
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const text = typeof content === 'string' ? { content } : { content: content.toString('base64'), encoding: 'base64' as const };
+    this.put({ kind: 'generated', path, mode, ...text, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
   }
 
   /** A directory with a mode of its own (/tmp, 1777), whether or not the root has one. */

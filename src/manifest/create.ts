@@ -7,6 +7,8 @@ import { ElfdepsError, errnoWords } from '../errors.js';
 import { startsWithElfMagic } from '../file-type.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge, type Verdict } from '../verdict/index.js';
+import { buildRootLdCache, ldconfigSetupFor } from '../ldconfig/index.js';
+import { readLdSoConf } from '../resolve/ldconf.js';
 import { RootFs } from '../resolve/rootfs.js';
 import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/types.js';
 import { RuleEngine } from '../rules/engine.js';
@@ -30,7 +32,18 @@ export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
    * `excluded` instead. The target provides them.
    */
   exclude?: string[];
+  /**
+   * The new root's /etc/ld.so.cache (docs/ldconfig.md): `generate` (default)
+   * writes the cache the root's own ldconfig would write for exactly the
+   * manifest's tree, with the ld.so.conf files it reads; `copy` takes the
+   * source root's cache file as it is (when a library was found through it);
+   * `none` gives the new root no cache.
+   */
+  ldCache?: LdCacheMode;
 }
+
+export const LD_CACHE_MODES = ['generate', 'copy', 'none'] as const;
+export type LdCacheMode = (typeof LD_CACHE_MODES)[number];
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -138,6 +151,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
   const resolvedFiles = new Set<string>();
   let cacheUser: string | null = null;
+  /** The loader of the first glibc program: the root's ldconfig is the one of its glibc. */
+  let glibcInterpreter: string | null = null;
 
   /**
    * What the loader opens for `p` and the root gets (`cut`: without what
@@ -169,6 +184,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     if (p.fatal !== null && !(fatalDep && targets(fatalDep))) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
     for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
     if (p.flavour === 'glibc' && p.objects.some((o) => cut.kept.has(o.index) && o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
+    if (p.flavour === 'glibc' && p.interpreter !== null) glibcInterpreter ??= p.interpreter;
     excluded.requests(p, cut);
   };
 
@@ -243,8 +259,13 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       engine?.apply(r, false, r.objects.filter((o) => cut.kept.has(o.index)));
     }
   }
-  // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
-  if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
+  const ldCache = options.ldCache ?? 'generate';
+  if (ldCache === 'copy' && cacheUser !== null) {
+    // The source root's cache as it is: the loader in the new root then finds each library where the source's did.
+    collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
+  } else if (ldCache === 'generate' && glibcInterpreter !== null) {
+    addGeneratedLdCache(fs, collector, glibcInterpreter, warnings);
+  }
   warnings.push(...collector.warnings);
 
   const rules: RuleSummary[] = [];
@@ -272,6 +293,30 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     ...(exclusion.empty ? {} : { excluded: excluded.items(collector) }),
   };
   return validateManifest(manifest, 'created manifest');
+}
+
+/**
+ * The new root's /etc/ld.so.cache as its own ldconfig would write it for the
+ * manifest's tree (src/ldconfig/), after the configuration ldconfig reads
+ * (/etc/ld.so.conf and what it includes) has joined the tree. Replaces a
+ * cache file something else brought, unless --add asked for it.
+ */
+function addGeneratedLdCache(fs: RootFs, collector: EntryCollector, interpreter: string, warnings: string[]): void {
+  const setup = ldconfigSetupFor(fs, interpreter);
+  if (setup === null) {
+    warnings.push(`${interpreter}: no ldconfig is known for this loader; the new root gets no /etc/ld.so.cache`);
+    return;
+  }
+  const why: EntryWhy = { by: 'ldconfig' };
+  const conf = readLdSoConf(fs, '/etc/ld.so.conf');
+  collector.withWhy(why, () => {
+    for (const file of conf.files) collector.addOpened(file, '/');
+  });
+  const old = collector.entries.get('/etc/ld.so.cache');
+  if (old !== undefined && old.why?.by !== 'add') collector.entries.delete('/etc/ld.so.cache');
+  const { bytes, scan } = buildRootLdCache(fs.root || '/', [...collector.entries.values()], setup);
+  warnings.push(...scan.warnings.map((w) => `ldconfig: ${w}`));
+  collector.withWhy(why, () => collector.addGenerated('/etc', 'ld.so.cache', bytes, '0644'));
 }
 
 /** The manifest's `excluded` list, gathered over every resolution (one item per name and path). */

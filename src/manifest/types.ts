@@ -22,7 +22,9 @@ export type EntryWhy =
   /** A runtime-file rule (src/rules/rules.json): which one, and what triggered it. */
   | { by: 'rule'; rule: string; trigger: string }
   /** --add. */
-  | { by: 'add'; path: string };
+  | { by: 'add'; path: string }
+  /** The new root's ld.so.cache, written as its ldconfig would (docs/ldconfig.md), and the configuration that ldconfig reads. */
+  | { by: 'ldconfig' };
 
 /** A directory on the way to a file. */
 export interface DirectoryEntry {
@@ -52,14 +54,18 @@ export interface FileEntry {
 
 /**
  * A file whose content elfdeps writes itself instead of copying a host file
- * (a minimal user database: never the host's private files). Inline UTF-8
- * text, with its size and sha256 checked like a copied file's.
+ * (a minimal user database: never the host's private files; the new root's
+ * /etc/ld.so.cache). Inline UTF-8 text or base64, with its size and sha256
+ * checked like a copied file's.
  */
 export interface GeneratedEntry {
   kind: 'generated';
   path: string;
   mode: string;
+  /** The bytes: UTF-8 text, or base64 when `encoding` says so (a binary file such as the loader's cache). */
   content: string;
+  /** How `content` holds the bytes (default utf-8). */
+  encoding?: 'utf-8' | 'base64';
   size: number;
   sha256: string;
   why?: EntryWhy;
@@ -146,4 +152,9 @@ export interface Manifest {
   rules?: RuleSummary[];
   /** Libraries left out with --exclude, sorted by name and path (version 2; present when patterns were given). */
   excluded?: ExcludedItem[];
+}
+
+/** The bytes a generated entry holds. */
+export function generatedBytes(entry: Pick<GeneratedEntry, 'content' | 'encoding'>): Buffer {
+  return Buffer.from(entry.content, entry.encoding === 'base64' ? 'base64' : 'utf8');
 }

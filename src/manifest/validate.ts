@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, comparePaths, pathComponents, pathProblem } from './entry-path.js';
 import { checkManifestSchema } from './schema.js';
-import type { Manifest, ManifestEntry } from './types.js';
+import { generatedBytes, type Manifest, type ManifestEntry } from './types.js';
 
 /** Largest manifest file read: a root of 100k files is about 30 MiB of JSON. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
@@ -61,7 +61,7 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
     }
     if (entry.kind === 'generated') {
       // The content is inline: its size and digest must be its own, as a copied file's must be its source's.
-      const bytes = Buffer.from(entry.content, 'utf8');
+      const bytes = generatedBytes(entry);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (bytes.length !== entry.size || sha256 !== entry.sha256) {
         throw new ElfdepsError('MANIFEST_INVALID', `${where}: generated content is ${bytes.length} bytes with sha256 ${sha256}; the entry says ${entry.size} bytes, ${entry.sha256}`);

@@ -31,7 +31,7 @@ import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
-import type { FileEntry, GeneratedEntry, SymlinkEntry } from '../manifest/types.js';
+import { generatedBytes, type FileEntry, type GeneratedEntry, type SymlinkEntry } from '../manifest/types.js';
 import { inside } from './plan.js';
 import { expectSameSource, openSource, recheckSource, sourceChunks, type SourceIdentity } from './source.js';
 import { tempName } from './temp-files.js';
@@ -221,7 +221,7 @@ export function writeGenerated(root: string, action: PlannedAction): number {
   const entry = action.entry as GeneratedEntry;
   const host = checkedHostPath(root, action.path);
   const tmp = `${root}${parentOf(action.path) === '/' ? '' : parentOf(action.path)}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
-  const bytes = Buffer.from(entry.content, 'utf8');
+  const bytes = generatedBytes(entry);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);

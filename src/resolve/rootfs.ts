@@ -48,7 +48,8 @@ export interface PathWalk {
   dirs: string[];
 }
 
-type Node =
+/** What one in-root path is, as lstat sees it (a subclass may answer from elsewhere: src/ldconfig/tree.ts). */
+export type RootNode =
   | { kind: 'file' | 'dir' | 'other'; dev: bigint; ino: bigint; size: bigint; mode: number }
   | { kind: 'link'; target: string }
   | { kind: 'missing'; errno: WalkErrno };
@@ -56,7 +57,7 @@ type Node =
 export class RootFs {
   /** realpath of the root directory on the host. */
   readonly root: string;
-  private readonly nodes = new Map<string, Node>();
+  private readonly nodes = new Map<string, RootNode>();
 
   constructor(root: string) {
     let real: string;
@@ -79,7 +80,7 @@ export class RootFs {
     return this.root + (realPath === '/' ? (this.root === '' ? '/' : '') : realPath);
   }
 
-  private lookup(inRoot: string): Node {
+  protected lookup(inRoot: string): RootNode {
     let node = this.nodes.get(inRoot);
     if (node) return node;
     const host = this.hostPath(inRoot);
