@@ -47,8 +47,18 @@ export interface FileEntry {
   size: number;
   /** Lower-case hex SHA-256 of the contents. */
   sha256: string;
+  /**
+   * Modification time to write, in whole seconds since the epoch (version 2,
+   * optional): set when something checks it, a Python source whose kept
+   * `__pycache__` pyc records it. Absent: copy writes the current time, image
+   * SOURCE_DATE_EPOCH.
+   */
+  mtime?: number;
   why?: EntryWhy;
 }
+
+/** The largest `mtime` an entry may carry: a ustar header (as tar-stream writes it) holds a signed 32-bit time. */
+export const MAX_ENTRY_MTIME = 2 ** 31 - 1;
 
 /**
  * A file whose content elfdeps writes itself instead of copying a host file

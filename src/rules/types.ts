@@ -17,8 +17,8 @@ export interface RuleTrigger {
 
 export type RuleItem =
   | { path: string; optional?: boolean }
-  | { tree: string; optional?: boolean; exclude?: string[] }
-  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[] }
+  | { tree: string; optional?: boolean; exclude?: string[]; pycache?: string }
+  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[]; pycache?: string }
   | { generate: 'user-database' | 'tmp' }
   | { nss: string[] }
   | { locales: true }
