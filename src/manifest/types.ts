@@ -21,8 +21,8 @@ export type EntryWhy =
   | { by: 'loader'; program: string; neededBy: string | null; rule?: string }
   /** A runtime-file rule (src/rules/rules.json): which one, and what triggered it. */
   | { by: 'rule'; rule: string; trigger: string }
-  /** --add. */
-  | { by: 'add'; path: string };
+  /** --add PATH (`path` in the root), or --add SRC=DEST: `path` the host path placed at the in-root path `dest`. */
+  | { by: 'add'; path: string; dest?: string };
 
 /** A directory on the way to a file. */
 export interface DirectoryEntry {

@@ -55,7 +55,10 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
     if (entry.kind === 'file') {
       const problem = pathProblem(entry.source);
       if (problem) throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${JSON.stringify(entry.source)} ${problem}`);
-      if (manifest.root !== '/' && !entry.source.startsWith(manifest.root + '/')) {
+      // --add SRC=DEST reads SRC on the host, wherever --root is: only from what its reason names.
+      const placedFrom = entry.why?.by === 'add' && entry.why.dest !== undefined ? entry.why.path : null;
+      const under = (dir: string) => entry.source === dir || entry.source.startsWith(dir + '/');
+      if (manifest.root !== '/' && !under(manifest.root) && !(placedFrom !== null && pathProblem(placedFrom) === null && under(placedFrom))) {
         throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${entry.source} is outside the manifest root ${manifest.root}`);
       }
     }

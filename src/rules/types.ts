@@ -13,6 +13,8 @@ export interface RuleTrigger {
   programs?: string[];
   /** Some loaded object has .note.dlopen entries. */
   dlopenNotes?: boolean;
+  /** Never applies by itself: only --with NAME applies the rule (python-build). */
+  optIn?: true;
 }
 
 export type RuleItem =
