@@ -59,6 +59,9 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
+  --add SRC=DEST         place the host file or directory SRC at the absolute in-root
+                         path DEST (a directory merges into one the root has); split
+                         at the first '=' not written '\\='
 ${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH, and nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
 
@@ -110,6 +113,7 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
   return {
     ...loaderOptionsFrom(v, io),
     add: v.add ?? [],
+    hostCwd: io.cwd,
     exclude: [...(v.exclude ?? []), ...(v['exclude-host-gpu'] ? HOST_GPU_EXCLUDES : [])],
     loaderOnly: v['loader-only'] === true,
     with: v.with ?? [],
@@ -163,7 +167,7 @@ export function describeWhy(manifest: Manifest, path: string): string | null {
     case 'rule':
       return `${what}: rule ${w.rule}, because ${w.trigger}`;
     case 'add':
-      return `${what}: --add ${w.path}`;
+      return `${what}: --add ${w.path}${w.dest === undefined ? '' : `=${w.dest}`}`;
     case 'ldconfig':
       return entry.kind === 'generated'
         ? `${what}: the loader's cache of the libraries in this root, as its ldconfig would write it (--ld-cache)`

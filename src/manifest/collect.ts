@@ -16,7 +16,10 @@ import type { EntryWhy, FileEntry, ManifestEntry } from './types.js';
 /** Entries a manifest may hold (the schema's maxItems). */
 export const MAX_ENTRIES = 1_000_000;
 
-const NONE: ReadonlySet<string> = new Set();
+/** Names of directory entries a tree leaves out (a rule's `exclude`). */
+export type NameFilter = (name: string) => boolean;
+
+const NONE: NameFilter = () => false;
 
 export class EntryCollector {
   readonly entries = new Map<string, ManifestEntry>();
@@ -145,14 +148,14 @@ export class EntryCollector {
    * that file; a symlink to a directory is not descended. Device nodes, FIFOs
    * and sockets are skipped with a warning.
    */
-  addTree(path: string, cwd: string, exclude: ReadonlySet<string> = NONE): void {
+  addTree(path: string, cwd: string, exclude: NameFilter = NONE): void {
     const walk = this.addOpened(path, cwd);
     if (!walk.ok) throw new ElfdepsError('ROOT', `${path}: cannot add: ${errnoWords(walk.errno)}`, { path });
     if (walk.kind === 'other') this.warnings.push(`${path}: skipped (not a regular file, directory or symlink)`);
     if (walk.kind === 'dir') this.descend(walk.realPath, 1, exclude);
   }
 
-  private descend(dir: string, depth: number, exclude: ReadonlySet<string>): void {
+  private descend(dir: string, depth: number, exclude: NameFilter): void {
     if (depth > PATH_LIMITS.maxDepth) throw new ElfdepsError('ROOT', `${dir}: directories nested deeper than ${PATH_LIMITS.maxDepth} levels`, { path: dir });
     let names: string[];
     try {
@@ -161,7 +164,7 @@ export class EntryCollector {
       throw new ElfdepsError('ROOT', `${this.fs.hostPath(dir)}: cannot list: ${errnoWords(err)}`, { path: dir, cause: err });
     }
     for (const name of names) {
-      if (exclude.has(name)) continue;
+      if (exclude(name)) continue;
       const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
       const walk = this.fs.walk(child);
       const first = walk.links[0];

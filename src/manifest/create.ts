@@ -14,6 +14,7 @@ import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/typ
 import { RuleEngine } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
+import { parseAdd, placeAdd, type Placement } from './add-place.js';
 import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
@@ -22,8 +23,14 @@ import { MANIFEST_VERSION, type EntryWhy, type ExcludedItem, type Manifest, type
 import { validateManifest } from './validate.js';
 
 export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
-  /** Extra in-root paths: files (with their symlinks) or directories, recursively. */
+  /**
+   * Extra in-root paths: files (with their symlinks) or directories,
+   * recursively; or "SRC=DEST", a host file or directory placed at the
+   * in-root path DEST (add-place.ts: `\=` for a literal `=`).
+   */
   add?: string[];
+  /** The host directory SRC of "--add SRC=DEST" is relative to; default the process's. */
+  hostCwd?: string;
   /** PATH used to find the program of "#!/usr/bin/env NAME"; default the usual system PATH. */
   scriptPath?: string;
   /**
@@ -85,6 +92,16 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       return true;
     };
   }
+  // --add SRC=DEST first: everything after sees the root with SRC at DEST.
+  const adds = (options.add ?? []).map((arg) => ({ arg, spec: parseAdd(arg) }));
+  const placed = new Map<string, Placement[]>();
+  const dests = new Set<string>();
+  for (const { arg, spec } of adds) {
+    if (!('src' in spec)) continue;
+    if (dests.has(spec.dest)) throw new ElfdepsError('USAGE', `--add ${arg}: DEST ${spec.dest} is given twice`);
+    dests.add(spec.dest);
+    placed.set(arg, placeAdd(fs, spec, options.hostCwd ?? process.cwd(), arg));
+  }
   const items: Item[] = [];
   const seen = new Set<string>();
 
@@ -129,6 +146,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   const elfInputs = items.filter((i) => i.type === 'elf').map((i) => i.input);
   const resolved = new Map<string, ProgramResolution>();
   const resolver = new Resolver(options);
+  resolver.fs.mountsOf(fs);
   elfInputs.forEach((input) => resolved.set(input, resolver.resolveOne(input)));
   // The loader's checks after mapping: a version the root's library lacks, or a
   // symbol it resolves at start and cannot find, means the program will not start there.
@@ -227,10 +245,15 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   }
 
   const added: string[] = [];
-  for (const extra of options.add ?? []) {
-    const path = posix.resolve(cwd, extra);
-    collector.withWhy({ by: 'add', path }, () => collector.addTree(extra, cwd));
-    added.push(path);
+  for (const { arg, spec } of adds) {
+    if ('path' in spec) {
+      const path = posix.resolve(cwd, spec.path);
+      collector.withWhy({ by: 'add', path }, () => collector.addTree(spec.path, cwd));
+      added.push(path);
+      continue;
+    }
+    for (const p of placed.get(arg) ?? []) collector.withWhy({ by: 'add', path: p.src, dest: p.dest }, () => collector.addTree(p.dest, '/'));
+    added.push(spec.dest);
   }
 
   // Every ELF file that entered (--add, rules) is resolved as the loader

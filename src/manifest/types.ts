@@ -21,8 +21,8 @@ export type EntryWhy =
   | { by: 'loader'; program: string; neededBy: string | null; rule?: string }
   /** A runtime-file rule (src/rules/rules.json): which one, and what triggered it. */
   | { by: 'rule'; rule: string; trigger: string }
-  /** --add. */
-  | { by: 'add'; path: string }
+  /** --add PATH (`path` in the root), or --add SRC=DEST: `path` the host path placed at the in-root path `dest`. */
+  | { by: 'add'; path: string; dest?: string }
   /** The new root's ld.so.cache, written as its ldconfig would (docs/ldconfig.md), and the configuration that ldconfig reads. */
   | { by: 'ldconfig' };
 
@@ -49,8 +49,18 @@ export interface FileEntry {
   size: number;
   /** Lower-case hex SHA-256 of the contents. */
   sha256: string;
+  /**
+   * Modification time to write, in whole seconds since the epoch (version 2,
+   * optional): set when something checks it, a Python source whose kept
+   * `__pycache__` pyc records it. Absent: copy writes the current time, image
+   * SOURCE_DATE_EPOCH.
+   */
+  mtime?: number;
   why?: EntryWhy;
 }
+
+/** The largest `mtime` an entry may carry: a ustar header (as tar-stream writes it) holds a signed 32-bit time. */
+export const MAX_ENTRY_MTIME = 2 ** 31 - 1;
 
 /**
  * A file whose content elfdeps writes itself instead of copying a host file

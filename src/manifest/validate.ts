@@ -16,13 +16,13 @@ import { generatedBytes, type Manifest, type ManifestEntry } from './types.js';
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content'] as const;
+  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content', 'mtime'] as const;
   return fields.every((f) => (a as unknown as Record<string, unknown>)[f] === (b as unknown as Record<string, unknown>)[f]);
 }
 
 function describeEntry(e: ManifestEntry): string {
   if (e.kind === 'symlink') return `symlink -> ${e.target}`;
-  if (e.kind === 'file') return `file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}... from ${e.source}`;
+  if (e.kind === 'file') return `file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}... from ${e.source}${e.mtime === undefined ? '' : ` mtime ${e.mtime}`}`;
   if (e.kind === 'generated') return `generated file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}...`;
   return `directory ${e.mode}`;
 }
@@ -40,9 +40,9 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
 
   if (
     manifest.elfdepsManifest === 1 &&
-    (manifest.rules !== undefined || manifest.excluded !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined))
+    (manifest.rules !== undefined || manifest.excluded !== undefined || manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined || (e.kind === 'file' && e.mtime !== undefined)))
   ) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules or excluded libraries (those are version 2)`);
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries or mtimes (those are version 2)`);
   }
   const byPath = new Map<string, ManifestEntry>();
   const byNormalForm = new Map<string, string>();
@@ -55,7 +55,10 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
     if (entry.kind === 'file') {
       const problem = pathProblem(entry.source);
       if (problem) throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${JSON.stringify(entry.source)} ${problem}`);
-      if (manifest.root !== '/' && !entry.source.startsWith(manifest.root + '/')) {
+      // --add SRC=DEST reads SRC on the host, wherever --root is: only from what its reason names.
+      const placedFrom = entry.why?.by === 'add' && entry.why.dest !== undefined ? entry.why.path : null;
+      const under = (dir: string) => entry.source === dir || entry.source.startsWith(dir + '/');
+      if (manifest.root !== '/' && !under(manifest.root) && !(placedFrom !== null && pathProblem(placedFrom) === null && under(placedFrom))) {
         throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${entry.source} is outside the manifest root ${manifest.root}`);
       }
     }

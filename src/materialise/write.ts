@@ -17,6 +17,7 @@ import {
   copyFileSync,
   fchmodSync,
   fstatSync,
+  futimesSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -151,6 +152,15 @@ function streamCopy(entry: FileEntry, expected: SourceIdentity, tmp: string): nu
 }
 
 /**
+ * The entry's mtime, when it has one (a Python source its pyc checks), as
+ * atime and mtime. A hard link (--link) is the host's own inode: its mtime
+ * is already the one the manifest read, and is never changed.
+ */
+function keepMtime(fd: number, entry: FileEntry): void {
+  if (entry.mtime !== undefined) futimesSync(fd, entry.mtime, entry.mtime);
+}
+
+/**
  * Writes one file under a temporary name next to its final name, checks it
  * against the manifest's size and sha256, sets its mode and renames it over
  * the final name. Returns the bytes written.
@@ -180,6 +190,7 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
     } else if ((parseMode(entry.mode) & SETID_BITS & ~mode) !== 0) {
       fd = streamCopy(entry, expected, tmp);
       fchmodSync(fd, mode);
+      keepMtime(fd, entry);
     } else {
       src = openSource(entry, expected);
       try {
@@ -198,6 +209,7 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
       fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
       verify(fd, entry, tmp);
       fchmodSync(fd, mode);
+      keepMtime(fd, entry);
     }
     closeSync(fd);
     fd = undefined;

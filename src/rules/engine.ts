@@ -16,6 +16,7 @@ import type { ImageCache } from '../verdict/link-map.js';
 import { factsOf, type ResolutionFacts } from './facts.js';
 import { userDatabase } from './generate.js';
 import { componentMatcher, expandPattern, hasWildcard } from './paths.js';
+import { keepPycache } from './pycache.js';
 import type { DlopenLevel, Rule, RuleItem, RuleOptions } from './types.js';
 
 const PRIORITY_RANK: Record<DlopenLevel, number> = { required: 0, recommended: 1, suggested: 2, none: -1 };
@@ -133,7 +134,11 @@ export class RuleEngine {
   private addOne(rule: Rule, path: string, tree: boolean, optional: boolean, exclude: string[] | undefined): void {
     const c = this.o.collector;
     try {
-      if (tree) c.addTree(path, '/', new Set(exclude ?? []));
+      if (tree) {
+        // Names or patterns (* and ? within the name): "config-3*", "*.a".
+        const left = (exclude ?? []).map((x) => componentMatcher(x));
+        c.addTree(path, '/', (name) => left.some((re) => re.test(name)));
+      }
       else {
         const w = c.addOpened(path, '/');
         if (!w.ok && !optional) this.note(rule, `${path} is not in the root (${w.errno ?? 'missing'})`);
@@ -161,6 +166,8 @@ export class RuleEngine {
           continue;
         }
         this.addOne(rule, path, tree, optional, exclude);
+        const stdlib = tree && 'pycache' in item && item.pycache !== undefined ? this.fill(item.pycache, f) : null;
+        if (stdlib !== null) keepPycache(fs, collector, fs.walk(path).realPath, stdlib, f.bigEndian, (text) => this.note(rule, text));
       }
       return;
     }

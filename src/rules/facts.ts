@@ -25,11 +25,13 @@ export interface ResolutionFacts {
   vars: Map<string, string>;
   /** Objects whose tables could not be read (a rule decision may be missing something). */
   unreadable: string[];
+  /** The program's byte order is big-endian (a hash-based pyc holds its source hash in it). */
+  bigEndian: boolean;
 }
 
 /** The facts of `objects`: p's link map, or the part of it the root gets. */
 export function factsOf(p: ProgramResolution, images: ImageCache, objects: readonly LoadedObject[] = p.objects): ResolutionFacts {
-  const facts: ResolutionFacts = { imports: new Map(), names: new Map(), programPaths: [], notes: [], objectDirs: [], vars: new Map(), unreadable: [] };
+  const facts: ResolutionFacts = { imports: new Map(), names: new Map(), programPaths: [], notes: [], objectDirs: [], vars: new Map(), unreadable: [], bigEndian: false };
   const main = p.objects[0];
   if (main) facts.programPaths.push(posix.resolve('/', p.path), main.realPath);
   for (const o of objects) {
@@ -39,6 +41,7 @@ export function factsOf(p: ProgramResolution, images: ImageCache, objects: reado
     try {
       const img = images.get(o.realPath);
       if (img instanceof ElfdepsError) throw img;
+      if (o.index === 0) facts.bigEndian = !img.file.header.littleEndian;
       const imported = img.cached('imported-names', () => SymbolTable.of(img)?.importedNames() ?? []);
       for (const name of imported) if (!facts.imports.has(name)) facts.imports.set(name, o.path);
       for (const note of readDlopenNotes(img)) facts.notes.push({ object: o.path, note });

@@ -13,12 +13,14 @@ export interface RuleTrigger {
   programs?: string[];
   /** Some loaded object has .note.dlopen entries. */
   dlopenNotes?: boolean;
+  /** Never applies by itself: only --with NAME applies the rule (python-build). */
+  optIn?: true;
 }
 
 export type RuleItem =
   | { path: string; optional?: boolean }
-  | { tree: string; optional?: boolean; exclude?: string[] }
-  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[] }
+  | { tree: string; optional?: boolean; exclude?: string[]; pycache?: string }
+  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[]; pycache?: string }
   | { generate: 'user-database' | 'tmp' }
   | { nss: string[] }
   | { locales: true }
