@@ -55,6 +55,11 @@ export class EntryCollector {
     }
   }
 
+  /** In-root real paths of the ELF files added since the last takeElfFiles(), not taken. */
+  pendingElfFiles(): readonly string[] {
+    return this.elfFiles;
+  }
+
   /** In-root real paths of the ELF files added since the last call. */
   takeElfFiles(): string[] {
     const files = this.elfFiles;

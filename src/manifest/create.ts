@@ -268,7 +268,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       const rule = why?.by === 'rule' ? why.rule : why?.by === 'loader' ? why.rule : undefined;
       let r: ProgramResolution;
       try {
-        r = resolver.resolveOne(file);
+        // dlopen() in the program that brought it: what it already loaded satisfies needed names.
+        r = resolver.resolveLoadedInto(file, engine?.loadedWith(file) ?? []);
       } catch (err) {
         if (!(err instanceof ElfdepsError)) throw err;
         warnings.push(`${file}: not resolved: ${err.message}`);

@@ -7,6 +7,7 @@
  * (createManifest), whose resolutions come back here: an extension module
  * that needs libssl brings the TLS rule.
  */
+import { posix } from 'node:path';
 import { ElfdepsError } from '../errors.js';
 import type { EntryCollector } from '../manifest/collect.js';
 import type { EntryWhy, MissingItem } from '../manifest/types.js';
@@ -15,9 +16,9 @@ import type { LoadedObject, ProgramResolution } from '../resolve/types.js';
 import type { ImageCache } from '../verdict/link-map.js';
 import { factsOf, type ResolutionFacts } from './facts.js';
 import { userDatabase } from './generate.js';
-import { componentMatcher, expandPattern, hasWildcard } from './paths.js';
+import { captureMatcher, captures, componentMatcher, expandPattern, hasWildcard, lineMatcher } from './paths.js';
 import { keepPycache } from './pycache.js';
-import type { DlopenLevel, Rule, RuleItem, RuleOptions } from './types.js';
+import type { DlopenLevel, PathItem, Rule, RuleItem, RuleOptions } from './types.js';
 
 const PRIORITY_RANK: Record<DlopenLevel, number> = { required: 0, recommended: 1, suggested: 2, none: -1 };
 
@@ -27,6 +28,15 @@ const PRIORITY_RANK: Record<DlopenLevel, number> = { required: 0, recommended: 1
  * stubs), older ones load them, and a root may be either.
  */
 const MAX_NSSWITCH_BYTES = 1 << 20;
+/** A `read` item's file is a small configuration file (jvm.cfg is 300 bytes); longer lines are not compared. */
+const MAX_READ_BYTES = 1 << 20;
+const MAX_READ_LINE = 4096;
+
+/** What a trigger matched: its text (the entries' reason) and the placeholders it sets ({origin}, a needs pattern's captures). */
+interface Match {
+  text: string;
+  vars: Map<string, string>;
+}
 
 export interface RuleEngineOptions extends RuleOptions {
   fs: RootFs;
@@ -47,6 +57,8 @@ function pathMatcher(pattern: string): RegExp {
 
 export class RuleEngine {
   private readonly applied = new Set<string>();
+  /** ELF files a rule brought → the objects already loaded when the program dlopen()s them (see loadedWith). */
+  private readonly loadedBefore = new Map<string, string[]>();
   /** Rules in the order they first applied, with their first trigger. */
   readonly firstTriggers = new Map<string, string>();
   private readonly forced: Set<string>;
@@ -68,33 +80,58 @@ export class RuleEngine {
    */
   apply(p: ProgramResolution, asProgram: boolean, objects: readonly LoadedObject[] = p.objects): void {
     const facts = factsOf(p, this.o.images, objects);
-    for (const u of facts.unreadable) this.o.warnings.push(`${p.path}: rules could not read ${u}`);
+    const main = p.objects[0];
+    // {prefix}: where an interpreter installed as PREFIX/bin/NAME finds its library (PREFIX/lib/...): a program's only.
+    if (asProgram && main) facts.vars.set('prefix', posix.dirname(posix.dirname(main.realPath)));
     for (const rule of this.o.rules) {
       if (this.dropped.has(rule.name)) continue;
-      const trigger = this.forced.has(rule.name) ? '--with' : this.triggerOf(rule, facts, asProgram);
+      const matched = this.triggerOf(rule, facts, asProgram);
+      const trigger = this.forced.has(rule.name) ? { text: '--with', vars: matched?.vars ?? new Map<string, string>() } : matched;
       if (trigger === null) continue;
-      this.run(rule, trigger, facts, p);
+      this.run(rule, trigger.text, { ...facts, vars: new Map([...facts.vars, ...trigger.vars]) }, p, objects);
     }
+    for (const u of facts.unreadable) this.o.warnings.push(`${p.path}: rules could not read ${u}`);
   }
 
-  private triggerOf(rule: Rule, f: ResolutionFacts, asProgram: boolean): string | null {
+  /**
+   * In-root paths of the objects already loaded when the program loads
+   * `file` (an ELF file a rule brought): the program's link map and the
+   * other ELF files the same rule brought for it (the JDK's libjvm.so, which
+   * lib/libjava.so needs by name). Resolver.resolveLoadedInto takes them.
+   */
+  loadedWith(file: string): readonly string[] {
+    return this.loadedBefore.get(file) ?? [];
+  }
+
+  private triggerOf(rule: Rule, f: ResolutionFacts, asProgram: boolean): Match | null {
+    const none = new Map<string, string>();
     for (const sym of rule.when.imports ?? []) {
       const by = f.imports.get(sym);
-      if (by !== undefined) return `${sym} imported by ${by}`;
+      if (by !== undefined) return { text: `${sym} imported by ${by}`, vars: none };
     }
     for (const pattern of rule.when.needs ?? []) {
-      const re = componentMatcher(pattern);
-      for (const [name, obj] of f.names) if (re.test(name)) return `${name} loaded (${obj})`;
+      const m = captureMatcher(pattern);
+      for (const [name, obj] of f.names) {
+        const vars = captures(m, name);
+        if (vars === null) continue;
+        const origin = f.nameDirs.get(name);
+        if (origin !== undefined) vars.set('origin', origin);
+        return { text: `${name} loaded (${obj})`, vars };
+      }
+    }
+    for (const sym of rule.when.defines ?? []) {
+      if (f.defines(sym)) return { text: `${sym} defined by ${f.programPaths[0] ?? 'the program'}`, vars: none };
     }
     if (asProgram) {
       for (const pattern of rule.when.programs ?? []) {
-        const re = pathMatcher(pattern);
-        const hit = f.programPaths.find((x) => re.test(x));
-        if (hit !== undefined) return `program ${hit}`;
+        // A pattern without '/' is a file name: the program's as given or its real one.
+        const test = pattern.includes('/') ? (x: string) => pathMatcher(pattern).test(x) : (x: string) => componentMatcher(pattern).test(posix.basename(x));
+        const hit = f.programPaths.find(test);
+        if (hit !== undefined) return { text: `program ${hit}`, vars: none };
       }
     }
     const note = rule.when.dlopenNotes ? this.notesTaken(f)[0] : undefined;
-    if (note !== undefined) return `dlopen notes of ${note.object}`;
+    if (note !== undefined) return { text: `dlopen notes of ${note.object}`, vars: none };
     return null;
   }
 
@@ -111,10 +148,11 @@ export class RuleEngine {
       if (v === undefined) unknown = true;
       return v ?? m;
     });
-    return unknown ? null : out;
+    // {origin}/../conf: placeholders stand for real directories, so '..' may be resolved by name.
+    return unknown ? null : posix.normalize(out);
   }
 
-  private run(rule: Rule, trigger: string, f: ResolutionFacts, p: ProgramResolution): void {
+  private run(rule: Rule, trigger: string, f: ResolutionFacts, p: ProgramResolution, objects: readonly LoadedObject[]): void {
     // Once per rule and values: gconv of one libc directory is added once for every program using it.
     const used = [...JSON.stringify(rule.add).matchAll(/\{([a-z-]+)\}/g)].map((m) => `${m[1]}=${f.vars.get(m[1] as string) ?? ''}`);
     const key = `${rule.name}\0${used.join('\0')}\0${rule.add.some((i) => 'dlopen' in i) ? p.path : ''}`;
@@ -122,23 +160,53 @@ export class RuleEngine {
     this.applied.add(key);
     if (!this.firstTriggers.has(rule.name)) this.firstTriggers.set(rule.name, trigger);
     const c = this.o.collector;
+    const before = c.pendingElfFiles().length;
     c.withWhy({ by: 'rule', rule: rule.name, trigger }, () => {
       for (const item of rule.add) this.item(rule, item, f, p);
     });
+    const brought = c.pendingElfFiles().slice(before);
+    const loaded = [...objects.map((o) => o.realPath), ...brought];
+    for (const file of brought) if (!this.loadedBefore.has(file)) this.loadedBefore.set(file, loaded);
+  }
+
+  /** A `read` item: the file is added, and `then` for each matching line (the first only with `first`). */
+  private readItem(rule: Rule, item: Extract<RuleItem, { read: string }>, f: ResolutionFacts, p: ProgramResolution): void {
+    const file = this.fill(item.read, f);
+    if (file === null) return;
+    let text: Buffer | null;
+    try {
+      text = this.o.fs.readFile(file, MAX_READ_BYTES);
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      this.note(rule, err.message);
+      return;
+    }
+    if (text === null) {
+      if (item.optional !== true) this.note(rule, `${file} is not in the root`);
+      return;
+    }
+    this.addOne(rule, file, false, true);
+    const match = lineMatcher(item.match);
+    let matched = false;
+    for (const line of text.toString('utf8').split('\n')) {
+      const vars = line.length > MAX_READ_LINE ? null : match(line);
+      if (vars === null) continue;
+      matched = true;
+      const g = { ...f, vars: new Map([...f.vars, ...vars]) };
+      for (const sub of item.then as PathItem[]) this.item(rule, sub, g, p);
+      if (item.first === true) break;
+    }
+    if (!matched && item.optional !== true) this.note(rule, `no line of ${file} matches '${item.match}'`);
   }
 
   private note(rule: Rule, text: string): void {
     this.o.warnings.push(`rule ${rule.name}: ${text}`);
   }
 
-  private addOne(rule: Rule, path: string, tree: boolean, optional: boolean, exclude: string[] | undefined): void {
+  private addOne(rule: Rule, path: string, tree: boolean, optional: boolean, excluded?: (name: string) => boolean): void {
     const c = this.o.collector;
     try {
-      if (tree) {
-        // Names or patterns (* and ? within the name): "config-3*", "*.a".
-        const left = (exclude ?? []).map((x) => componentMatcher(x));
-        c.addTree(path, '/', (name) => left.some((re) => re.test(name)));
-      }
+      if (tree) c.addTree(path, '/', excluded);
       else {
         const w = c.addOpened(path, '/');
         if (!w.ok && !optional) this.note(rule, `${path} is not in the root (${w.errno ?? 'missing'})`);
@@ -151,21 +219,27 @@ export class RuleEngine {
 
   private item(rule: Rule, item: RuleItem, f: ResolutionFacts, p: ProgramResolution): void {
     const { fs, collector } = this.o;
+    if ('read' in item) {
+      this.readItem(rule, item, f, p);
+      return;
+    }
     if ('path' in item || 'tree' in item || 'glob' in item) {
       const raw = 'path' in item ? item.path : 'tree' in item && typeof item.tree === 'string' ? item.tree : (item as { glob: string }).glob;
       const pattern = this.fill(raw, f);
       if (pattern === null) return;
       const tree = 'tree' in item && item.tree !== false && !('path' in item);
       const optional = 'optional' in item && item.optional === true;
-      const exclude = 'exclude' in item ? item.exclude : undefined;
-      const paths = hasWildcard(pattern) || pattern.includes('{') ? expandPattern(fs, pattern) : [pattern];
+      // Names or patterns (* and ? within the name: "config-3*", "*.a"), for a glob's matches and a tree's components alike.
+      const left = ('exclude' in item ? (item.exclude ?? []) : []).map((x) => componentMatcher(x));
+      const excluded = (name: string): boolean => left.some((re) => re.test(name));
+      const paths = (hasWildcard(pattern) || pattern.includes('{') ? expandPattern(fs, pattern) : [pattern]).filter((x) => !excluded(posix.basename(x)));
       if (paths.length === 0 && !optional) this.note(rule, `nothing in the root matches ${pattern}`);
       for (const path of paths) {
         if (tree && !fs.walk(path).ok) {
           if (!optional) this.note(rule, `${path} is not in the root`);
           continue;
         }
-        this.addOne(rule, path, tree, optional, exclude);
+        this.addOne(rule, path, tree, optional, excluded);
         const stdlib = tree && 'pycache' in item && item.pycache !== undefined ? this.fill(item.pycache, f) : null;
         if (stdlib !== null) keepPycache(fs, collector, fs.walk(path).realPath, stdlib, f.bigEndian, (text) => this.note(rule, text));
       }
@@ -186,7 +260,7 @@ export class RuleEngine {
         const dir = f.vars.get('libdir');
         if (dir === undefined) return;
         const module = `${dir}/libnss_${svc}.so.2`;
-        if (fs.walk(module).ok) this.addOne(rule, module, false, true, undefined);
+        if (fs.walk(module).ok) this.addOne(rule, module, false, true);
       }
       return;
     }
@@ -194,7 +268,7 @@ export class RuleEngine {
       for (const locale of this.o.locales ?? ['C.UTF-8']) {
         const found = localePaths(fs, locale);
         if (found === null) this.note(rule, `locale ${locale} is not in the root (neither its directory under /usr/lib/locale nor locale-archive)`);
-        else for (const path of found) this.addOne(rule, path, true, false, undefined);
+        else for (const path of found) this.addOne(rule, path, true, false);
       }
       return;
     }
@@ -202,9 +276,9 @@ export class RuleEngine {
       if (this.o.zones && this.o.zones.length > 0) {
         for (const z of this.o.zones) {
           if (z.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new ElfdepsError('USAGE', `--tz ${z}: not a time zone name`);
-          this.addOne(rule, `/usr/share/zoneinfo/${z}`, false, false, undefined);
+          this.addOne(rule, `/usr/share/zoneinfo/${z}`, false, false);
         }
-      } else this.addOne(rule, '/usr/share/zoneinfo', true, true, undefined);
+      } else this.addOne(rule, '/usr/share/zoneinfo', true, true);
       return;
     }
     if ('dlopen' in item) {

@@ -7,9 +7,15 @@
 export interface RuleTrigger {
   /** Symbols some loaded object imports (undefined in its dynamic symbol table). */
   imports?: string[];
-  /** Names of loaded objects (soname or DT_NEEDED name); * and ? match within the name. */
+  /**
+   * Names of loaded objects (soname or DT_NEEDED name); * and ? match within
+   * the name, and {name} captures a part of it as a placeholder
+   * ("libtcl{tcl}.so" sets {tcl} to 8.6). The matched object's directory is {origin}.
+   */
   needs?: string[];
-  /** In-root paths of the program; * and ? match within a component. */
+  /** Symbols the program (or module) itself defines and exports: a runtime linked into it (Node.js exports OpenSSL's). */
+  defines?: string[];
+  /** In-root paths of the program (* and ? match within a component), or its file name (a pattern without '/'). */
   programs?: string[];
   /** Some loaded object has .note.dlopen entries. */
   dlopenNotes?: boolean;
@@ -17,10 +23,29 @@ export interface RuleTrigger {
   optIn?: true;
 }
 
-export type RuleItem =
+/** Items naming paths of the root. */
+export type PathItem =
   | { path: string; optional?: boolean }
   | { tree: string; optional?: boolean; exclude?: string[]; pycache?: string }
-  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[]; pycache?: string }
+  | { glob: string; tree?: boolean; optional?: boolean; exclude?: string[]; pycache?: string };
+
+/**
+ * A small file of the root the program reads to decide what it loads (the
+ * JDK's jvm.cfg): the file is added, and for each line matching `match`
+ * (only the first with `first`), `then` is added with the line's {name}
+ * captures as placeholders.
+ */
+export interface ReadItem {
+  read: string;
+  match: string;
+  first?: boolean;
+  optional?: boolean;
+  then: PathItem[];
+}
+
+export type RuleItem =
+  | PathItem
+  | ReadItem
   | { generate: 'user-database' | 'tmp' }
   | { nss: string[] }
   | { locales: true }
