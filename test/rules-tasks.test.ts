@@ -7,55 +7,15 @@
  * skipped with the reason printed.
  */
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { elfdepsCommand } from './helpers/cli.js';
 import { REAL_TASKS, type RealTask } from './helpers/real-tasks.js';
+import { HOST_PATH, launcherProblem, spawnAsync, which } from './helpers/root-run.js';
 
-const HOST_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin';
 const ENV = { LANG: 'C.UTF-8', TERM: 'xterm' };
 const PARALLEL = 2;
-
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = '/', timeoutMs = 120_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-function which(name: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', env: { PATH: HOST_PATH } });
-  const p = r.stdout.trim();
-  return r.status === 0 && p.startsWith('/') ? p : null;
-}
-
-/** Can this machine run a program in a root with --dev --proc at all? Probed with a root of sh alone. */
-async function launcherProblem(dir: string): Promise<string | null> {
-  const [node, bin] = elfdepsCommand();
-  const root = join(dir, 'probe');
-  const env = { PATH: HOST_PATH, ...ENV };
-  const copy = await spawnAsync(node, [bin, 'copy', '--loader-only', '/bin/sh', root], env);
-  if (copy.status !== 0) return `elfdeps copy /bin/sh failed: ${copy.stderr.trim()}`;
-  const r = await spawnAsync(node, [bin, 'run', '--dev', '--proc', root, '/bin/sh', '-c', 'echo ok'], env);
-  return r.stdout === 'ok\n' ? null : `elfdeps run --dev --proc cannot run here: ${r.stderr.trim().split('\n')[0]}`;
-}
 
 interface Outcome {
   task: RealTask;
@@ -103,7 +63,7 @@ describe('runtime-file rules: real tasks in roots made by elfdeps copy', functio
   });
 
   it(`${REAL_TASKS.length} one-line tasks of ${new Set(REAL_TASKS.flatMap((t) => t.programs)).size} programs give the host's output and exit status`, async function () {
-    const problem = await launcherProblem(dir);
+    const problem = await launcherProblem(dir, { PATH: HOST_PATH, ...ENV });
     if (problem !== null) {
       if (process.env['CI']) throw new Error(problem);
       console.log(`      skipped: ${problem}`);

@@ -13,6 +13,8 @@ export interface RuleTrigger {
   programs?: string[];
   /** Some loaded object has .note.dlopen entries. */
   dlopenNotes?: boolean;
+  /** A #! script whose interpreter (or env's target) has one of these names (sh, bash, ...). */
+  scripts?: string[];
 }
 
 export type RuleItem =
@@ -23,7 +25,15 @@ export type RuleItem =
   | { nss: string[] }
   | { locales: true }
   | { zones: true }
-  | { dlopen: true };
+  | { dlopen: true }
+  /** Programs the program runs: names looked up in PATH, or in-root paths (patterns allowed); each enters as a program. */
+  | { runs: string[]; optional?: boolean }
+  /** The commands a shell script runs (its command words looked up in PATH), each entering as a program. */
+  | { commands: true }
+  /** Headers and every header they include, found through `dirs` (a compiler's search list). */
+  | { includes: string[]; dirs: string[] }
+  /** A GNU ld script and the files it names (others found in `dirs`). */
+  | { linkerScript: string; dirs?: string[]; optional?: boolean };
 
 export interface Rule {
   name: string;
