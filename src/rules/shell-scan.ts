@@ -87,6 +87,8 @@ interface Word {
   text: string | null;
   /** Unquoted digits right before a redirection operator (an IO number, "2>"). */
   ioNumber: boolean;
+  /** NAME=... (an assignment before the command, whatever its value holds). */
+  assignment: boolean;
   /** When text is null: the literal last component after the last expansion ("$(dirname "$0")/lib.sh" → lib.sh). */
   tail: string | null;
 }
@@ -117,7 +119,7 @@ class Scanner {
   simpleCommand(words: Word[], nesting: number): void {
     let i = 0;
     // Assignments before the command (FOO=1 cmd).
-    while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(words[i]?.text ?? '')) i++;
+    while (i < words.length && words[i]?.assignment === true) i++;
     this.command(words, i, nesting);
   }
 
@@ -316,6 +318,7 @@ class Lexer {
       }
       break;
     }
+    if (!META.has(s[this.i] as string)) return { word: this.word() };
     if (s.startsWith('<<<', this.i)) {
       this.i += 3;
       return { op: '<<<' };
@@ -361,6 +364,7 @@ class Lexer {
     let known = true;
     let quoted = false;
     let tailFrom = 0; // where the literal text after the last expansion starts
+    let beforeExpansion: string | null = null; // the literal text before the first expansion
     while (this.i < s.length) {
       const c = s[this.i] as string;
       if (META.has(c)) break;
@@ -383,6 +387,7 @@ class Lexer {
             text += s[this.i + 1] ?? '';
             this.i += 2;
           } else if (d === '$' || d === '`') {
+            beforeExpansion ??= text;
             this.expansion();
             known = false;
             tailFrom = text.length;
@@ -393,6 +398,7 @@ class Lexer {
         }
         this.i++;
       } else if (c === '$' || c === '`') {
+        beforeExpansion ??= text;
         this.expansion();
         known = false;
         tailFrom = text.length;
@@ -407,7 +413,8 @@ class Lexer {
     }
     const ioNumber = !quoted && /^[0-9]+$/.test(text) && (s[this.i] === '<' || s[this.i] === '>');
     const tail = /^\/([^/*?[]+)$/.exec(text.slice(tailFrom));
-    return { text: known ? text : null, ioNumber, tail: !known && tail ? (tail[1] as string) : null };
+    const assignment = /^[A-Za-z_][A-Za-z0-9_]*\+?=/.test(beforeExpansion ?? text);
+    return { text: known ? text : null, ioNumber, assignment, tail: !known && tail ? (tail[1] as string) : null };
   }
 
   /** At "$" or "`": skips the expansion, scanning the commands of a command substitution. */
