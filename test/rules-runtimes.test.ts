@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { elfdepsCommand } from './helpers/cli.js';
 import { RUNTIME_TASKS } from './helpers/real-tasks.js';
 import { skipOrFail } from './helpers/skip.js';
-import { HOST_PATH, launcherProblem, report, runTasks, spawnAsync, which } from './helpers/task-runner.js';
+import { HOST_PATH, launcherProblem, spawnAsync, which } from './helpers/root-run.js';
+import { report, runTasks } from './helpers/task-runner.js';
 
 describe('runtime-file rules: runtimes and plugin hosts in roots made by elfdeps copy', function () {
   this.timeout(1_800_000);

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REAL_TASKS } from './helpers/real-tasks.js';
-import { launcherProblem, report, runTasks } from './helpers/task-runner.js';
+import { launcherProblem } from './helpers/root-run.js';
+import { report, runTasks } from './helpers/task-runner.js';
 
 describe('runtime-file rules: real tasks in roots made by elfdeps copy', function () {
   this.timeout(1_800_000);

@@ -34,6 +34,8 @@ export class EntryCollector {
   leaveOut: ((path: string, walk: PathWalk, why: EntryWhy | undefined) => boolean) | undefined;
   /** ELF files added since the last takeElfFiles(): the manifest resolves each. */
   private elfFiles: string[] = [];
+  /** Executable #! files added since the last takeScripts(): the kernel would run their interpreters. */
+  private scripts: string[] = [];
 
   constructor(private readonly fs: RootFs) {}
 
@@ -64,6 +66,13 @@ export class EntryCollector {
   takeElfFiles(): string[] {
     const files = this.elfFiles;
     this.elfFiles = [];
+    return files;
+  }
+
+  /** In-root real paths of the executable #! files added since the last call. */
+  takeScripts(): string[] {
+    const files = this.scripts;
+    this.scripts = [];
     return files;
   }
 
@@ -118,10 +127,12 @@ export class EntryCollector {
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new ElfdepsError('ROOT', `${source}: not a regular file`, { path: source });
-      const { sha256, size, elf } = hashFd(fd);
+      const { sha256, size, elf, script } = hashFd(fd);
       const entry: FileEntry = { kind: 'file', path, source, mode: formatMode(st.mode), size, sha256 };
       this.put(entry);
       if (elf) this.elfFiles.push(path);
+      // execve() runs only files with an execute bit: a #! file without one is data.
+      else if (script && (st.mode & 0o111) !== 0) this.scripts.push(path);
     } finally {
       closeSync(fd);
     }

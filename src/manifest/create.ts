@@ -11,7 +11,7 @@ import { buildRootLdCache, ldconfigSetupFor } from '../ldconfig/index.js';
 import { readLdSoConf } from '../resolve/ldconf.js';
 import { RootFs } from '../resolve/rootfs.js';
 import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/types.js';
-import { RuleEngine } from '../rules/engine.js';
+import { MAX_HELPER_DEPTH, RuleEngine, type HelperProgram } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
 import { parseAdd, placeAdd, type Placement } from './add-place.js';
@@ -55,7 +55,7 @@ export type LdCacheMode = (typeof LD_CACHE_MODES)[number];
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What the inputs turned out to be, in the order met: ELF programs go to resolve(), scripts bring their interpreters. */
-type Item = { type: 'elf'; input: string } | { type: 'script'; input: string; path: string; interpreter: string };
+type Item = { type: 'elf'; input: string } | { type: 'script'; input: string; path: string; realPath: string; interpreter: string; envTarget: string | null };
 
 function dedupe(items: MissingItem[]): MissingItem[] {
   const keys = new Set<string>();
@@ -104,6 +104,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   }
   const items: Item[] = [];
   const seen = new Set<string>();
+  const searchPath = (options.scriptPath ?? DEFAULT_PATH).split(':').filter((d) => d !== '');
 
   // Scripts first: their interpreters (and env's target) become further programs.
   const visit = (input: string, depth: number, neededBy: string | null): void => {
@@ -127,7 +128,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       return;
     }
     collector.withWhy({ by: 'program', program: posix.resolve(cwd, input) }, () => collector.addOpened(input, cwd));
-    items.push({ type: 'script', input, path: posix.resolve(cwd, input), interpreter: what.interpreter });
+    items.push({ type: 'script', input, path: posix.resolve(cwd, input), realPath: walk.realPath, interpreter: what.interpreter, envTarget: envTarget(what) });
     if (depth >= MAX_SCRIPT_DEPTH) {
       missing.push({ program: input, name: what.interpreter, neededBy: input, reason: `more than ${MAX_SCRIPT_DEPTH} levels of #! interpreters (ELOOP)` });
       return;
@@ -135,9 +136,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     visit(what.interpreter, depth + 1, input);
     const viaEnv = envTarget(what);
     if (viaEnv !== null) {
-      const dirs = (options.scriptPath ?? DEFAULT_PATH).split(':').filter((d) => d !== '');
-      const found = viaEnv.includes('/') ? viaEnv : dirs.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p, cwd).kind === 'file');
-      if (found === undefined) missing.push({ program: input, name: viaEnv, neededBy: what.interpreter, reason: `not found in PATH ${dirs.join(':')}` });
+      const found = viaEnv.includes('/') ? viaEnv : searchPath.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p, cwd).kind === 'file');
+      if (found === undefined) missing.push({ program: input, name: viaEnv, neededBy: what.interpreter, reason: `not found in PATH ${searchPath.join(':')}` });
       else visit(found, depth + 1, input);
     }
   };
@@ -164,10 +164,15 @@ export function createManifest(files: string[], options: CreateManifestOptions =
         rules: loadRules(options.rulesFiles),
         missing,
         warnings,
+        searchPath,
         excludedName: exclusion.empty ? undefined : (name, why) => excluded.notFound(name, exclusion.matchName(name, '/'), why),
       });
   /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
   const resolvedFiles = new Set<string>();
+  /** Real paths of the ELF programs whose rules were applied as a program's (inputs, helpers). */
+  const appliedAsProgram = new Set<string>();
+  /** Real paths of the scripts whose interpreters came and whose rules were applied. */
+  const scripts = new Set<string>();
   let cacheUser: string | null = null;
   /** The loader of the first glibc program: the root's ldconfig is the one of its glibc. */
   let glibcInterpreter: string | null = null;
@@ -242,6 +247,12 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     }
     for (const w of verdict.unreadable) warnings.push(`${p.path}: cannot check: ${w}`);
     engine?.apply(p, true, p.objects.filter((o) => cut.kept.has(o.index)));
+    if (p.objects[0]) appliedAsProgram.add(p.objects[0].realPath);
+  }
+  for (const item of items) {
+    if (item.type !== 'script') continue;
+    scripts.add(item.realPath);
+    engine?.applyScript({ path: item.path, realPath: item.realPath, interpreter: item.interpreter, envTarget: item.envTarget }, 0);
   }
 
   const added: string[] = [];
@@ -256,32 +267,106 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     added.push(spec.dest);
   }
 
+  /** The rule that brought an in-root file (directly, or as a library of what it brought). */
+  const ruleOf = (path: string): string | undefined => {
+    const why = collector.entries.get(path)?.why;
+    return why?.by === 'rule' ? why.rule : why?.by === 'loader' ? why.rule : undefined;
+  };
+
+  /**
+   * Resolves an ELF file that entered, as the loader would load it; null when
+   * it is not a program or library. `loaded`: what the program that dlopen()s
+   * it has already loaded (a module a rule brought), which satisfies needed
+   * names; none for a program run on its own.
+   */
+  const resolveEntered = (path: string, real: string, rule: string | undefined, loaded: readonly string[]): { r: ProgramResolution; cut: Pruning } | null => {
+    resolvedFiles.add(real);
+    let r: ProgramResolution;
+    try {
+      r = resolver.resolveLoadedInto(path, loaded);
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      warnings.push(`${path}: not resolved: ${err.message}`);
+      return null;
+    }
+    if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') return null;
+    const cut = exclusion.prune(r, cwd);
+    addLoaded(r, path, rule, cut);
+    const { verdict } = judge.judge(r, { relocations: 'none' });
+    addVersionProblems(r, verdict.versionProblems, false, cut);
+    return { r, cut };
+  };
+
+  const pending: HelperProgram[] = [];
+
+  /**
+   * A #! script that entered: the kernel runs its interpreter (and env its
+   * target), which come as programs; the rules see the script (its commands).
+   */
+  const enterScript = (path: string, depth: number): void => {
+    const walk = fs.walk(path);
+    if (!walk.ok || walk.kind !== 'file' || scripts.has(walk.realPath)) return;
+    scripts.add(walk.realPath);
+    let what: ReturnType<typeof sniffExecutable>;
+    try {
+      what = sniffExecutable(walk.hostPath);
+    } catch (err) {
+      warnings.push(`${path}: cannot read its #! line: ${errnoWords(err)}`);
+      return;
+    }
+    if (what === 'elf' || what === 'other') return;
+    if (what === null) {
+      warnings.push(`${path}: unusable #! line; no interpreter brought for it`);
+      return;
+    }
+    const rule = ruleOf(walk.realPath);
+    const why: EntryWhy = { by: 'loader', program: path, neededBy: path, ...(rule === undefined ? {} : { rule }) };
+    const viaEnv = envTarget(what);
+    const envFound = viaEnv === null ? null : viaEnv.includes('/') ? viaEnv : (searchPath.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p).kind === 'file') ?? null);
+    for (const run of [what.interpreter, ...(viaEnv === null ? [] : [envFound ?? viaEnv])]) {
+      const w = collector.withWhy(why, () => collector.addOpened(run, '/'));
+      if (w.ok && w.kind === 'file') pending.push({ path: run, depth: depth + 1 });
+      else warnings.push(`${path}: ${run === what.interpreter ? 'its #! interpreter' : 'the program its #! line runs through env'} ${run} is not in the root`);
+    }
+    engine?.applyScript({ path, realPath: walk.realPath, interpreter: what.interpreter, envTarget: viaEnv }, depth);
+  };
+
+  /** A program a rule says is run, a script's command or interpreter: resolved as a program (its rules apply), or entered as a script. */
+  const enterHelper = (h: HelperProgram): void => {
+    const walk = fs.walk(h.path);
+    if (!walk.ok || walk.kind !== 'file' || appliedAsProgram.has(walk.realPath) || scripts.has(walk.realPath)) return;
+    if (h.depth > MAX_HELPER_DEPTH) {
+      warnings.push(`${h.path}: not followed: more than ${MAX_HELPER_DEPTH} levels of helper programs`);
+      return;
+    }
+    if (!startsWithElfMagic(walk.hostPath)) return enterScript(h.path, h.depth);
+    appliedAsProgram.add(walk.realPath);
+    const done = resolveEntered(h.path, walk.realPath, ruleOf(walk.realPath), []);
+    if (done !== null) engine?.apply(done.r, true, done.r.objects.filter((o) => done.cut.kept.has(o.index)), h.depth);
+  };
+
   // Every ELF file that entered (--add, rules) is resolved as the loader
   // would load it (dlopen): its libraries come too, and the rules see it.
   // Its symbols are not judged: a module's undefined symbols are the
-  // program's to define. Its version needs are checked.
-  for (let files = collector.takeElfFiles(); files.length > 0; files = collector.takeElfFiles()) {
+  // program's to define. Its version needs are checked. Programs the rules
+  // say are run enter as programs first; every executable #! file that
+  // entered brings its interpreter.
+  for (;;) {
+    pending.push(...(engine?.takeHelpers() ?? []));
+    const helper = pending.shift();
+    if (helper !== undefined) {
+      enterHelper(helper);
+      continue;
+    }
+    const files = collector.takeElfFiles();
+    const entered = collector.takeScripts();
+    if (files.length === 0 && entered.length === 0) break;
     for (const file of files) {
       if (resolvedFiles.has(file)) continue;
-      resolvedFiles.add(file);
-      const why = collector.entries.get(file)?.why;
-      const rule = why?.by === 'rule' ? why.rule : why?.by === 'loader' ? why.rule : undefined;
-      let r: ProgramResolution;
-      try {
-        // dlopen() in the program that brought it: what it already loaded satisfies needed names.
-        r = resolver.resolveLoadedInto(file, engine?.loadedWith(file) ?? []);
-      } catch (err) {
-        if (!(err instanceof ElfdepsError)) throw err;
-        warnings.push(`${file}: not resolved: ${err.message}`);
-        continue;
-      }
-      if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') continue;
-      const cut = exclusion.prune(r, cwd);
-      addLoaded(r, file, rule, cut);
-      const { verdict } = judge.judge(r, { relocations: 'none' });
-      addVersionProblems(r, verdict.versionProblems, false, cut);
-      engine?.apply(r, false, r.objects.filter((o) => cut.kept.has(o.index)));
+      const done = resolveEntered(file, file, ruleOf(file), engine?.loadedWith(file) ?? []);
+      if (done !== null) engine?.apply(done.r, false, done.r.objects.filter((o) => done.cut.kept.has(o.index)));
     }
+    for (const script of entered) enterScript(script, 1);
   }
   const ldCache = options.ldCache ?? 'generate';
   if (ldCache === 'copy' && cacheUser !== null) {

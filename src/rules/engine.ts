@@ -14,10 +14,13 @@ import type { EntryWhy, MissingItem } from '../manifest/types.js';
 import type { RootFs } from '../resolve/rootfs.js';
 import type { LoadedObject, ProgramResolution } from '../resolve/types.js';
 import type { ImageCache } from '../verdict/link-map.js';
-import { factsOf, type ResolutionFacts } from './facts.js';
+import { readHead } from '../manifest/script.js';
+import { factsOf, scriptFacts, type ResolutionFacts, type ScriptInfo } from './facts.js';
 import { userDatabase } from './generate.js';
 import { captureMatcher, captures, componentMatcher, expandPattern, hasWildcard, lineMatcher } from './paths.js';
 import { keepPycache } from './pycache.js';
+import { MAX_SCAN_BYTES, scanShellScript } from './shell-scan.js';
+import { headerClosure, linkerScriptInputs, MAX_TOOLCHAIN_FILE_BYTES } from './toolchain.js';
 import type { DlopenLevel, PathItem, Rule, RuleItem, RuleOptions } from './types.js';
 
 const PRIORITY_RANK: Record<DlopenLevel, number> = { required: 0, recommended: 1, suggested: 2, none: -1 };
@@ -48,7 +51,26 @@ export interface RuleEngineOptions extends RuleOptions {
   /** Asked before a required library not found is missing: true when --exclude leaves it out (the caller lists it). */
   excludedName?: ((name: string, why: EntryWhy) => boolean) | undefined;
   warnings: string[];
+  /** Where names a program runs by PATH are looked for (the root's PATH). */
+  searchPath: string[];
 }
+
+/**
+ * A program some rule says is run (a helper, a script's command, a #!
+ * interpreter): the caller resolves it as a program, so its own rules
+ * apply, and scans it if it is a script. `depth`: how many helpers away
+ * from an input it is.
+ */
+export interface HelperProgram {
+  path: string;
+  depth: number;
+}
+
+/**
+ * Helpers and scripts more than this many steps from an input are not
+ * followed further (a chain of scripts each running the next).
+ */
+export const MAX_HELPER_DEPTH = 8;
 
 /** A path pattern ("/usr/bin/python3*") as a RegExp over whole in-root paths; * and ? stay within a component. */
 function pathMatcher(pattern: string): RegExp {
@@ -63,6 +85,9 @@ export class RuleEngine {
   readonly firstTriggers = new Map<string, string>();
   private readonly forced: Set<string>;
   private readonly dropped: Set<string>;
+  private helpers: HelperProgram[] = [];
+  /** The depth of the program or script the rules are applied to now. */
+  private depth = 0;
 
   constructor(private readonly o: RuleEngineOptions) {
     const known = new Set(o.rules.map((r) => r.name));
@@ -78,19 +103,39 @@ export class RuleEngine {
    * (program-path triggers apply). `objects`: the objects of p the root
    * gets (libraries left out with --exclude trigger nothing).
    */
-  apply(p: ProgramResolution, asProgram: boolean, objects: readonly LoadedObject[] = p.objects): void {
+  apply(p: ProgramResolution, asProgram: boolean, objects: readonly LoadedObject[] = p.objects, depth = 0): void {
     const facts = factsOf(p, this.o.images, objects);
     const main = p.objects[0];
     // {prefix}: where an interpreter installed as PREFIX/bin/NAME finds its library (PREFIX/lib/...): a program's only.
     if (asProgram && main) facts.vars.set('prefix', posix.dirname(posix.dirname(main.realPath)));
+    this.applyFacts(facts, asProgram, p.path, depth, objects);
+    for (const u of facts.unreadable) this.o.warnings.push(`${p.path}: rules could not read ${u}`);
+  }
+
+  /** Applies every rule a #! script triggers (program paths and script interpreters; it has no link map). */
+  applyScript(script: ScriptInfo, depth: number): void {
+    this.applyFacts(scriptFacts(script), true, script.path, depth, []);
+  }
+
+  /** Programs the rules applied so far say are run, since the last call. */
+  takeHelpers(): HelperProgram[] {
+    const out = this.helpers;
+    this.helpers = [];
+    return out;
+  }
+
+  /** `objects`: what the program has loaded (none for a script), for the modules its rules bring (loadedWith). */
+  private applyFacts(facts: ResolutionFacts, asProgram: boolean, path: string, depth: number, objects: readonly LoadedObject[]): void {
+    this.depth = depth;
     for (const rule of this.o.rules) {
       if (this.dropped.has(rule.name)) continue;
       const matched = this.triggerOf(rule, facts, asProgram);
-      const trigger = this.forced.has(rule.name) ? { text: '--with', vars: matched?.vars ?? new Map<string, string>() } : matched;
+      // --with cannot make a script of an ELF program: a script trigger needs a script.
+      const forced = this.forced.has(rule.name) && (rule.when.scripts === undefined || facts.script !== undefined);
+      const trigger = forced ? { text: '--with', vars: matched?.vars ?? new Map<string, string>() } : matched;
       if (trigger === null) continue;
-      this.run(rule, trigger.text, { ...facts, vars: new Map([...facts.vars, ...trigger.vars]) }, p, objects);
+      this.run(rule, trigger.text, { ...facts, vars: new Map([...facts.vars, ...trigger.vars]) }, path, objects);
     }
-    for (const u of facts.unreadable) this.o.warnings.push(`${p.path}: rules could not read ${u}`);
   }
 
   /**
@@ -132,6 +177,11 @@ export class RuleEngine {
     }
     const note = rule.when.dlopenNotes ? this.notesTaken(f)[0] : undefined;
     if (note !== undefined) return { text: `dlopen notes of ${note.object}`, vars: none };
+    const s = f.script;
+    if (s !== undefined && rule.when.scripts !== undefined) {
+      const name = rule.when.scripts.find((n) => n === posix.basename(s.interpreter) || n === s.envTarget);
+      if (name !== undefined) return { text: `#!${s.interpreter}${s.envTarget === null ? '' : ` ${s.envTarget}`} script ${s.path}`, vars: none };
+    }
     return null;
   }
 
@@ -152,25 +202,29 @@ export class RuleEngine {
     return unknown ? null : posix.normalize(out);
   }
 
-  private run(rule: Rule, trigger: string, f: ResolutionFacts, p: ProgramResolution, objects: readonly LoadedObject[]): void {
+  private run(rule: Rule, trigger: string, f: ResolutionFacts, path: string, objects: readonly LoadedObject[]): void {
     // Once per rule and values: gconv of one libc directory is added once for every program using it.
     const used = [...JSON.stringify(rule.add).matchAll(/\{([a-z-]+)\}/g)].map((m) => `${m[1]}=${f.vars.get(m[1] as string) ?? ''}`);
-    const key = `${rule.name}\0${used.join('\0')}\0${rule.add.some((i) => 'dlopen' in i) ? p.path : ''}`;
+    const perObject = rule.add.some((i) => 'dlopen' in i || 'commands' in i);
+    const key = `${rule.name}\0${used.join('\0')}\0${perObject ? path : ''}`;
     if (this.applied.has(key)) return;
     this.applied.add(key);
     if (!this.firstTriggers.has(rule.name)) this.firstTriggers.set(rule.name, trigger);
     const c = this.o.collector;
     const before = c.pendingElfFiles().length;
+    const helpersBefore = this.helpers.length;
     c.withWhy({ by: 'rule', rule: rule.name, trigger }, () => {
-      for (const item of rule.add) this.item(rule, item, f, p);
+      for (const item of rule.add) this.item(rule, item, f, path);
     });
-    const brought = c.pendingElfFiles().slice(before);
+    // Programs the rule runs are processes of their own (resolved as programs), not objects dlopen()ed into this one.
+    const ran = new Set(this.helpers.slice(helpersBefore).map((h) => this.o.fs.walk(h.path).realPath));
+    const brought = c.pendingElfFiles().slice(before).filter((file) => !ran.has(file));
     const loaded = [...objects.map((o) => o.realPath), ...brought];
     for (const file of brought) if (!this.loadedBefore.has(file)) this.loadedBefore.set(file, loaded);
   }
 
   /** A `read` item: the file is added, and `then` for each matching line (the first only with `first`). */
-  private readItem(rule: Rule, item: Extract<RuleItem, { read: string }>, f: ResolutionFacts, p: ProgramResolution): void {
+  private readItem(rule: Rule, item: Extract<RuleItem, { read: string }>, f: ResolutionFacts, program: string): void {
     const file = this.fill(item.read, f);
     if (file === null) return;
     let text: Buffer | null;
@@ -193,7 +247,7 @@ export class RuleEngine {
       if (vars === null) continue;
       matched = true;
       const g = { ...f, vars: new Map([...f.vars, ...vars]) };
-      for (const sub of item.then as PathItem[]) this.item(rule, sub, g, p);
+      for (const sub of item.then as PathItem[]) this.item(rule, sub, g, program);
       if (item.first === true) break;
     }
     if (!matched && item.optional !== true) this.note(rule, `no line of ${file} matches '${item.match}'`);
@@ -217,10 +271,39 @@ export class RuleEngine {
     }
   }
 
-  private item(rule: Rule, item: RuleItem, f: ResolutionFacts, p: ProgramResolution): void {
+  private item(rule: Rule, item: RuleItem, f: ResolutionFacts, program: string): void {
     const { fs, collector } = this.o;
     if ('read' in item) {
-      this.readItem(rule, item, f, p);
+      this.readItem(rule, item, f, program);
+      return;
+    }
+    if ('runs' in item) {
+      for (const name of item.runs) this.runs(rule, name, f, item.optional === true);
+      return;
+    }
+    if ('commands' in item) {
+      if (f.script !== undefined) this.commands(rule, f.script.realPath, new Set());
+      return;
+    }
+    if ('includes' in item) {
+      const dirs = item.dirs.map((d) => this.fill(d, f)).filter((d): d is string => d !== null);
+      const { found, truncated } = headerClosure(fs, item.includes, dirs);
+      if (truncated) this.note(rule, `more headers than the limit under ${dirs.join(', ')}; the rest left out`);
+      for (const h of found) this.addOne(rule, h, false, true);
+      return;
+    }
+    if ('linkerScript' in item) {
+      const path = this.fill(item.linkerScript, f);
+      if (path === null) return;
+      const w = fs.walk(path);
+      if (!w.ok || w.kind !== 'file') {
+        if (item.optional !== true) this.note(rule, `${path} is not in the root`);
+        return;
+      }
+      this.addOne(rule, path, false, false);
+      const text = readHead(w.hostPath, MAX_TOOLCHAIN_FILE_BYTES)?.toString('latin1') ?? '';
+      const dirs = (item.dirs ?? []).map((d) => this.fill(d, f)).filter((d): d is string => d !== null);
+      for (const input of linkerScriptInputs(fs, w.realPath, text, dirs) ?? []) this.addOne(rule, input, false, false);
       return;
     }
     if ('path' in item || 'tree' in item || 'glob' in item) {
@@ -294,9 +377,70 @@ export class RuleEngine {
         const what = `${note.soname.join(' or ')} (${note.feature ?? 'dlopen note'}, ${note.priority})`;
         if (found) collector.withWhy({ by: 'rule', rule: rule.name, trigger: `dlopen note of ${object}: ${what}` }, () => this.addOne(rule, found as string, false, false, undefined));
         else if (note.priority === 'required' && this.o.excludedName?.(note.soname[0] as string, { by: 'rule', rule: rule.name, trigger: `dlopen note of ${object}: ${what}` }) === true) continue;
-        else if (note.priority === 'required') this.o.missing.push({ program: p.path, name: note.soname[0] as string, neededBy: object, reason: `dlopen note (${note.feature ?? 'required'}): not found` });
+        else if (note.priority === 'required') this.o.missing.push({ program, name: note.soname[0] as string, neededBy: object, reason: `dlopen note (${note.feature ?? 'required'}): not found` });
         else this.note(rule, `${object}: ${what} not found; left out`);
       }
+    }
+  }
+
+  /** Where `name` (a command word or a rule's `runs` name) is in the root: itself when it has a slash, else the first PATH directory holding a file of that name. */
+  private lookUp(name: string, extraDirs: string[] = []): string | null {
+    if (name.includes('/')) return name.startsWith('/') && this.o.fs.walk(name).kind === 'file' ? name : null;
+    for (const dir of [...this.o.searchPath, ...extraDirs]) {
+      const path = posix.join(dir, name);
+      if (this.o.fs.walk(path).kind === 'file') return path;
+    }
+    return null;
+  }
+
+  /** A program that is run enters (with its symlinks) and goes to the caller as a helper. */
+  private bring(rule: Rule, path: string): void {
+    const w = this.o.collector.addOpened(path, '/');
+    if (!w.ok) return this.note(rule, `${path}: ${w.errno ?? 'missing'}`);
+    this.helpers.push({ path, depth: this.depth + 1 });
+  }
+
+  /** One name of a `runs` item: looked up in PATH, or an in-root path or pattern. */
+  private runs(rule: Rule, raw: string, f: ResolutionFacts, optional: boolean): void {
+    const name = this.fill(raw, f);
+    if (name === null) return;
+    if (!name.startsWith('/')) {
+      const found = this.lookUp(name);
+      if (found !== null) this.bring(rule, found);
+      else if (!optional) this.note(rule, `${name} is not in PATH (${this.o.searchPath.join(':')})`);
+      return;
+    }
+    const paths = (hasWildcard(name) || name.includes('{') ? expandPattern(this.o.fs, name) : [name]).filter((x) => this.o.fs.walk(x).kind === 'file');
+    if (paths.length === 0 && !optional) this.note(rule, `nothing in the root matches ${name}`);
+    for (const path of paths) this.bring(rule, path);
+  }
+
+  /**
+   * The commands a shell script runs (src/rules/shell-scan.ts), each found in
+   * PATH entering as a helper; a command not found is not reported (the scan
+   * sees functions of sourced files, aliases and the like as names too). A
+   * file the script sources by a literal name (looked up in PATH, then in
+   * the script's own directory, where git's helpers find git-sh-setup) enters
+   * and is scanned in turn.
+   */
+  private commands(rule: Rule, script: string, scanned: Set<string>): void {
+    if (scanned.has(script)) return;
+    scanned.add(script);
+    if (this.depth >= MAX_HELPER_DEPTH) return this.note(rule, `${script}: not scanned: more than ${MAX_HELPER_DEPTH} levels of helper programs`);
+    const w = this.o.fs.walk(script);
+    const text = w.ok ? readHead(w.hostPath, MAX_SCAN_BYTES) : null;
+    if (text === null) return this.note(rule, `${script}: cannot read it to find the commands it runs`);
+    const scan = scanShellScript(text.toString('latin1'));
+    for (const name of scan.commands) {
+      const found = this.lookUp(name);
+      if (found !== null) this.bring(rule, found);
+    }
+    const beside = posix.dirname(w.realPath);
+    const sourced = [...scan.sourced.map((name) => this.lookUp(name, [beside])), ...scan.sourcedBeside.map((name) => posix.join(beside, name))];
+    for (const found of sourced) {
+      if (found === null || this.o.fs.walk(found).kind !== 'file') continue;
+      const sourced = this.o.collector.addOpened(found, '/');
+      if (sourced.ok) this.commands(rule, sourced.realPath, scanned);
     }
   }
 }

@@ -2,7 +2,7 @@
  * What a rule trigger can see of one resolved program (or module), without
  * running it: the symbols its objects import, the names they are loaded by,
  * the program's path, their dlopen notes; and the values rule paths use
- * ({libdir}, {multiarch}, {python}).
+ * ({libdir}, {multiarch}, {python}, {gcc-target}, {gcc-version}).
  */
 import { posix } from 'node:path';
 import { ElfdepsError } from '../errors.js';
@@ -32,6 +32,8 @@ export interface ResolutionFacts {
   bigEndian: boolean;
   /** Whether the program (or module) itself exports a definition of `name`. */
   defines(name: string): boolean;
+  /** When the facts are of a #! script (which has no link map). */
+  script?: ScriptInfo;
 }
 
 /** The first object's exported definition of `name`, looked up through its hash table as the loader would find it (version aside). */
@@ -48,6 +50,25 @@ function definesSymbol(images: ImageCache, o: LoadedObject | undefined, name: st
   }
   return false;
 }
+
+/** A #! script as the rules see it. */
+export interface ScriptInfo {
+  /** In-root path as named, and real path. */
+  path: string;
+  realPath: string;
+  /** The #! interpreter, and the program of "#!/usr/bin/env NAME". */
+  interpreter: string;
+  envTarget: string | null;
+}
+
+/** The facts of a script: its paths, its interpreter; no imports, names or placeholders. */
+export function scriptFacts(script: ScriptInfo): ResolutionFacts {
+  const programPaths = [...new Set([script.path, script.realPath])];
+  return { imports: new Map(), names: new Map(), nameDirs: new Map(), programPaths, notes: [], objectDirs: [], vars: new Map(), unreadable: [], bigEndian: false, defines: () => false, script };
+}
+
+/** A GCC driver's real name: TARGET-gcc-VERSION (Debian's x86_64-linux-gnu-gcc-12), or gcc-VERSION. */
+const GCC_DRIVER = /^(?:([a-z0-9_]+-[a-z0-9_]+-[a-z0-9_-]+)-)?gcc-([0-9]+(?:\.[0-9]+)*)$/;
 
 /** The facts of `objects`: p's link map, or the part of it the root gets. */
 export function factsOf(p: ProgramResolution, images: ImageCache, objects: readonly LoadedObject[] = p.objects): ResolutionFacts {
@@ -97,8 +118,16 @@ export function factsOf(p: ProgramResolution, images: ImageCache, objects: reado
       facts.vars.set('libdir', dir);
       facts.vars.set('multiarch', posix.basename(dir));
     }
+    const gcc = o.index === 0 ? GCC_DRIVER.exec(posix.basename(o.realPath)) : null;
+    if (gcc) {
+      facts.vars.set('gcc-version', gcc[2] as string);
+      if (gcc[1] !== undefined) facts.vars.set('gcc-target', gcc[1]);
+    }
     const py = /^libpython(3\.[0-9]+)/.exec(o.soname ?? '') ?? (o.index === 0 ? /^python(3\.[0-9]+)$/.exec(posix.basename(o.realPath)) : null);
     if (py && !facts.vars.has('python')) facts.vars.set('python', `python${py[1]}`);
   }
+  // A driver named gcc-VERSION targets its own libc's multiarch (Debian's layout).
+  const multiarch = facts.vars.get('multiarch');
+  if (facts.vars.has('gcc-version') && !facts.vars.has('gcc-target') && multiarch !== undefined) facts.vars.set('gcc-target', multiarch);
   return facts;
 }

@@ -21,6 +21,8 @@ export interface RuleTrigger {
   dlopenNotes?: boolean;
   /** Never applies by itself: only --with NAME applies the rule (python-build). */
   optIn?: true;
+  /** A #! script whose interpreter (or env's target) has one of these names (sh, bash, ...). */
+  scripts?: string[];
 }
 
 /** Items naming paths of the root. */
@@ -50,7 +52,15 @@ export type RuleItem =
   | { nss: string[] }
   | { locales: true }
   | { zones: true }
-  | { dlopen: true };
+  | { dlopen: true }
+  /** Programs the program runs: names looked up in PATH, or in-root paths (patterns allowed); each enters as a program. */
+  | { runs: string[]; optional?: boolean }
+  /** The commands a shell script runs (its command words looked up in PATH), each entering as a program. */
+  | { commands: true }
+  /** Headers and every header they include, found through `dirs` (a compiler's search list). */
+  | { includes: string[]; dirs: string[] }
+  /** A GNU ld script and the files it names (others found in `dirs`). */
+  | { linkerScript: string; dirs?: string[]; optional?: boolean };
 
 export interface Rule {
   name: string;
