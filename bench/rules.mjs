@@ -1,8 +1,9 @@
 // The runtime-file rules' cost, in one run: manifests for a Python root
 // (the interpreter, its standard library and every extension module
-// resolved) and for the 50-program root of bench/materialise.mjs, with the
+// resolved), a JDK root (java) and a Node.js root, and for the 50-program root of bench/materialise.mjs, with the
 // rules on (the default) against --loader-only, timed in the same process;
 // and what each rule added (entries, bytes). Read the ratios.
+import { existsSync } from 'node:fs';
 import { createManifest } from '../dist/src/index.js';
 import { dynamicPrograms } from './materialise.mjs';
 
@@ -38,9 +39,17 @@ function compare(programs, reps) {
 export async function benchRules({ reps = 3 } = {}) {
   process.stderr.write('rules: python root\n');
   const python = compare(['/usr/bin/python3'], reps);
+  // Runtimes (issue 19): the JDK (the VM jvm.cfg names, lib/modules, its native libraries) and Node.js, when installed.
+  const runtime = (program) => {
+    if (!existsSync(program)) return { skipped: `${program} is not installed` };
+    process.stderr.write(`rules: ${program}\n`);
+    return compare([program], reps);
+  };
+  const jdk = runtime('/usr/bin/java');
+  const node = runtime('/usr/bin/node');
   process.stderr.write('rules: 50 programs\n');
   const fifty = compare(dynamicPrograms('/usr/bin', 50), reps);
-  return { python, fiftyPrograms: fifty };
+  return { python, jdk, node, fiftyPrograms: fifty };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(JSON.stringify(await benchRules(), null, 2));

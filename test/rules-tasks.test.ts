@@ -7,90 +7,12 @@
  * skipped with the reason printed.
  */
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { elfdepsCommand } from './helpers/cli.js';
-import { REAL_TASKS, type RealTask } from './helpers/real-tasks.js';
-
-const HOST_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin';
-const ENV = { LANG: 'C.UTF-8', TERM: 'xterm' };
-const PARALLEL = 2;
-
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd = '/', timeoutMs = 120_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
-function which(name: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', env: { PATH: HOST_PATH } });
-  const p = r.stdout.trim();
-  return r.status === 0 && p.startsWith('/') ? p : null;
-}
-
-/** Can this machine run a program in a root with --dev --proc at all? Probed with a root of sh alone. */
-async function launcherProblem(dir: string): Promise<string | null> {
-  const [node, bin] = elfdepsCommand();
-  const root = join(dir, 'probe');
-  const env = { PATH: HOST_PATH, ...ENV };
-  const copy = await spawnAsync(node, [bin, 'copy', '--loader-only', '/bin/sh', root], env);
-  if (copy.status !== 0) return `elfdeps copy /bin/sh failed: ${copy.stderr.trim()}`;
-  const r = await spawnAsync(node, [bin, 'run', '--dev', '--proc', root, '/bin/sh', '-c', 'echo ok'], env);
-  return r.stdout === 'ok\n' ? null : `elfdeps run --dev --proc cannot run here: ${r.stderr.trim().split('\n')[0]}`;
-}
-
-interface Outcome {
-  task: RealTask;
-  skipped?: string;
-  equal?: boolean;
-  detail?: string;
-}
-
-async function runTask(task: RealTask, dir: string, index: number): Promise<Outcome> {
-  const paths: string[] = ['/bin/sh'];
-  for (const p of task.programs) {
-    const found = which(p);
-    if (found === null) return { task, skipped: `${p} is not installed here` };
-    paths.push(found);
-  }
-  // The host runs it in a directory of its own, as the root's run has the new root's / to itself.
-  const work = mkdtempSync(join(dir, `host-${index}-`));
-  const host = await spawnAsync('/bin/sh', ['-c', task.command], { PATH: HOST_PATH, ...ENV }, work);
-  rmSync(work, { recursive: true, force: true });
-  const [node, bin] = elfdepsCommand();
-  const root = join(dir, `task-${index}`);
-  const env = { PATH: HOST_PATH, ...ENV };
-  const copy = await spawnAsync(node, [bin, 'copy', ...paths, root], env);
-  if (copy.status !== 0) return { task, equal: false, detail: `copy exited ${copy.status}: ${copy.stderr.trim().split('\n').slice(-2).join(' / ')}` };
-  const inRoot = await spawnAsync(node, [bin, 'run', '--dev', '--proc', root, '/bin/sh', '-c', task.command], env);
-  rmSync(root, { recursive: true, force: true });
-  const equal = inRoot.status === host.status && inRoot.stdout === host.stdout;
-  return {
-    task,
-    equal,
-    detail: equal
-      ? undefined
-      : `host: exit ${host.status} ${JSON.stringify(host.stdout.slice(0, 200))}; root: exit ${inRoot.status} ${JSON.stringify(inRoot.stdout.slice(0, 200))} stderr ${JSON.stringify(inRoot.stderr.slice(0, 300))}`,
-  };
-}
+import { REAL_TASKS } from './helpers/real-tasks.js';
+import { launcherProblem } from './helpers/root-run.js';
+import { report, runTasks } from './helpers/task-runner.js';
 
 describe('runtime-file rules: real tasks in roots made by elfdeps copy', function () {
   this.timeout(1_800_000);
@@ -109,21 +31,8 @@ describe('runtime-file rules: real tasks in roots made by elfdeps copy', functio
       console.log(`      skipped: ${problem}`);
       this.skip();
     }
-    const outcomes: Outcome[] = new Array(REAL_TASKS.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < REAL_TASKS.length) {
-        const i = next++;
-        outcomes[i] = await runTask(REAL_TASKS[i] as RealTask, dir, i);
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
-    const ran = outcomes.filter((o) => o.skipped === undefined);
-    const matched = ran.filter((o) => o.equal);
+    const { ran, failed } = report(await runTasks(REAL_TASKS, dir));
     const programs = new Set(ran.flatMap((o) => o.task.programs));
-    console.log(`      real tasks: ${matched.length}/${ran.length} matched the host (${programs.size} programs, ${new Set(ran.map((o) => o.task.area)).size} areas)`);
-    for (const o of outcomes) if (o.skipped) console.log(`      skipped: ${o.task.command}: ${o.skipped}`);
-    const failed = ran.filter((o) => !o.equal).map((o) => `${o.task.command}\n        ${o.detail}`);
     expect(failed, failed.join('\n')).to.deep.equal([]);
     expect(ran.length, 'tasks run').to.be.at.least(40);
     expect(programs.size, 'programs covered').to.be.at.least(25);

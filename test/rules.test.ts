@@ -44,7 +44,7 @@ describe('runtime-file rules', function () {
     for (const r of rules) expect(Object.keys(r.when), r.name).to.not.be.empty;
   });
 
-  it('--loader-only gives what the loader opens: the program, and the real files of every library ldd lists, and the cache', () => {
+  it('--loader-only --ld-cache copy gives what the loader opens: the program, and the real files of every library ldd lists, and the cache', () => {
     for (const prog of ['/usr/bin/ls', '/usr/bin/python3', '/usr/bin/curl', '/usr/bin/perl'].filter(existsSync)) {
       const ldd = spawnSync('ldd', [prog], { encoding: 'utf8' }).stdout;
       const expected = new Set([realpathSync(prog), '/etc/ld.so.cache']);
@@ -52,7 +52,8 @@ describe('runtime-file rules', function () {
         const m = /(?:=>\s+)?(\/\S+)\s+\(0x/.exec(line);
         if (m) expected.add(realpathSync(m[1] as string));
       }
-      const m = createManifest([prog], { loaderOnly: true, packageMetadata: false });
+      // --ld-cache copy: the source's cache file, which the loader opens (the default generates one, with the ld.so.conf it is made from).
+      const m = createManifest([prog], { loaderOnly: true, ldCache: 'copy', packageMetadata: false });
       expect(files(m), prog).to.deep.equal([...expected].sort());
       expect(m.rules, prog).to.deep.equal([]);
       expect(m.entries.some((e) => e.kind === 'generated'), prog).to.equal(false);

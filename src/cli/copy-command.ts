@@ -38,7 +38,7 @@ only once complete.
 ${SBOM_OPTIONS_HELP}With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
 --exclude-host-gpu, --no-package-metadata, --no-copyright, the rule options
 --loader-only, --with, --without, --rules, --dlopen, --locale, --tz, --user,
-and the loader options: --root, --library-path, --preload, --no-cache, ...).
+--ld-cache, and the loader options: --root, --library-path, --preload, --no-cache, ...).
   -h, --help             this help
 
 Exit status: 0 done; 1 done, but something the programs need was not found;

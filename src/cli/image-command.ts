@@ -56,8 +56,8 @@ are dropped; nothing appears under the output's name until it is complete.
 ${SBOM_OPTIONS_HELP}                         the image holds the same SBOM, at /var/lib/db/sbom/elfdeps-cyclonedx.json
                          or elfdeps-spdx.json, named by its annotation dev.elfdeps.sbom.path
 With FILE...: the options of 'elfdeps manifest' (--add, --exclude,
---exclude-host-gpu, --no-package-metadata, --no-copyright, the rule options
-and the loader options:
+--exclude-host-gpu, --no-package-metadata, --no-copyright, the rule options,
+--ld-cache and the loader options:
 --root, --library-path, --preload, --no-cache, --platform, ...).
   -h, --help             this help
 

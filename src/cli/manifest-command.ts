@@ -4,7 +4,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { ElfdepsError } from '../errors.js';
-import { createManifest, type CreateManifestOptions } from '../manifest/create.js';
+import { createManifest, LD_CACHE_MODES, type CreateManifestOptions, type LdCacheMode } from '../manifest/create.js';
 import type { Manifest, ManifestEntry } from '../manifest/types.js';
 import { HOST_GPU_EXCLUDES } from '../manifest/exclude-pattern.js';
 import { checkOutputPath, writeFileWhole } from '../output-file.js';
@@ -25,6 +25,10 @@ export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader
   --tz ZONE              only this time zone of the database (repeatable; default all)
   --user NAME|UID        a user the generated user database holds besides root and
                          nobody (repeatable)
+  --ld-cache MODE        the new root's /etc/ld.so.cache (docs/ldconfig.md): generate
+                         (default: the cache the root's own ldconfig would write for
+                         exactly the new root, with the ld.so.conf it reads), copy (the
+                         source root's file as it is), or none
 `;
 
 /** Words in lines of at most `width` characters, each indented by `indent` spaces. */
@@ -62,6 +66,9 @@ symlink and directory on the way. A #! script brings its interpreter.
                          whole), or a device or FIFO (written to); default, or -: stdout
   --add PATH             also take PATH: a file, or a directory recursively (repeatable);
                          ELF files in it are resolved, their libraries come too
+  --add SRC=DEST         place the host file or directory SRC at the absolute in-root
+                         path DEST (a directory merges into one the root has); split
+                         at the first '=' not written '\\='
 ${EXCLUDE_OPTIONS_HELP}${RULES_OPTIONS_HELP}${PACKAGE_OPTIONS_HELP}${SBOM_OPTIONS_HELP}  --why PATH             print why the manifest holds PATH (and its package), and
                          nothing else
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
@@ -86,6 +93,7 @@ export const MANIFEST_OPTIONS = {
   user: { type: 'string', multiple: true },
   'no-package-metadata': { type: 'boolean' },
   'no-copyright': { type: 'boolean' },
+  'ld-cache': { type: 'string' },
   ...LOADER_OPTIONS,
 } as const;
 
@@ -103,6 +111,7 @@ export interface ManifestOptionValues extends LoaderOptionValues {
   user?: string[];
   'no-package-metadata'?: boolean;
   'no-copyright'?: boolean;
+  'ld-cache'?: string;
 }
 
 export const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as const;
@@ -111,9 +120,12 @@ export const DLOPEN_LEVELS = ['required', 'recommended', 'suggested', 'none'] as
 export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateManifestOptions {
   const dlopen = v.dlopen ?? 'recommended';
   if (!(DLOPEN_LEVELS as readonly string[]).includes(dlopen)) throw new ElfdepsError('USAGE', `--dlopen ${dlopen}: expected one of ${DLOPEN_LEVELS.join(', ')}`);
+  const ldCache = v['ld-cache'] ?? 'generate';
+  if (!(LD_CACHE_MODES as readonly string[]).includes(ldCache)) throw new ElfdepsError('USAGE', `--ld-cache ${ldCache}: expected one of ${LD_CACHE_MODES.join(', ')}`);
   return {
     ...loaderOptionsFrom(v, io),
     add: v.add ?? [],
+    hostCwd: io.cwd,
     exclude: [...(v.exclude ?? []), ...(v['exclude-host-gpu'] ? HOST_GPU_EXCLUDES : [])],
     loaderOnly: v['loader-only'] === true,
     with: v.with ?? [],
@@ -125,6 +137,7 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
     users: v.user ?? [],
     packageMetadata: v['no-package-metadata'] !== true,
     copyright: v['no-copyright'] !== true,
+    ldCache: ldCache as LdCacheMode,
   };
 }
 
@@ -188,11 +201,15 @@ function describeReason(manifest: Manifest, entry: ManifestEntry): string {
     case 'rule':
       return `${what}: rule ${w.rule}, because ${w.trigger}`;
     case 'add':
-      return `${what}: --add ${w.path}`;
+      return `${what}: --add ${w.path}${w.dest === undefined ? '' : `=${w.dest}`}`;
     case 'package-metadata':
       return w.package === null ? `${what}: package metadata, what scanners read to name the distribution and its packages` : `${what}: package metadata of ${name(w.package)}, for the files kept`;
     case 'copyright':
       return `${what}: the copyright (licence) of ${name(w.package)}, some of whose files are kept`;
+    case 'ldconfig':
+      return entry.kind === 'generated'
+        ? `${what}: the loader's cache of the libraries in this root, as its ldconfig would write it (--ld-cache)`
+        : `${what}: configuration ldconfig reads for this root's loader cache (--ld-cache)`;
   }
 }
 

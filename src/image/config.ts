@@ -7,7 +7,7 @@
  */
 import { ElfdepsError } from '../errors.js';
 import { ROOT_PATH_CANDIDATES } from '../launch/plan.js';
-import type { FileEntry, GeneratedEntry } from '../manifest/types.js';
+import { generatedBytes, type FileEntry, type GeneratedEntry } from '../manifest/types.js';
 import { checkSource, sourceChunks } from '../materialise/source.js';
 import type { Platform } from './platform.js';
 import type { RootView } from './root-view.js';
@@ -65,7 +65,7 @@ function buildEnv(view: RootView, extra: string[]): string[] {
 /** The contents of a small file entry of the root, read and verified as every source is. */
 function readEntry(file: FileEntry | GeneratedEntry): string {
   // A generated user database (the runtime-file rules write one) is inline.
-  if (file.kind === 'generated') return file.content;
+  if (file.kind === 'generated') return generatedBytes(file).toString('utf8');
   if (file.size > MAX_USER_DB_BYTES) throw new ElfdepsError('USAGE', `${file.source}: ${file.path} is larger than ${MAX_USER_DB_BYTES} bytes`, { path: file.source });
   return Buffer.concat([...sourceChunks(file, checkSource(file))]).toString('utf8');
 }

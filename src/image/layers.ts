@@ -13,7 +13,7 @@
 import { ElfdepsError } from '../errors.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { ancestorsOf, withParentDirectories } from '../manifest/entry-path.js';
-import type { Manifest, ManifestEntry } from '../manifest/types.js';
+import { generatedBytes, type Manifest, type ManifestEntry } from '../manifest/types.js';
 import { writtenMode } from '../materialise/plan.js';
 import { sourceChunks, type SourceIdentity } from '../materialise/source.js';
 import { LayerBlobWriter, type Compression, type LayerBlob } from './blob.js';
@@ -65,7 +65,7 @@ export function planLayers(manifest: Manifest, view: RootView, split: boolean): 
 
 export interface LayerWriteOptions {
   compression: Compression;
-  /** Every entry's mtime (SOURCE_DATE_EPOCH). */
+  /** Every entry's mtime (SOURCE_DATE_EPOCH), but a file's own `mtime` (an input, as its content is): a Python source keeps what its pyc checks. */
   mtimeSeconds: number;
   keepSetuid: boolean;
   /** By in-root path: the source file each file entry was checked to be. */
@@ -105,12 +105,12 @@ export async function writeLayer(plan: LayerPlan, blobsDir: string, options: Lay
       } else if (e.kind === 'symlink') {
         await tar.symlink(name, e.target);
       } else if (e.kind === 'generated') {
-        await tar.file(name, writtenMode(e, options), e.size, Buffer.from(e.content, 'utf8'));
+        await tar.file(name, writtenMode(e, options), e.size, generatedBytes(e));
         fileBytes += e.size;
       } else {
         const checked = options.sources.get(e.path);
         if (checked === undefined) throw new ElfdepsError('INTERNAL', `${e.path}: its source was not checked first`, { path: e.path });
-        await tar.file(name, writtenMode(e, options), e.size, interruptible(sourceChunks(e, checked), options.signal));
+        await tar.file(name, writtenMode(e, options), e.size, interruptible(sourceChunks(e, checked), options.signal), e.mtime);
         fileBytes += e.size;
       }
       options.onEntry?.(e.path);

@@ -1,7 +1,8 @@
 /**
  * Tar archives written entry by entry, through tar-stream (a well-kept
  * writer that takes explicit headers: no header is built by hand here), with
- * every field that could vary fixed: one mtime, uid/gid 0, empty user and
+ * every field that could vary fixed: one mtime (but a file's own when the
+ * manifest records it: an input like its content), uid/gid 0, empty user and
  * group names, no atime/ctime (ustar has none; the PAX records written carry
  * only the path and link target). Names over 100 bytes or not ASCII, and link
  * targets over 100 bytes, go into PAX records rather than the ustar prefix
@@ -84,8 +85,8 @@ export class TarWriter {
     });
   }
 
-  private header(name: string, type: 'file' | 'directory' | 'symlink', mode: number, size = 0, linkname?: string): Header {
-    const header: Header = { name, type, mode, size, mtime: new Date(this.mtimeSeconds * 1000), uid: 0, gid: 0, uname: '', gname: '' };
+  private header(name: string, type: 'file' | 'directory' | 'symlink', mode: number, size = 0, linkname?: string, mtimeSeconds = this.mtimeSeconds): Header {
+    const header: Header = { name, type, mode, size, mtime: new Date(mtimeSeconds * 1000), uid: 0, gid: 0, uname: '', gname: '' };
     if (linkname !== undefined) header.linkname = linkname;
     if (needsPax(name, linkname)) header.pax = {};
     return header;
@@ -125,9 +126,9 @@ export class TarWriter {
     return this.add(this.header(name, 'symlink', S_IFLNK | 0o777, 0, target));
   }
 
-  /** A regular file of exactly `size` bytes, given as chunks (or one buffer). */
-  file(name: string, mode: number, size: number, body: Iterable<Buffer> | Buffer): Promise<void> {
-    return this.add(this.header(name, 'file', S_IFREG | mode, size), body);
+  /** A regular file of exactly `size` bytes, given as chunks (or one buffer); `mtimeSeconds` its own mtime (a Python source its pyc checks), else the archive's. */
+  file(name: string, mode: number, size: number, body: Iterable<Buffer> | Buffer, mtimeSeconds?: number): Promise<void> {
+    return this.add(this.header(name, 'file', S_IFREG | mode, size, undefined, mtimeSeconds), body);
   }
 
   /** Writes the end-of-archive blocks and waits until the sink has every byte. */

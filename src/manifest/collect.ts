@@ -16,7 +16,10 @@ import type { EntryWhy, FileEntry, ManifestEntry } from './types.js';
 /** Entries a manifest may hold (the schema's maxItems). */
 export const MAX_ENTRIES = 1_000_000;
 
-const NONE: ReadonlySet<string> = new Set();
+/** Names of directory entries a tree leaves out (a rule's `exclude`). */
+export type NameFilter = (name: string) => boolean;
+
+const NONE: NameFilter = () => false;
 
 export class EntryCollector {
   readonly entries = new Map<string, ManifestEntry>();
@@ -31,6 +34,8 @@ export class EntryCollector {
   leaveOut: ((path: string, walk: PathWalk, why: EntryWhy | undefined) => boolean) | undefined;
   /** ELF files added since the last takeElfFiles(): the manifest resolves each. */
   private elfFiles: string[] = [];
+  /** Executable #! files added since the last takeScripts(): the kernel would run their interpreters. */
+  private scripts: string[] = [];
 
   constructor(private readonly fs: RootFs) {}
 
@@ -52,6 +57,11 @@ export class EntryCollector {
     }
   }
 
+  /** In-root real paths of the ELF files added since the last takeElfFiles(), not taken. */
+  pendingElfFiles(): readonly string[] {
+    return this.elfFiles;
+  }
+
   /** In-root real paths of the ELF files added since the last call. */
   takeElfFiles(): string[] {
     const files = this.elfFiles;
@@ -59,12 +69,19 @@ export class EntryCollector {
     return files;
   }
 
+  /** In-root real paths of the executable #! files added since the last call. */
+  takeScripts(): string[] {
+    const files = this.scripts;
+    this.scripts = [];
+    return files;
+  }
+
   /**
-   * A file whose content is written from memory (`name` in the directory
+   * A file whose content (text, or bytes) is written from memory (`name` in the directory
    * `dir`, which must exist in the root; its path and links are recorded as
    * for any file).
    */
-  addGenerated(dir: string, name: string, content: string, mode: string): void {
+  addGenerated(dir: string, name: string, content: string | Buffer, mode: string): void {
     const walk = this.fs.walk(dir);
     let real = dir;
     if (walk.ok && walk.kind === 'dir') {
@@ -76,8 +93,10 @@ export class EntryCollector {
       this.addDirectoryWithMode(dir, '0755');
     } else throw new ElfdepsError('ROOT', `${dir}: not a directory in ${this.fs.root || '/'}; cannot generate ${name} in it`, { path: dir });
     const path = real === '/' ? `/${name}` : `${real}/${name}`;
-    const bytes = Buffer.from(content, 'utf8');
-    this.put({ kind: 'generated', path, mode, content, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    // Text stays readable in the manifest; bytes (a binary file) are held as base64.
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const text = typeof content === 'string' ? { content } : { content: content.toString('base64'), encoding: 'base64' as const };
+    this.put({ kind: 'generated', path, mode, ...text, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
   }
 
   /** A directory with a mode of its own (/tmp, 1777), whether or not the root has one. */
@@ -108,10 +127,12 @@ export class EntryCollector {
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new ElfdepsError('ROOT', `${source}: not a regular file`, { path: source });
-      const { sha256, size, elf } = hashFd(fd);
+      const { sha256, size, elf, script } = hashFd(fd);
       const entry: FileEntry = { kind: 'file', path, source, mode: formatMode(st.mode), size, sha256 };
       this.put(entry);
       if (elf) this.elfFiles.push(path);
+      // execve() runs only files with an execute bit: a #! file without one is data.
+      else if (script && (st.mode & 0o111) !== 0) this.scripts.push(path);
     } finally {
       closeSync(fd);
     }
@@ -143,14 +164,14 @@ export class EntryCollector {
    * that file; a symlink to a directory is not descended. Device nodes, FIFOs
    * and sockets are skipped with a warning.
    */
-  addTree(path: string, cwd: string, exclude: ReadonlySet<string> = NONE): void {
+  addTree(path: string, cwd: string, exclude: NameFilter = NONE): void {
     const walk = this.addOpened(path, cwd);
     if (!walk.ok) throw new ElfdepsError('ROOT', `${path}: cannot add: ${errnoWords(walk.errno)}`, { path });
     if (walk.kind === 'other') this.warnings.push(`${path}: skipped (not a regular file, directory or symlink)`);
     if (walk.kind === 'dir') this.descend(walk.realPath, 1, exclude);
   }
 
-  private descend(dir: string, depth: number, exclude: ReadonlySet<string>): void {
+  private descend(dir: string, depth: number, exclude: NameFilter): void {
     if (depth > PATH_LIMITS.maxDepth) throw new ElfdepsError('ROOT', `${dir}: directories nested deeper than ${PATH_LIMITS.maxDepth} levels`, { path: dir });
     let names: string[];
     try {
@@ -159,7 +180,7 @@ export class EntryCollector {
       throw new ElfdepsError('ROOT', `${this.fs.hostPath(dir)}: cannot list: ${errnoWords(err)}`, { path: dir, cause: err });
     }
     for (const name of names) {
-      if (exclude.has(name)) continue;
+      if (exclude(name)) continue;
       const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
       const walk = this.fs.walk(child);
       const first = walk.links[0];

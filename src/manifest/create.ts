@@ -7,12 +7,15 @@ import { ElfdepsError, errnoWords } from '../errors.js';
 import { startsWithElfMagic } from '../file-type.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import { Judge, type Verdict } from '../verdict/index.js';
+import { buildRootLdCache, ldconfigSetupFor } from '../ldconfig/index.js';
+import { readLdSoConf } from '../resolve/ldconf.js';
 import { RootFs } from '../resolve/rootfs.js';
 import type { Dependency, LoadedObject, ProgramResolution } from '../resolve/types.js';
-import { RuleEngine } from '../rules/engine.js';
+import { MAX_HELPER_DEPTH, RuleEngine, type HelperProgram } from '../rules/engine.js';
 import { loadRules } from '../rules/load.js';
 import type { RuleOptions } from '../rules/types.js';
 import { addPackageData } from '../packages/index.js';
+import { parseAdd, placeAdd, type Placement } from './add-place.js';
 import { EntryCollector } from './collect.js';
 import { comparePaths } from './entry-path.js';
 import { Exclusion, type Pruning } from './exclude.js';
@@ -22,8 +25,14 @@ import { summariseRules } from './rule-summary.js';
 import { validateManifest } from './validate.js';
 
 export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
-  /** Extra in-root paths: files (with their symlinks) or directories, recursively. */
+  /**
+   * Extra in-root paths: files (with their symlinks) or directories,
+   * recursively; or "SRC=DEST", a host file or directory placed at the
+   * in-root path DEST (add-place.ts: `\=` for a literal `=`).
+   */
   add?: string[];
+  /** The host directory SRC of "--add SRC=DEST" is relative to; default the process's. */
+  hostCwd?: string;
   /** PATH used to find the program of "#!/usr/bin/env NAME"; default the usual system PATH. */
   scriptPath?: string;
   /**
@@ -40,7 +49,18 @@ export interface CreateManifestOptions extends ResolveOptions, RuleOptions {
   packageMetadata?: boolean;
   /** With package data: keep each package's /usr/share/doc/NAME/copyright; default true. */
   copyright?: boolean;
+  /**
+   * The new root's /etc/ld.so.cache (docs/ldconfig.md): `generate` (default)
+   * writes the cache the root's own ldconfig would write for exactly the
+   * manifest's tree, with the ld.so.conf files it reads; `copy` takes the
+   * source root's cache file as it is (when a library was found through it);
+   * `none` gives the new root no cache.
+   */
+  ldCache?: LdCacheMode;
 }
+
+export const LD_CACHE_MODES = ['generate', 'copy', 'none'] as const;
+export type LdCacheMode = (typeof LD_CACHE_MODES)[number];
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -49,7 +69,7 @@ const SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'zsh', 'ksh', 'ksh93', 'mks
 const isShell = (interpreter: string): boolean => SHELLS.has(posix.basename(interpreter));
 
 /** What the inputs turned out to be, in the order met: ELF programs go to resolve(), scripts bring their interpreters. */
-type Item = { type: 'elf'; input: string } | { type: 'script'; input: string; path: string; interpreter: string };
+type Item = { type: 'elf'; input: string } | { type: 'script'; input: string; path: string; realPath: string; interpreter: string; envTarget: string | null };
 
 function dedupe(items: MissingItem[]): MissingItem[] {
   const keys = new Set<string>();
@@ -86,9 +106,20 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       return true;
     };
   }
+  // --add SRC=DEST first: everything after sees the root with SRC at DEST.
+  const adds = (options.add ?? []).map((arg) => ({ arg, spec: parseAdd(arg) }));
+  const placed = new Map<string, Placement[]>();
+  const dests = new Set<string>();
+  for (const { arg, spec } of adds) {
+    if (!('src' in spec)) continue;
+    if (dests.has(spec.dest)) throw new ElfdepsError('USAGE', `--add ${arg}: DEST ${spec.dest} is given twice`);
+    dests.add(spec.dest);
+    placed.set(arg, placeAdd(fs, spec, options.hostCwd ?? process.cwd(), arg));
+  }
   const items: Item[] = [];
   const seen = new Set<string>();
   const scriptNotes: string[] = [];
+  const searchPath = (options.scriptPath ?? DEFAULT_PATH).split(':').filter((d) => d !== '');
 
   // Scripts first: their interpreters (and env's target) become further programs.
   const visit = (input: string, depth: number, neededBy: string | null): void => {
@@ -112,7 +143,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       return;
     }
     collector.withWhy({ by: 'program', program: posix.resolve(cwd, input) }, () => collector.addOpened(input, cwd));
-    items.push({ type: 'script', input, path: posix.resolve(cwd, input), interpreter: what.interpreter });
+    items.push({ type: 'script', input, path: posix.resolve(cwd, input), realPath: walk.realPath, interpreter: what.interpreter, envTarget: envTarget(what) });
     if (depth >= MAX_SCRIPT_DEPTH) {
       missing.push({ program: input, name: what.interpreter, neededBy: input, reason: `more than ${MAX_SCRIPT_DEPTH} levels of #! interpreters (ELOOP)` });
       return;
@@ -129,9 +160,8 @@ export function createManifest(files: string[], options: CreateManifestOptions =
       );
     }
     if (viaEnv !== null) {
-      const dirs = (options.scriptPath ?? DEFAULT_PATH).split(':').filter((d) => d !== '');
-      const found = viaEnv.includes('/') ? viaEnv : dirs.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p, cwd).kind === 'file');
-      if (found === undefined) missing.push({ program: input, name: viaEnv, neededBy: what.interpreter, reason: `not found in PATH ${dirs.join(':')}` });
+      const found = viaEnv.includes('/') ? viaEnv : searchPath.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p, cwd).kind === 'file');
+      if (found === undefined) missing.push({ program: input, name: viaEnv, neededBy: what.interpreter, reason: `not found in PATH ${searchPath.join(':')}` });
       else visit(found, depth + 1, input);
     }
   };
@@ -140,6 +170,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
   const elfInputs = items.filter((i) => i.type === 'elf').map((i) => i.input);
   const resolved = new Map<string, ProgramResolution>();
   const resolver = new Resolver(options);
+  resolver.fs.mountsOf(fs);
   elfInputs.forEach((input) => resolved.set(input, resolver.resolveOne(input)));
   // The loader's checks after mapping: a version the root's library lacks, or a
   // symbol it resolves at start and cannot find, means the program will not start there.
@@ -157,13 +188,20 @@ export function createManifest(files: string[], options: CreateManifestOptions =
         rules: loadRules(options.rulesFiles),
         missing,
         warnings,
+        searchPath,
         excludedName: exclusion.empty ? undefined : (name, why) => excluded.notFound(name, exclusion.matchName(name, '/'), why),
       });
   /** Real paths of every object some resolution covers: an ELF file among them needs no resolution of its own. */
   const resolvedFiles = new Set<string>();
   /** The loader's edges (DT_NEEDED, PT_INTERP) between kept objects, by real in-root path: the manifest's `needs`. */
   const needs = new Map<string, Set<string>>();
+  /** Real paths of the ELF programs whose rules were applied as a program's (inputs, helpers). */
+  const appliedAsProgram = new Set<string>();
+  /** Real paths of the scripts whose interpreters came and whose rules were applied. */
+  const scripts = new Set<string>();
   let cacheUser: string | null = null;
+  /** The loader of the first glibc program: the root's ldconfig is the one of its glibc. */
+  let glibcInterpreter: string | null = null;
 
   /**
    * What the loader opens for `p` and the root gets (`cut`: without what
@@ -196,6 +234,7 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     if (p.fatal !== null && !(fatalDep && targets(fatalDep))) warnings.push(`${p.path}: the loader would fail: ${p.fatal}`);
     for (const w of p.warnings) warnings.push(`${p.path}: ${w}`);
     if (p.flavour === 'glibc' && p.objects.some((o) => cut.kept.has(o.index) && o.foundBy === 'ld-so-cache')) cacheUser ??= p.path;
+    if (p.flavour === 'glibc' && p.interpreter !== null) glibcInterpreter ??= p.interpreter;
     excluded.requests(p, cut);
   };
 
@@ -238,43 +277,134 @@ export function createManifest(files: string[], options: CreateManifestOptions =
     }
     for (const w of verdict.unreadable) warnings.push(`${p.path}: cannot check: ${w}`);
     engine?.apply(p, true, p.objects.filter((o) => cut.kept.has(o.index)));
+    if (p.objects[0]) appliedAsProgram.add(p.objects[0].realPath);
+  }
+  for (const item of items) {
+    if (item.type !== 'script') continue;
+    scripts.add(item.realPath);
+    engine?.applyScript({ path: item.path, realPath: item.realPath, interpreter: item.interpreter, envTarget: item.envTarget }, 0);
   }
 
   const added: string[] = [];
-  for (const extra of options.add ?? []) {
-    const path = posix.resolve(cwd, extra);
-    collector.withWhy({ by: 'add', path }, () => collector.addTree(extra, cwd));
-    added.push(path);
+  for (const { arg, spec } of adds) {
+    if ('path' in spec) {
+      const path = posix.resolve(cwd, spec.path);
+      collector.withWhy({ by: 'add', path }, () => collector.addTree(spec.path, cwd));
+      added.push(path);
+      continue;
+    }
+    for (const p of placed.get(arg) ?? []) collector.withWhy({ by: 'add', path: p.src, dest: p.dest }, () => collector.addTree(p.dest, '/'));
+    added.push(spec.dest);
   }
+
+  /** The rule that brought an in-root file (directly, or as a library of what it brought). */
+  const ruleOf = (path: string): string | undefined => {
+    const why = collector.entries.get(path)?.why;
+    return why?.by === 'rule' ? why.rule : why?.by === 'loader' ? why.rule : undefined;
+  };
+
+  /**
+   * Resolves an ELF file that entered, as the loader would load it; null when
+   * it is not a program or library. `loaded`: what the program that dlopen()s
+   * it has already loaded (a module a rule brought), which satisfies needed
+   * names; none for a program run on its own.
+   */
+  const resolveEntered = (path: string, real: string, rule: string | undefined, loaded: readonly string[]): { r: ProgramResolution; cut: Pruning } | null => {
+    resolvedFiles.add(real);
+    let r: ProgramResolution;
+    try {
+      r = resolver.resolveLoadedInto(path, loaded);
+    } catch (err) {
+      if (!(err instanceof ElfdepsError)) throw err;
+      warnings.push(`${path}: not resolved: ${err.message}`);
+      return null;
+    }
+    if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') return null;
+    const cut = exclusion.prune(r, cwd);
+    addLoaded(r, path, rule, cut);
+    const { verdict } = judge.judge(r, { relocations: 'none' });
+    addVersionProblems(r, verdict.versionProblems, false, cut);
+    return { r, cut };
+  };
+
+  const pending: HelperProgram[] = [];
+
+  /**
+   * A #! script that entered: the kernel runs its interpreter (and env its
+   * target), which come as programs; the rules see the script (its commands).
+   */
+  const enterScript = (path: string, depth: number): void => {
+    const walk = fs.walk(path);
+    if (!walk.ok || walk.kind !== 'file' || scripts.has(walk.realPath)) return;
+    scripts.add(walk.realPath);
+    let what: ReturnType<typeof sniffExecutable>;
+    try {
+      what = sniffExecutable(walk.hostPath);
+    } catch (err) {
+      warnings.push(`${path}: cannot read its #! line: ${errnoWords(err)}`);
+      return;
+    }
+    if (what === 'elf' || what === 'other') return;
+    if (what === null) {
+      warnings.push(`${path}: unusable #! line; no interpreter brought for it`);
+      return;
+    }
+    const rule = ruleOf(walk.realPath);
+    const why: EntryWhy = { by: 'loader', program: path, neededBy: path, ...(rule === undefined ? {} : { rule }) };
+    const viaEnv = envTarget(what);
+    const envFound = viaEnv === null ? null : viaEnv.includes('/') ? viaEnv : (searchPath.map((d) => posix.join(d, viaEnv)).find((p) => fs.walk(p).kind === 'file') ?? null);
+    for (const run of [what.interpreter, ...(viaEnv === null ? [] : [envFound ?? viaEnv])]) {
+      const w = collector.withWhy(why, () => collector.addOpened(run, '/'));
+      if (w.ok && w.kind === 'file') pending.push({ path: run, depth: depth + 1 });
+      else warnings.push(`${path}: ${run === what.interpreter ? 'its #! interpreter' : 'the program its #! line runs through env'} ${run} is not in the root`);
+    }
+    engine?.applyScript({ path, realPath: walk.realPath, interpreter: what.interpreter, envTarget: viaEnv }, depth);
+  };
+
+  /** A program a rule says is run, a script's command or interpreter: resolved as a program (its rules apply), or entered as a script. */
+  const enterHelper = (h: HelperProgram): void => {
+    const walk = fs.walk(h.path);
+    if (!walk.ok || walk.kind !== 'file' || appliedAsProgram.has(walk.realPath) || scripts.has(walk.realPath)) return;
+    if (h.depth > MAX_HELPER_DEPTH) {
+      warnings.push(`${h.path}: not followed: more than ${MAX_HELPER_DEPTH} levels of helper programs`);
+      return;
+    }
+    if (!startsWithElfMagic(walk.hostPath)) return enterScript(h.path, h.depth);
+    appliedAsProgram.add(walk.realPath);
+    const done = resolveEntered(h.path, walk.realPath, ruleOf(walk.realPath), []);
+    if (done !== null) engine?.apply(done.r, true, done.r.objects.filter((o) => done.cut.kept.has(o.index)), h.depth);
+  };
 
   // Every ELF file that entered (--add, rules) is resolved as the loader
   // would load it (dlopen): its libraries come too, and the rules see it.
   // Its symbols are not judged: a module's undefined symbols are the
-  // program's to define. Its version needs are checked.
-  for (let files = collector.takeElfFiles(); files.length > 0; files = collector.takeElfFiles()) {
+  // program's to define. Its version needs are checked. Programs the rules
+  // say are run enter as programs first; every executable #! file that
+  // entered brings its interpreter.
+  for (;;) {
+    pending.push(...(engine?.takeHelpers() ?? []));
+    const helper = pending.shift();
+    if (helper !== undefined) {
+      enterHelper(helper);
+      continue;
+    }
+    const files = collector.takeElfFiles();
+    const entered = collector.takeScripts();
+    if (files.length === 0 && entered.length === 0) break;
     for (const file of files) {
       if (resolvedFiles.has(file)) continue;
-      resolvedFiles.add(file);
-      const why = collector.entries.get(file)?.why;
-      const rule = why?.by === 'rule' ? why.rule : why?.by === 'loader' ? why.rule : undefined;
-      let r: ProgramResolution;
-      try {
-        r = resolver.resolveOne(file);
-      } catch (err) {
-        if (!(err instanceof ElfdepsError)) throw err;
-        warnings.push(`${file}: not resolved: ${err.message}`);
-        continue;
-      }
-      if (r.kind === 'relocatable' || r.kind === 'core' || r.kind === 'other') continue;
-      const cut = exclusion.prune(r, cwd);
-      addLoaded(r, file, rule, cut);
-      const { verdict } = judge.judge(r, { relocations: 'none' });
-      addVersionProblems(r, verdict.versionProblems, false, cut);
-      engine?.apply(r, false, r.objects.filter((o) => cut.kept.has(o.index)));
+      const done = resolveEntered(file, file, ruleOf(file), engine?.loadedWith(file) ?? []);
+      if (done !== null) engine?.apply(done.r, false, done.r.objects.filter((o) => done.cut.kept.has(o.index)));
     }
+    for (const script of entered) enterScript(script, 1);
   }
-  // The loader in the new root reads the cache too; with it, it finds each library where the host's did.
-  if (cacheUser !== null) collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
+  const ldCache = options.ldCache ?? 'generate';
+  if (ldCache === 'copy' && cacheUser !== null) {
+    // The source root's cache as it is: the loader in the new root then finds each library where the source's did.
+    collector.withWhy({ by: 'loader', program: cacheUser, neededBy: null }, () => collector.addOpened('/etc/ld.so.cache', '/'));
+  } else if (ldCache === 'generate' && glibcInterpreter !== null) {
+    addGeneratedLdCache(fs, collector, glibcInterpreter, warnings);
+  }
   // Last: the owners of everything else, their licence files and their metadata.
   const packageData = options.packageMetadata === false ? null : addPackageData(collector, fs, { copyright: options.copyright }, warnings);
   warnings.push(...collector.warnings, ...scriptNotes);
@@ -323,6 +453,30 @@ function needsList(needs: Map<string, Set<string>>, collector: EntryCollector): 
     if (to.length > 0) out.push({ path, needs: to });
   }
   return out.sort((a, b) => comparePaths(a.path, b.path));
+}
+
+/**
+ * The new root's /etc/ld.so.cache as its own ldconfig would write it for the
+ * manifest's tree (src/ldconfig/), after the configuration ldconfig reads
+ * (/etc/ld.so.conf and what it includes) has joined the tree. Replaces a
+ * cache file something else brought, unless --add asked for it.
+ */
+function addGeneratedLdCache(fs: RootFs, collector: EntryCollector, interpreter: string, warnings: string[]): void {
+  const setup = ldconfigSetupFor(fs, interpreter);
+  if (setup === null) {
+    warnings.push(`${interpreter}: no ldconfig is known for this loader; the new root gets no /etc/ld.so.cache`);
+    return;
+  }
+  const why: EntryWhy = { by: 'ldconfig' };
+  const conf = readLdSoConf(fs, '/etc/ld.so.conf');
+  collector.withWhy(why, () => {
+    for (const file of conf.files) collector.addOpened(file, '/');
+  });
+  const old = collector.entries.get('/etc/ld.so.cache');
+  if (old !== undefined && old.why?.by !== 'add') collector.entries.delete('/etc/ld.so.cache');
+  const { bytes, scan } = buildRootLdCache(fs.root || '/', [...collector.entries.values()], setup);
+  warnings.push(...scan.warnings.map((w) => `ldconfig: ${w}`));
+  collector.withWhy(why, () => collector.addGenerated('/etc', 'ld.so.cache', bytes, '0644'));
 }
 
 /** The manifest's `excluded` list, gathered over every resolution (one item per name and path). */

@@ -4,7 +4,7 @@
  * trimmed, as one optional argument. The interpreter may itself be a script,
  * up to 4 levels (BINPRM_MAX_RECURSION); deeper fails with ELOOP.
  */
-import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
 
 /** binfmt_script's buffer (BINPRM_BUF_SIZE). */
 const LINE_BYTES = 256;
@@ -37,6 +37,31 @@ export function sniffExecutable(hostPath: string): 'elf' | 'other' | Shebang | n
   // Without a newline the name may be cut at the buffer's end: the kernel refuses that (ENOEXEC).
   if (newline < 0 && match[2] === undefined && 2 + line.length >= LINE_BYTES) return null;
   return { interpreter, argument: match[2] === undefined || match[2] === '' ? null : match[2] };
+}
+
+/**
+ * At most `maxBytes` from the start of a host file (a script to scan, a
+ * header, a linker script): opened without following a symlink or waiting
+ * on a FIFO, read once. Null when it cannot be read.
+ */
+export function readHead(hostPath: string, maxBytes: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(hostPath, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+  } catch {
+    return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const buf = Buffer.alloc(maxBytes);
+    let n = 0;
+    for (let r = 1; r > 0 && n < maxBytes; n += r) r = readSync(fd, buf, n, maxBytes - n, n);
+    return buf.subarray(0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** For "#!/usr/bin/env NAME" (or "env -S NAME ..."), the program env will look up in PATH. */

@@ -21,8 +21,10 @@ export type EntryWhy =
   | { by: 'loader'; program: string; neededBy: string | null; rule?: string }
   /** A runtime-file rule (src/rules/rules.json): which one, and what triggered it. */
   | { by: 'rule'; rule: string; trigger: string }
-  /** --add. */
-  | { by: 'add'; path: string }
+  /** --add PATH (`path` in the root), or --add SRC=DEST: `path` the host path placed at the in-root path `dest`. */
+  | { by: 'add'; path: string; dest?: string }
+  /** The new root's ld.so.cache, written as its ldconfig would (docs/ldconfig.md), and the configuration that ldconfig reads. */
+  | { by: 'ldconfig' }
   /**
    * Package metadata elfdeps writes or keeps so that scanners see the packages
    * (docs/packages.md): a `status.d/` paragraph or md5sums list for `package`
@@ -58,21 +60,35 @@ export interface FileEntry {
   size: number;
   /** Lower-case hex SHA-256 of the contents. */
   sha256: string;
+  /**
+   * Modification time to write, in whole seconds since the epoch (version 2,
+   * optional): set when something checks it, a Python source whose kept
+   * `__pycache__` pyc records it. Absent: copy writes the current time, image
+   * SOURCE_DATE_EPOCH.
+   */
+  mtime?: number;
   why?: EntryWhy;
   /** The `id` of the ManifestPackage that owns this path in the source root (version 2, with package data); absent: none does. */
   package?: string;
 }
 
+/** The largest `mtime` an entry may carry: a ustar header (as tar-stream writes it) holds a signed 32-bit time. */
+export const MAX_ENTRY_MTIME = 2 ** 31 - 1;
+
 /**
  * A file whose content elfdeps writes itself instead of copying a host file
- * (a minimal user database: never the host's private files). Inline UTF-8
- * text, with its size and sha256 checked like a copied file's.
+ * (a minimal user database: never the host's private files; the new root's
+ * /etc/ld.so.cache). Inline UTF-8 text or base64, with its size and sha256
+ * checked like a copied file's.
  */
 export interface GeneratedEntry {
   kind: 'generated';
   path: string;
   mode: string;
+  /** The bytes: UTF-8 text, or base64 when `encoding` says so (a binary file such as the loader's cache). */
   content: string;
+  /** How `content` holds the bytes (default utf-8). */
+  encoding?: 'utf-8' | 'base64';
   size: number;
   sha256: string;
   why?: EntryWhy;
@@ -211,4 +227,9 @@ export interface Manifest {
   distro?: ManifestDistro | null;
   /** The loader's edges between the objects kept (DT_NEEDED, PT_INTERP), sorted by path (version 2, optional; what SBOMs give as the dependency graph). */
   needs?: NeedsItem[];
+}
+
+/** The bytes a generated entry holds. */
+export function generatedBytes(entry: Pick<GeneratedEntry, 'content' | 'encoding'>): Buffer {
+  return Buffer.from(entry.content, entry.encoding === 'base64' ? 'base64' : 'utf8');
 }

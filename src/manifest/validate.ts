@@ -10,19 +10,19 @@ import { createHash } from 'node:crypto';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, comparePaths, pathComponents, pathProblem } from './entry-path.js';
 import { checkManifestSchema } from './schema.js';
-import type { Manifest, ManifestEntry } from './types.js';
+import { generatedBytes, type Manifest, type ManifestEntry } from './types.js';
 
 /** Largest manifest file read: a root of 100k files is about 30 MiB of JSON. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content', 'package'] as const;
+  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content', 'package', 'mtime'] as const;
   return fields.every((f) => (a as unknown as Record<string, unknown>)[f] === (b as unknown as Record<string, unknown>)[f]);
 }
 
 function describeEntry(e: ManifestEntry): string {
   if (e.kind === 'symlink') return `symlink -> ${e.target}`;
-  if (e.kind === 'file') return `file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}... from ${e.source}`;
+  if (e.kind === 'file') return `file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}... from ${e.source}${e.mtime === undefined ? '' : ` mtime ${e.mtime}`}`;
   if (e.kind === 'generated') return `generated file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}...`;
   return `directory ${e.mode}`;
 }
@@ -45,9 +45,9 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
       manifest.packages !== undefined ||
       manifest.distro !== undefined ||
       manifest.needs !== undefined ||
-      manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined || e.package !== undefined))
+      manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined || e.package !== undefined || (e.kind === 'file' && e.mtime !== undefined)))
   ) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries, package data or loader edges (those are version 2)`);
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries, package data, loader edges or mtimes (those are version 2)`);
   }
   const packageIds = checkPackages(manifest, label);
   const byPath = new Map<string, ManifestEntry>();
@@ -61,13 +61,16 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
     if (entry.kind === 'file') {
       const problem = pathProblem(entry.source);
       if (problem) throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${JSON.stringify(entry.source)} ${problem}`);
-      if (manifest.root !== '/' && !entry.source.startsWith(manifest.root + '/')) {
+      // --add SRC=DEST reads SRC on the host, wherever --root is: only from what its reason names.
+      const placedFrom = entry.why?.by === 'add' && entry.why.dest !== undefined ? entry.why.path : null;
+      const under = (dir: string) => entry.source === dir || entry.source.startsWith(dir + '/');
+      if (manifest.root !== '/' && !under(manifest.root) && !(placedFrom !== null && pathProblem(placedFrom) === null && under(placedFrom))) {
         throw new ElfdepsError('MANIFEST_UNSAFE', `${where}: source ${entry.source} is outside the manifest root ${manifest.root}`);
       }
     }
     if (entry.kind === 'generated') {
       // The content is inline: its size and digest must be its own, as a copied file's must be its source's.
-      const bytes = Buffer.from(entry.content, 'utf8');
+      const bytes = generatedBytes(entry);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (bytes.length !== entry.size || sha256 !== entry.sha256) {
         throw new ElfdepsError('MANIFEST_INVALID', `${where}: generated content is ${bytes.length} bytes with sha256 ${sha256}; the entry says ${entry.size} bytes, ${entry.sha256}`);

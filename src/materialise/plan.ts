@@ -40,7 +40,7 @@ export interface Plan {
 type Existing =
   | { type: 'absent' }
   | { type: 'dir'; mode: number }
-  | { type: 'file'; mode: number; size: number }
+  | { type: 'file'; mode: number; size: number; seconds: number }
   | { type: 'symlink'; target: string }
   | { type: 'other'; what: string };
 
@@ -55,7 +55,7 @@ function inspect(host: string): Existing {
     throw new ElfdepsError('COPY_FAILED', `${host}: cannot inspect: ${errnoWords(err)}`, { path: host, cause: err });
   }
   if (st.isDirectory()) return { type: 'dir', mode: st.mode & 0o7777 };
-  if (st.isFile()) return { type: 'file', mode: st.mode & 0o7777, size: st.size };
+  if (st.isFile()) return { type: 'file', mode: st.mode & 0o7777, size: st.size, seconds: Math.floor(st.mtimeMs / 1000) };
   if (st.isSymbolicLink()) return { type: 'symlink', target: readlinkSync(host, 'utf8') };
   return { type: 'other', what: describeFileType(st) };
 }
@@ -152,7 +152,11 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
       if (state.type === 'absent') return { ...base, op: 'create', mode, method };
       if (state.type === 'dir') throw new ElfdepsError('TARGET_CONFLICT', `${host}: is a directory where the manifest has a file; remove it first`, { path: host });
       if (state.type === 'file') {
-        if (state.size === entry.size && state.mode === parseMode(mode) && sameContent(host, entry)) return { ...base, op: 'unchanged', mode };
+        if (state.size === entry.size && state.mode === parseMode(mode) && sameContent(host, entry)) {
+          // Same bytes, another mtime (a pyc checks it): written again, as a directory's mode converges, without --force.
+          if (entry.mtime === undefined || entry.mtime === state.seconds) return { ...base, op: 'unchanged', mode };
+          return { ...base, op: 'replace', mode, method, detail: `mtime ${state.seconds}, manifest says ${entry.mtime}` };
+        }
         const why = state.size !== entry.size ? `${state.size} bytes, manifest says ${entry.size}` : state.mode !== parseMode(mode) ? `mode ${formatMode(state.mode)}, manifest says ${mode}` : 'different contents';
         return { ...replaceOr(`existing file differs (${why})`), mode, method };
       }

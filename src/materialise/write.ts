@@ -17,6 +17,7 @@ import {
   copyFileSync,
   fchmodSync,
   fstatSync,
+  futimesSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -31,7 +32,7 @@ import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
-import type { FileEntry, GeneratedEntry, SymlinkEntry } from '../manifest/types.js';
+import { generatedBytes, type FileEntry, type GeneratedEntry, type SymlinkEntry } from '../manifest/types.js';
 import { inside } from './plan.js';
 import { expectSameSource, openSource, recheckSource, sourceChunks, type SourceIdentity } from './source.js';
 import { tempName } from './temp-files.js';
@@ -151,6 +152,15 @@ function streamCopy(entry: FileEntry, expected: SourceIdentity, tmp: string): nu
 }
 
 /**
+ * The entry's mtime, when it has one (a Python source its pyc checks), as
+ * atime and mtime. A hard link (--link) is the host's own inode: its mtime
+ * is already the one the manifest read, and is never changed.
+ */
+function keepMtime(fd: number, entry: FileEntry): void {
+  if (entry.mtime !== undefined) futimesSync(fd, entry.mtime, entry.mtime);
+}
+
+/**
  * Writes one file under a temporary name next to its final name, checks it
  * against the manifest's size and sha256, sets its mode and renames it over
  * the final name. Returns the bytes written.
@@ -180,6 +190,7 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
     } else if ((parseMode(entry.mode) & SETID_BITS & ~mode) !== 0) {
       fd = streamCopy(entry, expected, tmp);
       fchmodSync(fd, mode);
+      keepMtime(fd, entry);
     } else {
       src = openSource(entry, expected);
       try {
@@ -198,6 +209,7 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
       fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
       verify(fd, entry, tmp);
       fchmodSync(fd, mode);
+      keepMtime(fd, entry);
     }
     closeSync(fd);
     fd = undefined;
@@ -221,7 +233,7 @@ export function writeGenerated(root: string, action: PlannedAction): number {
   const entry = action.entry as GeneratedEntry;
   const host = checkedHostPath(root, action.path);
   const tmp = `${root}${parentOf(action.path) === '/' ? '' : parentOf(action.path)}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
-  const bytes = Buffer.from(entry.content, 'utf8');
+  const bytes = generatedBytes(entry);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);

@@ -44,6 +44,8 @@ export interface ResolveOptions {
 /** Largest ld.so.cache we read (the host's is ~40 KiB; distributions' reach a few MiB). */
 const MAX_CACHE_BYTES = 64 << 20;
 const MAX_SMALL_FILE = 1 << 20;
+/** Rounds of resolveLoadedInto: each adds the loaded objects the last answer lacked (a chain longer than this is not met in practice). */
+const MAX_LOADED_ROUNDS = 8;
 
 /** Splits /etc/ld.so.preload: separators are whitespace and ':', '#' starts a comment (rtld.c). */
 export function parsePreloadFile(text: string): string[] {
@@ -137,6 +139,42 @@ export class Resolver {
 
   /** Resolves one input. Throws ElfdepsError when the input itself cannot be read as ELF. */
   resolveOne(input: string): ProgramResolution {
+    return this.resolveWith(input, []);
+  }
+
+  /**
+   * Resolves `input` as dlopen() loads it into a process that has already
+   * loaded `loaded` (in-root paths): _dl_map_object (elf/dl-load.c) first
+   * compares each DT_NEEDED name with the loaded objects' names and SONAMEs,
+   * and only then searches. A JDK module (lib/libjava.so needs libjvm.so,
+   * which the launcher loaded from lib/server/) is found that way, not by
+   * any search. A needed name none of `loaded` has is searched as usual.
+   * The loaded objects the answer uses are taken as preloads (they come
+   * first in its objects); the others are left out.
+   */
+  resolveLoadedInto(input: string, loaded: readonly string[]): ProgramResolution {
+    let r = this.resolveWith(input, []);
+    if (loaded.length === 0 || r.missing.length === 0) return r;
+    const byName = new Map<string, string>();
+    for (const path of loaded) {
+      const walk = this.fs.walk(path, this.cwd);
+      if (!walk.ok || walk.kind !== 'file') continue;
+      const read = this.elfCache.read(walk.hostPath);
+      const soname = read instanceof ElfdepsError ? null : (read.elf?.dynamic?.soname ?? null);
+      for (const name of [soname, path, path.slice(path.lastIndexOf('/') + 1)]) if (name && !byName.has(name)) byName.set(name, path);
+    }
+    const preloads: string[] = [];
+    // Each round may find libraries whose own needs are loaded ones (libnio needs libjava, which needs libjvm).
+    for (let round = 0; round < MAX_LOADED_ROUNDS; round++) {
+      const more = [...new Set(r.missing.map((d) => byName.get(d.name)).filter((p): p is string => p !== undefined && !preloads.includes(p)))];
+      if (more.length === 0) break;
+      preloads.push(...more);
+      r = this.resolveWith(input, preloads);
+    }
+    return r;
+  }
+
+  private resolveWith(input: string, loaded: string[]): ProgramResolution {
     const walk = this.fs.walk(input, this.cwd);
     const inRoot = this.fs.isHostRoot ? '' : ` inside ${this.fs.root}`;
     if (!walk.ok) throw new ElfdepsError('ELF_IO', `${input}${inRoot}: ${errnoWords(walk.errno)}`, { path: input });
@@ -179,7 +217,10 @@ export class Resolver {
         warnings: [],
       };
     }
-    return new ProgramResolver(this.setupFor(main), input, mainWalk, main).run();
+    const setup = this.setupFor(main);
+    // Objects already loaded come before any preload; a walk with them is not the setup's to remember.
+    const ctx = loaded.length === 0 ? setup : { ...setup, preloads: [...loaded, ...setup.preloads], programMemo: new Map() };
+    return new ProgramResolver(ctx, input, mainWalk, main).run();
   }
 
   /**

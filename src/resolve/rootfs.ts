@@ -48,7 +48,8 @@ export interface PathWalk {
   dirs: string[];
 }
 
-type Node =
+/** What one in-root path is, as lstat sees it (a subclass may answer from elsewhere: src/ldconfig/tree.ts). */
+export type RootNode =
   | { kind: 'file' | 'dir' | 'other'; dev: bigint; ino: bigint; size: bigint; mode: number }
   | { kind: 'link'; target: string }
   | { kind: 'missing'; errno: WalkErrno };
@@ -56,7 +57,11 @@ type Node =
 export class RootFs {
   /** realpath of the root directory on the host. */
   readonly root: string;
-  private readonly nodes = new Map<string, Node>();
+  private readonly nodes = new Map<string, RootNode>();
+  /** In-root path → host path placed there (--add SRC=DEST), as a bind mount: every path under it is read from the host path. */
+  private readonly mounts = new Map<string, string>();
+  /** Directories the root lacks on the way to a mount point: seen as empty 0755 directories. */
+  private readonly impliedDirs = new Set<string>();
 
   constructor(root: string) {
     let real: string;
@@ -74,14 +79,47 @@ export class RootFs {
     return this.root === '';
   }
 
-  /** Host path of an in-root canonical path. */
+  /** Host path of an in-root canonical path (under a mount point: the path placed there). */
   hostPath(realPath: string): string {
+    if (this.mounts.size > 0) {
+      for (let at = realPath; at !== '/' && at !== ''; at = at.slice(0, at.lastIndexOf('/'))) {
+        const host = this.mounts.get(at);
+        if (host !== undefined) return host + realPath.slice(at.length);
+      }
+    }
     return this.root + (realPath === '/' ? (this.root === '' ? '/' : '') : realPath);
   }
 
-  private lookup(inRoot: string): Node {
+  /**
+   * Places the host path `host` (canonical) at the in-root canonical path
+   * `at`, as a bind mount would (src/manifest/add-place.ts decides where,
+   * and refuses what would be unsafe); `implied`: directories the root lacks
+   * above it. Everything read afterwards sees it.
+   */
+  mount(at: string, host: string, implied: readonly string[]): void {
+    this.mounts.set(at, host);
+    for (const d of implied) this.impliedDirs.add(d);
+    this.nodes.clear();
+  }
+
+  /** The mounts and implied directories of `other` (the resolver's RootFs gets the manifest's). */
+  mountsOf(other: RootFs): void {
+    for (const [at, host] of other.mounts) this.mount(at, host, [...other.impliedDirs]);
+  }
+
+  /** What is at an in-root canonical path, without following a final symlink (for placing --add). */
+  kindAt(inRoot: string): 'file' | 'dir' | 'other' | 'link' | 'missing' {
+    return this.lookup(inRoot).kind;
+  }
+
+  protected lookup(inRoot: string): RootNode {
     let node = this.nodes.get(inRoot);
     if (node) return node;
+    if (this.impliedDirs.has(inRoot)) {
+      node = { kind: 'dir', dev: 0n, ino: 0n, size: 0n, mode: 0o40755 };
+      this.nodes.set(inRoot, node);
+      return node;
+    }
     const host = this.hostPath(inRoot);
     try {
       const st = lstatSync(host, { bigint: true });

@@ -76,3 +76,60 @@ export function expandPattern(fs: RootFs, pattern: string): string[] {
   }
   return [...found].sort();
 }
+
+/** A name pattern with {name} captures: the RegExp, and the placeholder each group fills. */
+export interface CaptureMatcher {
+  re: RegExp;
+  names: string[];
+}
+
+/**
+ * A pattern of one name ("libMagickCore-{major}.{quantum}.so.*") as a
+ * RegExp: * and ? as in componentMatcher, each {name} a non-empty part
+ * without '/', as short as the rest allows (matched left to right).
+ */
+export function captureMatcher(pattern: string): CaptureMatcher {
+  const names: string[] = [];
+  let body = '';
+  for (const piece of pattern.split(/(\{[a-z-]+\})/)) {
+    const m = /^\{([a-z-]+)\}$/.exec(piece);
+    if (m) {
+      names.push(m[1] as string);
+      body += '([^/]+?)';
+    } else body += componentMatcher(piece).source.slice(1, -1);
+  }
+  return { re: new RegExp(`^${body}$`), names };
+}
+
+/** The placeholders `m` captures from `text`, or null when it does not match (a capture '.' or '..' never does: it would step out of a directory). */
+export function captures(m: CaptureMatcher, text: string): Map<string, string> | null {
+  const hit = m.re.exec(text);
+  if (!hit) return null;
+  const out = new Map<string, string>();
+  for (let i = 0; i < m.names.length; i++) {
+    const v = hit[i + 1] as string;
+    if (v === '.' || v === '..') return null;
+    out.set(m.names[i] as string, v);
+  }
+  return out;
+}
+
+/**
+ * A line pattern of a `read` item: words separated by blanks, each a
+ * captureMatcher, compared with a line's first words ("-{vm} KNOWN"
+ * matches jvm.cfg's "-server KNOWN"). Returns the line's captures, or null.
+ */
+export function lineMatcher(pattern: string): (line: string) => Map<string, string> | null {
+  const words = pattern.trim().split(/\s+/).map(captureMatcher);
+  return (line) => {
+    const have = line.trim().split(/\s+/);
+    if (have.length < words.length) return null;
+    const out = new Map<string, string>();
+    for (let i = 0; i < words.length; i++) {
+      const got = captures(words[i] as CaptureMatcher, have[i] as string);
+      if (got === null) return null;
+      for (const [k, v] of got) out.set(k, v);
+    }
+    return out;
+  };
+}

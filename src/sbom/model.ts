@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ElfdepsError } from '../errors.js';
-import type { EntryWhy, FileEntry, GeneratedEntry, Manifest, ManifestDistro, ManifestPackage } from '../manifest/types.js';
+import { generatedBytes, type EntryWhy, type FileEntry, type GeneratedEntry, type Manifest, type ManifestDistro, type ManifestPackage } from '../manifest/types.js';
 import { checkSource, sourceChunks } from '../materialise/source.js';
 import { packagePurl } from './purl.js';
 
@@ -54,7 +54,7 @@ export interface ModelOptions {
 /** SHA-1 of a file entry's contents, read as the copier reads sources (checked, then verified against sha256 while read). */
 function sha1Of(entry: FileEntry | GeneratedEntry): string {
   const hash = createHash('sha1');
-  if (entry.kind === 'generated') return hash.update(Buffer.from(entry.content, 'utf8')).digest('hex');
+  if (entry.kind === 'generated') return hash.update(generatedBytes(entry)).digest('hex');
   for (const chunk of sourceChunks(entry, checkSource(entry))) hash.update(chunk);
   return hash.digest('hex');
 }

@@ -68,6 +68,8 @@ const schemaFailures: Array<[string, unknown, RegExp]> = [
   ['an extra field on a file (hard link)', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1, sha256: sha(''), hardlink: '/etc/passwd' }]), /additional properties \(hardlink\)/],
   ['a mode that is not four octal digits', manifestOf([{ kind: 'directory', path: '/x', mode: '755' }]), /mode must match pattern/],
   ['a negative size', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: -1, sha256: sha('') }]), /size must be >= 0/],
+  ['an mtime past 2038 (a ustar header holds 32 signed bits)', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1, sha256: sha(''), mtime: 2 ** 31 }], { elfdepsManifest: 2 }), /mtime must be <= 2147483647/],
+  ['a fractional mtime', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1, sha256: sha(''), mtime: 1.5 }], { elfdepsManifest: 2 }), /mtime must be integer/],
 ];
 
 export const HOSTILE_MANIFESTS: HostileCase[] = [
@@ -108,6 +110,13 @@ export const HOSTILE_MANIFESTS: HostileCase[] = [
         { kind: 'directory', path: '/up/x', mode: '0755' },
         { kind: 'symlink', path: '/up/x/y', target: 'z' },
       ]),
+  },
+  { what: 'an mtime in a version 1 manifest', code: 'MANIFEST_INVALID', message: /a version 1 manifest has no .*mtimes/, manifest: (s) => manifestOf([fileEntry(s, '/x', { mtime: 5 } as Partial<ManifestEntry>)]) },
+  {
+    what: 'a source outside the root under an --add SRC=DEST reason that names another SRC',
+    code: 'MANIFEST_UNSAFE',
+    message: /is outside the manifest root/,
+    manifest: (s) => manifestOf([fileEntry(s, '/x', { why: { by: 'add', path: `${s.outside}/app`, dest: '/x' } })], { elfdepsManifest: 2, root: s.outside }),
   },
   {
     what: 'duplicate file entries that disagree',

@@ -116,8 +116,9 @@ export class Podman {
     return m[1] as string;
   }
 
-  run(imageName: string, args: string[], entrypoint?: string): SpawnSyncReturns<string> {
-    const opts = ['--rm', '--runtime', 'runc', '--network=none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
+  /** `extra`: further `podman run` options (--read-only). */
+  run(imageName: string, args: string[], entrypoint?: string, extra: string[] = []): SpawnSyncReturns<string> {
+    const opts = ['--rm', '--runtime', 'runc', '--network=none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra];
     if (entrypoint !== undefined) opts.push('--entrypoint', entrypoint);
     return spawnSync('podman', [...this.base(), 'run', ...opts, imageName, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, timeout: 120_000 });
   }

@@ -73,3 +73,50 @@ export const REAL_TASKS: RealTask[] = [
   { area: 'crypto', programs: ['gpg', 'head'], command: 'gpg --version | head -n 1' },
   { area: 'text', programs: ['awk'], command: "awk 'BEGIN { printf \"%.2f\\n\", 1 / 3 }'" },
 ];
+
+/**
+ * Tasks of runtimes and plugin hosts (test/rules-runtimes.test.ts): the JDK
+ * (a class run from source needs jdk.compiler in lib/modules; time zones
+ * from lib/tzdb.dat; the CA certificates of lib/security/cacerts), Node.js
+ * (its built-in OpenSSL reads the system's certificates when told to), Tcl
+ * (init.tcl, clock, encodings) and ImageMagick (coder modules, XML
+ * configuration). convert is named by its path: /usr/local/bin may hold
+ * another program of that name.
+ */
+export const RUNTIME_TASKS: RealTask[] = [
+  {
+    area: 'java',
+    programs: ['java', 'rm'],
+    command:
+      'printf \'class T { public static void main(String[] a) { System.out.println(java.time.ZonedDateTime.ofInstant(java.time.Instant.ofEpochSecond(1700000000L), java.time.ZoneId.of("America/New_York"))); System.out.println(String.format(java.util.Locale.GERMANY, "%%,.2f", 1234567.891)); } }\' > t$$.java && java t$$.java; s=$?; rm -f t$$.java; exit $s',
+  },
+  {
+    area: 'java',
+    programs: ['java', 'rm'],
+    command:
+      'printf \'class S { public static void main(String[] a) throws Exception { var f = javax.net.ssl.TrustManagerFactory.getInstance("PKIX"); f.init((java.security.KeyStore) null); System.out.println(((javax.net.ssl.X509TrustManager) f.getTrustManagers()[0]).getAcceptedIssuers().length); System.out.println(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest("a".getBytes()))); System.out.println(javax.crypto.Cipher.getMaxAllowedKeyLength("AES")); } }\' > s$$.java && java s$$.java; s=$?; rm -f s$$.java; exit $s',
+  },
+  {
+    area: 'node',
+    programs: ['node'],
+    command:
+      'node -e \'const c = require("crypto"); console.log(c.createHash("sha256").update("a").digest("hex"), c.randomBytes(4).length, new Intl.DateTimeFormat("de-DE", { timeZone: "Europe/Paris", dateStyle: "full", timeStyle: "long" }).format(new Date(0)), (1234567.891).toLocaleString("fr-FR"))\'',
+  },
+  { area: 'node', programs: ['node'], command: 'NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt node -e \'console.log(require("tls").rootCertificates.length)\' 2>&1' },
+  {
+    area: 'tcl',
+    programs: ['tclsh'],
+    command:
+      'echo \'puts [clock format 1700000000 -timezone :Europe/Paris -format "%Y-%m-%d %H:%M %Z"]; puts [clock format 0 -gmt 1 -locale fr -format "%A %d %B %Y"]; puts [string toupper [string reverse abc]]; puts [binary encode hex [encoding convertto iso8859-2 "\\u0141"]]\' | tclsh',
+  },
+  {
+    area: 'imagemagick',
+    programs: ['/usr/bin/convert', '/usr/bin/identify'],
+    command: "/usr/bin/convert -size 16x16 gradient:red-blue png:- | /usr/bin/convert - -resize 8x8 gif:- | /usr/bin/identify -format '%m %w %h %k\\n' -",
+  },
+  {
+    area: 'imagemagick',
+    programs: ['/usr/bin/convert', '/usr/bin/identify', 'wc'],
+    command: "/usr/bin/convert rose: -quality 80 jpg:- | /usr/bin/identify -format '%m %w %h %Q\\n' -; /usr/bin/convert -list format | wc -l; /usr/bin/convert -list policy | wc -l",
+  },
+];
