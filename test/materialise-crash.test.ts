@@ -53,7 +53,7 @@ describe('materialise: crash safety', function () {
     const src = join(work, 'src');
     mkdirSync(src);
     writeIncompressibleFiles(src, 'big-', FILES, FILE_MIB);
-    const manifest = createManifest([], { add: [src] });
+    const manifest = createManifest([], { add: [src], packageMetadata: false });
     files = manifest.entries.filter((e): e is FileEntry => e.kind === 'file');
     expect(files).to.have.length(FILES);
     manifestPath = join(work, 'manifest.json');

@@ -178,6 +178,10 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
           if (state.size === union.size && state.mode === parseMode(mode) && sameContent(host, union)) return { ...base, entry: union, op: 'unchanged', mode };
           return { ...base, entry: union, op: 'replace', mode, method: 'copy', detail: 'merged with the earlier copy\'s list' };
         }
+        // The loader's cache an earlier copy generated for its own libraries: this manifest's
+        // replaces it (it lists this manifest's libraries; the loader still finds the earlier
+        // ones in its default directories, docs/ldconfig.md).
+        if (entry.why?.by === 'ldconfig') return { ...base, op: 'replace', mode, method: 'copy', detail: 'the loader cache regenerated for this manifest' };
         return { ...replaceOr(`existing file differs from the generated ${entry.path}`), mode, method: 'copy' };
       }
       if (state.type === 'symlink') return { ...replaceOr(`symlink -> ${state.target} where the manifest has a file`), mode, method: 'copy' };
