@@ -4,10 +4,9 @@
  * the manifest describes, and named in the image manifest's annotations so
  * that a consumer finds it without searching the layers.
  */
-import { createHash } from 'node:crypto';
 import { ElfdepsError } from '../errors.js';
 import { ancestorsOf, comparePaths } from '../manifest/entry-path.js';
-import type { GeneratedEntry, Manifest } from '../manifest/types.js';
+import { generatedContent, type GeneratedEntry, type Manifest } from '../manifest/types.js';
 
 /** The directory the SBOM goes into. */
 export const SBOM_DIR = '/var/lib/db/sbom';
@@ -46,14 +45,6 @@ export function withSbomEntry(manifest: Manifest, sbom: ImageSbom): { manifest: 
   const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
   const clash = [path, ...ancestorsOf(path)].map((p) => byPath.get(p)).find((e) => e !== undefined && (e.path === path || e.kind !== 'directory'));
   if (clash) throw new ElfdepsError('TARGET_CONFLICT', `cannot store the SBOM at ${path} in the image: the root has a ${clash.kind} at ${clash.path}`, { path });
-  const bytes = Buffer.from(sbom.text, 'utf8');
-  const entry: GeneratedEntry = {
-    kind: 'generated',
-    path,
-    mode: '0644',
-    content: sbom.text,
-    size: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-  };
+  const entry: GeneratedEntry = { kind: 'generated', path, mode: '0644', ...generatedContent(sbom.text) };
   return { manifest: { ...manifest, entries: [...manifest.entries, entry].sort((a, b) => comparePaths(a.path, b.path)) }, path };
 }

@@ -4,14 +4,13 @@
  * verbatim), and the file reached (mode, size, sha256). Files are hashed
  * once, however many paths lead to them.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readdirSync } from 'node:fs';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import type { PathWalk, RootFs } from '../resolve/rootfs.js';
 import { PATH_LIMITS } from './entry-path.js';
 import { hashFd } from './hash.js';
 import { formatMode } from './mode.js';
-import type { EntryWhy, FileEntry, ManifestEntry } from './types.js';
+import { generatedContent, type EntryWhy, type FileEntry, type ManifestEntry } from './types.js';
 
 /** Entries a manifest may hold (the schema's maxItems). */
 export const MAX_ENTRIES = 1_000_000;
@@ -93,10 +92,7 @@ export class EntryCollector {
       this.addDirectoryWithMode(dir, '0755');
     } else throw new ElfdepsError('ROOT', `${dir}: not a directory in ${this.fs.root || '/'}; cannot generate ${name} in it`, { path: dir });
     const path = real === '/' ? `/${name}` : `${real}/${name}`;
-    // Text stays readable in the manifest; bytes (a binary file) are held as base64.
-    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    const text = typeof content === 'string' ? { content } : { content: content.toString('base64'), encoding: 'base64' as const };
-    this.put({ kind: 'generated', path, mode, ...text, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    this.put({ kind: 'generated', path, mode, ...generatedContent(content) });
   }
 
   /** A directory with a mode of its own (/tmp, 1777), whether or not the root has one. */

@@ -4,6 +4,7 @@
  * other tools may consume it (the JSON Schema ships as manifest.schema.json).
  * docs/manifest.md documents every field.
  */
+import { createHash } from 'node:crypto';
 
 /** The format version written in `elfdepsManifest`; bumped on incompatible changes (2: generated entries, `why`, `rules`). */
 export const MANIFEST_VERSION = 2;
@@ -232,4 +233,15 @@ export interface Manifest {
 /** The bytes a generated entry holds. */
 export function generatedBytes(entry: Pick<GeneratedEntry, 'content' | 'encoding'>): Buffer {
   return Buffer.from(entry.content, entry.encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+/**
+ * The content fields of a generated entry holding `content`: text stays
+ * readable in the manifest, bytes (a binary file) are held as base64; size
+ * and sha256 are the bytes' own, as validateManifest checks them.
+ */
+export function generatedContent(content: string | Buffer): Pick<GeneratedEntry, 'content' | 'encoding' | 'size' | 'sha256'> {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  const text = typeof content === 'string' ? { content } : { content: content.toString('base64'), encoding: 'base64' as const };
+  return { ...text, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
 }

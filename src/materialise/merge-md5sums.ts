@@ -5,7 +5,7 @@
  * /bin/cat R`) must not lose the first program's lines nor stop on a conflict:
  * the file written is the union of both lists.
  */
-import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { readHead } from '../manifest/script.js';
 import type { GeneratedEntry } from '../manifest/types.js';
 
 /** The largest existing md5sums read for a merge (a package's whole list is far smaller). */
@@ -16,7 +16,7 @@ const MD5SUMS_LINE = /^[0-9a-f]{32} {2}(\S.*)$/;
 
 /** Whether `entry` is a package's generated md5sums list, which merges with what is there. */
 export function isMergeableMd5sums(entry: GeneratedEntry): boolean {
-  return entry.why?.by === 'package-metadata' && entry.path.startsWith('/var/lib/dpkg/status.d/') && entry.path.endsWith('.md5sums') && (entry as { encoding?: string }).encoding === undefined;
+  return entry.why?.by === 'package-metadata' && entry.path.startsWith('/var/lib/dpkg/status.d/') && entry.path.endsWith('.md5sums') && entry.encoding !== 'base64';
 }
 
 /** The lines of an md5sums text keyed by path, or null when a line is not an md5sums line. */
@@ -38,21 +38,10 @@ function md5sumsLines(text: string): Map<string, string> | null {
  * is a conflict as any other differing file).
  */
 export function mergedMd5sums(hostPath: string, entry: GeneratedEntry): string | null {
-  let text: string;
-  let fd: number | undefined;
-  try {
-    fd = openSync(hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_MD5SUMS_BYTES) return null;
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    for (let n = 1; got < buf.length && n > 0; got += n) n = readSync(fd, buf, got, buf.length - got, got);
-    text = buf.subarray(0, got).toString('utf8');
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  // One byte past the bound tells a list too large to merge from one that fits.
+  const head = readHead(hostPath, MAX_MD5SUMS_BYTES + 1);
+  if (head === null || head.length > MAX_MD5SUMS_BYTES) return null;
+  const text = head.toString('utf8');
   const existing = md5sumsLines(text);
   const generated = md5sumsLines(entry.content);
   if (existing === null || generated === null) return null;

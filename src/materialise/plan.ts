@@ -8,14 +8,13 @@
  * would read every source twice); each source's device and inode are recorded
  * so that the writer can tell when the file was swapped after this check.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { parentOf, TEMP_PREFIX, withParentDirectories } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { formatMode, parseMode, SETID_BITS } from '../manifest/mode.js';
-import type { DirectoryEntry, FileEntry, GeneratedEntry, Manifest, ManifestEntry } from '../manifest/types.js';
+import { generatedContent, type DirectoryEntry, type FileEntry, type GeneratedEntry, type Manifest, type ManifestEntry } from '../manifest/types.js';
 import { isMergeableMd5sums, mergedMd5sums } from './merge-md5sums.js';
 import { staleTempNames } from './temp-files.js';
 import { describeFileType } from '../file-type.js';
@@ -173,8 +172,7 @@ function decide(root: string, entry: ManifestEntry, state: Existing, hasChildren
         // An earlier copy's list of the same package's kept files: both lists are kept (merge-md5sums.ts).
         const merged = isMergeableMd5sums(entry) ? mergedMd5sums(host, entry) : null;
         if (merged !== null) {
-          const content = Buffer.from(merged, 'utf8');
-          const union: GeneratedEntry = { ...entry, content: merged, size: content.length, sha256: createHash('sha256').update(content).digest('hex') };
+          const union: GeneratedEntry = { ...entry, ...generatedContent(merged) };
           if (state.size === union.size && state.mode === parseMode(mode) && sameContent(host, union)) return { ...base, entry: union, op: 'unchanged', mode };
           return { ...base, entry: union, op: 'replace', mode, method: 'copy', detail: 'merged with the earlier copy\'s list' };
         }

@@ -9,6 +9,7 @@
  * files kept.
  */
 import type { RootFs } from '../resolve/rootfs.js';
+import { blankSeparatedRecords } from './control.js';
 import { listedPathProblem } from './listing.js';
 import { readRequiredDbFile } from './read.js';
 import { packageWordProblem, type InstalledPackage, type ListedPath, type MetadataFile, type PackageDatabase } from './types.js';
@@ -44,33 +45,13 @@ export class ApkDatabase implements PackageDatabase {
     const text = readRequiredDbFile(fs, APK_INSTALLED, MAX_APK_DB_BYTES);
     if (text === null || text.trim() === '') return null;
     const db = new ApkDatabase(fs.hostPath(APK_INSTALLED));
-    let record: string[] = [];
-    let bytes = 0;
-    let tooLong = false;
-    let lineNo = 0;
-    let start = 1;
-    const finish = (): void => {
-      if (tooLong) db.warnings.push(`${db.label}: the record at line ${start} is longer than ${MAX_RECORD_BYTES} bytes; skipped`);
-      else if (record.length > 0) db.add(record, start);
-      record = [];
-      bytes = 0;
-      tooLong = false;
-    };
-    for (const raw of text.split('\n')) {
-      lineNo++;
-      const line = raw.replace(/\r$/, '');
-      if (line === '') {
-        finish();
-        start = lineNo + 1;
-        continue;
-      }
-      bytes += line.length + 1;
-      if (bytes > MAX_RECORD_BYTES) {
-        tooLong = true;
-        record = [];
-      } else if (!tooLong) record.push(line);
-    }
-    finish();
+    blankSeparatedRecords(
+      text,
+      MAX_RECORD_BYTES,
+      (line) => line === '',
+      (record, start) => db.add(record, start),
+      (start) => db.warnings.push(`${db.label}: the record at line ${start} is longer than ${MAX_RECORD_BYTES} bytes; skipped`),
+    );
     return db;
   }
 

@@ -34,20 +34,45 @@ export function field(p: ControlParagraph, name: string): string | undefined {
  */
 export function parseParagraphs(text: string, label: string, warnings: string[]): ControlParagraph[] {
   const out: ControlParagraph[] = [];
+  blankSeparatedRecords(
+    text,
+    MAX_PARAGRAPH_BYTES,
+    (line) => line.trim() === '',
+    (lines, startLine) => {
+      const p = toParagraph(lines, label, startLine, warnings);
+      if (p !== null) out.push(p);
+    },
+    (startLine) => warnings.push(`${label}: the paragraph at line ${startLine} is longer than ${MAX_PARAGRAPH_BYTES} bytes; skipped`),
+  );
+  return out;
+}
+
+/**
+ * The records of a database text whose records are separated by blank lines
+ * (`isBlank`: dpkg's paragraphs end at a whitespace-only line, apk's records
+ * at an empty one), a CR before a newline dropped: `record(lines, startLine)`
+ * for each, or `tooLong(startLine)` for one longer than `maxBytes` (its
+ * lines and newlines), which is never held whole. A last record without its
+ * closing blank line is kept.
+ */
+export function blankSeparatedRecords(
+  text: string,
+  maxBytes: number,
+  isBlank: (line: string) => boolean,
+  record: (lines: string[], startLine: number) => void,
+  tooLong: (startLine: number) => void,
+): void {
   let lines: string[] = [];
   let bytes = 0;
-  let tooLong = false;
+  let over = false;
   let startLine = 1;
   let lineNo = 0;
   const finish = (): void => {
-    if (tooLong) warnings.push(`${label}: the paragraph at line ${startLine} is longer than ${MAX_PARAGRAPH_BYTES} bytes; skipped`);
-    else if (lines.length > 0) {
-      const p = toParagraph(lines, label, startLine, warnings);
-      if (p !== null) out.push(p);
-    }
+    if (over) tooLong(startLine);
+    else if (lines.length > 0) record(lines, startLine);
     lines = [];
     bytes = 0;
-    tooLong = false;
+    over = false;
   };
   let at = 0;
   while (at <= text.length) {
@@ -56,19 +81,18 @@ export function parseParagraphs(text: string, label: string, warnings: string[])
     const line = text.slice(at, end).replace(/\r$/, '');
     lineNo++;
     at = end + 1;
-    if (line.trim() === '') {
+    if (isBlank(line)) {
       finish();
       startLine = lineNo + 1;
       continue;
     }
     bytes += line.length + 1;
-    if (bytes > MAX_PARAGRAPH_BYTES) {
-      tooLong = true;
+    if (bytes > maxBytes) {
+      over = true;
       lines = [];
-    } else if (!tooLong) lines.push(line);
+    } else if (!over) lines.push(line);
   }
   finish();
-  return out;
 }
 
 function toParagraph(lines: string[], label: string, startLine: number, warnings: string[]): ControlParagraph | null {

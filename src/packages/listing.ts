@@ -1,8 +1,9 @@
 /**
- * Scanning package file lists (dpkg's info/*.list and *.md5sums, apk's F:/R:
- * lines) for the paths whose last component is wanted: one pass over text
- * already in memory, a Set lookup per line, so a database of 100k paths costs
- * milliseconds and only the few paths that can match are canonicalised.
+ * Scanning dpkg's file lists (info/*.list, status.d's *.md5sums) for the
+ * paths whose last component is wanted: one pass over the bytes, a hash of
+ * each line's last component, a string only for a line that can match, so a
+ * database of 100k paths costs milliseconds and only the few paths that can
+ * match are canonicalised. Checks of listed paths (apk's too).
  */
 
 /** Longest path accepted from a list (PATH_MAX less the NUL). */
