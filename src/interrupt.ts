@@ -49,6 +49,7 @@ export function throwIfInterrupted(signal: AbortSignal | undefined): void {
  * settles, so later signals have Node's default effect again.
  */
 export async function whileWriting<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  writers++;
   const controller = new AbortController();
   const listeners = new Map<InterruptSignal, () => void>();
   for (const name of INTERRUPT_SIGNALS) {
@@ -65,8 +66,37 @@ export async function whileWriting<T>(work: (signal: AbortSignal) => Promise<T>)
   try {
     return await work(controller.signal);
   } finally {
+    writers--;
     for (const [name, listener] of listeners) process.removeListener(name, listener);
   }
+}
+
+/** How many whileWriting() calls are running: while one is, it handles a signal, and its caller's `finally` cleans up. */
+let writers = 0;
+
+/**
+ * Keeps something that exists for the whole command, not only while it writes
+ * (an image's staging directory, src/image-source/), from outliving an
+ * interrupt: a signal that arrives while no writer listens runs `cleanup`
+ * (synchronously) and ends the process with 128 + its number, as Node's
+ * default handling would have. While a writer listens, the signal aborts it
+ * and the command's own `finally` runs `cleanup`. The returned function
+ * stops listening (call it after cleaning up normally).
+ */
+export function cleanUpOnInterrupt(cleanup: () => void): () => void {
+  const listeners = new Map<InterruptSignal, () => void>();
+  for (const name of INTERRUPT_SIGNALS) {
+    const listener = () => {
+      if (writers > 0) return;
+      cleanup();
+      process.exit(exitCodeFor(name));
+    };
+    listeners.set(name, listener);
+    process.on(name, listener);
+  }
+  return () => {
+    for (const [name, listener] of listeners) process.removeListener(name, listener);
+  };
 }
 
 /** Lets pending signal events run: a synchronous writer yields here every so often so that an interrupt can be seen. */

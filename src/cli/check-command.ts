@@ -7,7 +7,8 @@ import { describeError } from '../errors.js';
 import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { progressLine } from './progress.js';
-import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom } from './loader-options.js';
+import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
+import { withImageRoots } from './from-image.js';
 
 export const CHECK_HELP = `Usage: elfdeps check [options] [PATH...]
 
@@ -61,29 +62,45 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine(argv, CHECK_OPTIONS, io, 'elfdeps check', CHECK_HELP);
   if (typeof parsed === 'number') return parsed;
   const { values: v, positionals: paths } = parsed;
+  let reports: Array<{ report: CheckReport; platform: string | null }>;
+  try {
+    reports = await withImageRoots(v, true, async (imageRoot) => ({
+      report: checkRoot({ ...v, imageRoot }, paths, io),
+      platform: imageRoot && v['image-platform'] === 'all' ? imageRoot.platform : null,
+    }));
+  } catch (err) {
+    say(io, describeError(err));
+    return EXIT.USAGE;
+  }
+  if (v.json) {
+    const docs = reports.map(({ report, platform }) => ({ elfdeps: 1, ...(platform ? { platform } : {}), ...report, failing: report.failures.length }));
+    io.stdout.write(`${JSON.stringify(docs.length === 1 ? docs[0] : docs, null, 2)}\n`);
+  } else for (const { report, platform } of reports) io.stdout.write(`${platform ? `${platform}: ` : ''}${summaryLine(report)}\n`);
+  return reports.some(({ report }) => report.failures.length > 0) ? EXIT.NOT_FOUND : EXIT.OK;
+}
+
+/** Checks one root (the host, --root DIR, or one platform of --from IMAGE), printing failures as they come. */
+function checkRoot(v: LoaderOptionValues & { json?: boolean }, paths: string[], io: CliIo): CheckReport {
   // On a terminal, a progress line for runs long enough to wait for (after half a second); --explain has stderr.
   const progress = progressLine(io, 500, v.explain === true);
-  let report: CheckReport;
+  // With --image-platform all, each line says which platform's image it is about.
+  const prefix = v.imageRoot && v['image-platform'] === 'all' ? `${v.imageRoot.platform}: ` : '';
   try {
     const checker = new Checker(loaderOptionsFrom(v, io));
     // In-root paths: a relative PATH is taken from the root's / (there is no other directory inside a root).
     const starts = paths.map((p) => (p.startsWith('/') || !checker.resolver.fs.isHostRoot ? p : `${io.cwd}/${p}`));
-    report = checker.check(starts, {
-      onProgress: (p: CheckProgress) => progress.show(`${p.done} checked, ${p.failing} failing: ${p.path}`),
+    const report = checker.check(starts, {
+      onProgress: (p: CheckProgress) => progress.show(`${prefix}${p.done} checked, ${p.failing} failing: ${p.path}`),
       onFailure: v.json
         ? undefined
         : (f) => {
             progress.clear();
-            io.stdout.write(`${failureLine(f)}\n`);
+            io.stdout.write(`${prefix}${failureLine(f)}\n`);
           },
     });
-  } catch (err) {
+    // The staging directory is gone once the command ends: the report names the image.
+    return v.imageRoot ? { ...report, root: `${v.imageRoot.image} (${v.imageRoot.platform})` } : report;
+  } finally {
     progress.clear();
-    say(io, describeError(err));
-    return EXIT.USAGE;
   }
-  progress.clear();
-  if (v.json) io.stdout.write(`${JSON.stringify({ elfdeps: 1, ...report, failing: report.failures.length }, null, 2)}\n`);
-  else io.stdout.write(`${summaryLine(report)}\n`);
-  return report.failures.length > 0 ? EXIT.NOT_FOUND : EXIT.OK;
 }

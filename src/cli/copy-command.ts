@@ -4,6 +4,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { whileWriting } from '../interrupt.js';
+import { withImageRoots } from './from-image.js';
 import { materialiseAsync } from '../materialise/index.js';
 import type { MaterialiseProgress, MaterialiseReport } from '../materialise/types.js';
 import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo } from './io.js';
@@ -101,50 +102,52 @@ export async function copyCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const newRoot = resolvePath(io.cwd, positionals[positionals.length - 1] as string);
   const sbom = sbomRequest(v, io);
-  // `copy - NEWROOT`: the manifest from standard input, as `manifest -o -` writes it.
-  const manifest = manifestFromArguments(positionals.slice(0, -1), v, io, { stdin: true });
-  if ('usage' in manifest) {
-    say(io, manifest.usage);
-    return EXIT.USAGE;
-  }
-  const progress = progressLine(io);
-  let report: MaterialiseReport;
-  try {
-    // SIGINT, SIGTERM, SIGHUP: stop after the entry being written, put directory modes back, exit 128+N (src/interrupt.ts).
-    report = await whileWriting((signal) =>
-      materialiseAsync(manifest, newRoot, {
-        force: v.force === true,
-        link: v.link === true,
-        keepSetuid: v['keep-setuid'] === true,
-        dryRun: v['dry-run'] === true,
-        intoExisting: v['into-existing'] === true,
-        onProgress: progress.onProgress,
-        signal,
-      }),
-    );
-  } finally {
-    progress.finish();
-  }
-  // The SBOM of the root written (not of a dry run: that writes nothing).
-  if (sbom !== null && !report.dryRun && report.conflicts === 0) writeSbom(manifest, sbom);
-  if (v.json) {
-    io.stdout.write(JSON.stringify({ ...report, actions: report.actions.map(({ entry: _entry, ...rest }) => rest) }, null, 2) + '\n');
-  } else {
-    if (report.dryRun) {
-      for (const a of report.actions) {
-        const extra = a.kind === 'symlink' && a.entry.kind === 'symlink' ? ` -> ${a.entry.target}` : a.mode ? ` ${a.mode}${a.method === 'link' ? ' (hard link)' : ''}` : '';
-        io.stdout.write(escapeControls(`${a.op.padEnd(9)} ${a.kind.padEnd(9)} ${a.path}${extra}${a.detail ? ` [${a.detail}]` : ''}`) + '\n');
+  const [code] = await withImageRoots(v, false, async (imageRoot) => {
+    // `copy - NEWROOT`: the manifest from standard input, as `manifest -o -` writes it.
+    const manifest = manifestFromArguments(positionals.slice(0, -1), { ...v, imageRoot }, io, { stdin: true });
+    if ('usage' in manifest) {
+      say(io, manifest.usage);
+      return EXIT.USAGE;
+    }
+    const progress = progressLine(io);
+    let report: MaterialiseReport;
+    try {
+      // SIGINT, SIGTERM, SIGHUP: stop after the entry being written, put directory modes back, exit 128+N (src/interrupt.ts).
+      report = await whileWriting((signal) =>
+        materialiseAsync(manifest, newRoot, {
+          force: v.force === true,
+          link: v.link === true,
+          keepSetuid: v['keep-setuid'] === true,
+          dryRun: v['dry-run'] === true,
+          intoExisting: v['into-existing'] === true,
+          onProgress: progress.onProgress,
+          signal,
+        }),
+      );
+    } finally {
+      progress.finish();
+    }
+    // The SBOM of the root written (not of a dry run: that writes nothing).
+    if (sbom !== null && !report.dryRun && report.conflicts === 0) writeSbom(manifest, sbom);
+    if (v.json) {
+      io.stdout.write(JSON.stringify({ ...report, actions: report.actions.map(({ entry: _entry, ...rest }) => rest) }, null, 2) + '\n');
+    } else {
+      if (report.dryRun) {
+        for (const a of report.actions) {
+          const extra = a.kind === 'symlink' && a.entry.kind === 'symlink' ? ` -> ${a.entry.target}` : a.mode ? ` ${a.mode}${a.method === 'link' ? ' (hard link)' : ''}` : '';
+          io.stdout.write(escapeControls(`${a.op.padEnd(9)} ${a.kind.padEnd(9)} ${a.path}${extra}${a.detail ? ` [${a.detail}]` : ''}`) + '\n');
+        }
+      }
+      if (!v.quiet) {
+        io.stdout.write(escapeControls(summary(report).trimEnd()) + '\n');
+        for (const line of [rulesSummary(manifest), excludedSummary(manifest)]) if (line !== '') io.stdout.write(escapeControls(`${report.root}: ${line}`) + '\n');
       }
     }
-    if (!v.quiet) {
-      io.stdout.write(escapeControls(summary(report).trimEnd()) + '\n');
-      for (const line of [rulesSummary(manifest), excludedSummary(manifest)]) if (line !== '') io.stdout.write(escapeControls(`${report.root}: ${line}`) + '\n');
+    for (const w of report.warnings) say(io, `warning: ${w}`);
+    if (report.conflicts > 0) {
+      say(io, `${report.root}: ${report.conflicts} conflict(s); a copy would stop at the first (--force replaces files and symlinks that differ)`);
+      return EXIT.USAGE;
     }
-  }
-  for (const w of report.warnings) say(io, `warning: ${w}`);
-  if (report.conflicts > 0) {
-    say(io, `${report.root}: ${report.conflicts} conflict(s); a copy would stop at the first (--force replaces files and symlinks that differ)`);
-    return EXIT.USAGE;
-  }
-  return reportManifestProblems(manifest, io);
+    return reportManifestProblems(manifest, io);  });
+  return code as number;
 }

@@ -57,7 +57,7 @@ export function say(io: Pick<CliIo, 'stderr'>, message: string): void {
 }
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
-type Parsed<T extends OptionSpecs> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T }>>;
+export type Parsed<T extends OptionSpecs> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T }>>;
 
 /**
  * A command's arguments parsed, or the exit status when nothing is left to

@@ -7,10 +7,13 @@ import { ElfdepsError } from '../errors.js';
 import type { ResolveOptions } from '../resolve/index.js';
 import { escapeControls, type CliIo } from './io.js';
 import type { TraceSink } from '../resolve/explain.js';
+import type { ImageRoot } from './from-image.js';
 
 /** node:util parseArgs specs. */
 export const LOADER_OPTIONS = {
   root: { type: 'string' },
+  from: { type: 'string' },
+  'image-platform': { type: 'string' },
   'library-path': { type: 'string' },
   preload: { type: 'string' },
   'no-preload-file': { type: 'boolean' },
@@ -26,6 +29,10 @@ export const LOADER_OPTIONS = {
 
 export interface LoaderOptionValues {
   root?: string;
+  from?: string;
+  'image-platform'?: string;
+  /** Set by withImageRoots() (from-image.ts), not by an argument: the image --from unpacked, whose staging directory is `root`. */
+  imageRoot?: ImageRoot | null;
   'library-path'?: string;
   preload?: string;
   'no-preload-file'?: boolean;
@@ -40,6 +47,10 @@ export interface LoaderOptionValues {
 }
 
 export const LOADER_OPTIONS_HELP = `  --root DIR             resolve inside DIR as if it were / (FILEs are paths inside it)
+  --from IMAGE           resolve inside a container image (OCI layout directory,
+                         oci-archive or docker-archive tar), as its runtime sees it
+  --image-platform P     with --from: OS/ARCH[/VARIANT] of a multi-platform image
+                         (default: this machine's, else the only one)
   --library-path PATH    LD_LIBRARY_PATH to apply (default: the environment's, only without --root)
   --preload LIST         LD_PRELOAD to apply (default: the environment's, only without --root)
   --no-preload-file      ignore /etc/ld.so.preload
@@ -73,10 +84,11 @@ export function loaderOptionsFrom(v: LoaderOptionValues, io: CliIo): ResolveOpti
   }
   // An empty --root= would silently mean the current directory.
   if (v.root === '') throw new ElfdepsError('USAGE', '--root wants a directory, got an empty string');
-  const hostEnv = v.root === undefined;
+  const hostEnv = v.root === undefined && !v.imageRoot;
   return {
     ...(v.explain ? { trace: explainSink(io) } : {}),
-    root: v.root ?? '/',
+    root: v.imageRoot?.dir ?? v.root ?? '/',
+    ...(v.imageRoot ? { rootAttributes: v.imageRoot.attributes } : {}),
     cwd: hostEnv ? io.cwd : '/',
     libraryPath: v['library-path'] ?? (hostEnv ? io.env.LD_LIBRARY_PATH ?? null : null),
     preload: v.preload ?? (hostEnv ? io.env.LD_PRELOAD ?? null : null),

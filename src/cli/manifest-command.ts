@@ -13,6 +13,7 @@ import { summariseRules } from '../manifest/rule-summary.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomRequest, writeSbom } from './sbom-options.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
+import { withImageRoots } from './from-image.js';
 
 /** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
 export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader opens (and --add): no runtime-file rules
@@ -242,20 +243,23 @@ export async function manifestCommand(argv: string[], io: CliIo): Promise<number
   const output = v.output === undefined || v.output === '-' ? null : resolvePath(io.cwd, v.output);
   if (output !== null) checkOutputPath(output, 'the manifest', { streams: true }); // before the work, not after it
   const sbom = v.why === undefined ? sbomRequest(v, io) : null;
-  const manifest = createManifest(files, manifestOptionsFrom(v, io));
-  if (v.why !== undefined) {
-    const path = v.why;
-    const line = describeWhy(manifest, path);
-    if (line === null) {
-      say(io, `${path}: not in the manifest${leftOutBecause(manifest, path)}`);
-      return EXIT.NOT_FOUND;
+  const [code] = await withImageRoots(v, false, async (imageRoot) => {
+    const manifest = createManifest(files, manifestOptionsFrom({ ...v, imageRoot }, io));
+    if (v.why !== undefined) {
+      const path = v.why;
+      const line = describeWhy(manifest, path);
+      if (line === null) {
+        say(io, `${path}: not in the manifest${leftOutBecause(manifest, path)}`);
+        return EXIT.NOT_FOUND;
+      }
+      io.stdout.write(`${escapeControls(line)}\n`);
+      return EXIT.OK;
     }
-    io.stdout.write(`${escapeControls(line)}\n`);
-    return EXIT.OK;
-  }
-  const text = serializeManifest(manifest);
-  if (output === null) io.stdout.write(text);
-  else writeFileWhole(output, text, 'the manifest');
-  if (sbom !== null) writeSbom(manifest, sbom);
-  return reportManifestProblems(manifest, io);
+    const text = serializeManifest(manifest);
+    if (output === null) io.stdout.write(text);
+    else writeFileWhole(output, text, 'the manifest');
+    if (sbom !== null) writeSbom(manifest, sbom);
+    return reportManifestProblems(manifest, io);
+  });
+  return code as number;
 }

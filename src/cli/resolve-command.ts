@@ -12,7 +12,8 @@ import type { ProgramResolution } from '../resolve/types.js';
 import { formatTree } from './format.js';
 import { formatLddVerdict, formatVerdictTail, treeMarks } from './format-verdict.js';
 import { Judge, type Verdict } from '../verdict/index.js';
-import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
+import { escapeControls, EXIT, parseCommandLine, say, type CliIo, type Parsed } from './io.js';
+import { withImageRoots, type ImageRoot } from './from-image.js';
 import { isVerb } from './verb-names.js';
 
 export const RESOLVE_HELP = `Usage: elfdeps [options] FILE...
@@ -142,6 +143,18 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     return code;
   }
 
+  try {
+    const [code] = await withImageRoots(v, false, async (imageRoot) => resolveFiles({ ...v, imageRoot }, files, io));
+    return code as number;
+  } catch (err) {
+    // Opening or unpacking --from's image failed (the files' own problems are reported per file).
+    say(io, describeError(err));
+    return EXIT.USAGE;
+  }
+}
+
+/** Resolves and prints `files` in one root (the host, --root DIR or --from's image). */
+function resolveFiles(v: Parsed<typeof RESOLVE_OPTIONS>['values'] & { imageRoot: ImageRoot | null }, files: string[], io: CliIo): number {
   let options: ResolveOptions;
   try {
     options = loaderOptionsFrom(v, io);
@@ -222,6 +235,6 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     if (v.tree) for (const [what, who] of needers) say(io, `${what} (needed by ${who.join(', ')})`);
     else if (p.flavour === 'musl') for (const m of p.missing) say(io, `${m.error ?? `${m.name}: not found`} (needed by ${p.objects[m.requester]?.path ?? file})`);
   }
-  if (v.json) io.stdout.write(JSON.stringify({ elfdeps: 1, root: resolver.fs.root || '/', programs: results }, null, 2) + '\n');
+  if (v.json) io.stdout.write(JSON.stringify({ elfdeps: 1, root: v.imageRoot ? `${v.imageRoot.image} (${v.imageRoot.platform})` : resolver.fs.root || '/', programs: results }, null, 2) + '\n');
   return code;
 }

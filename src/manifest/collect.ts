@@ -107,8 +107,25 @@ export class EntryCollector {
 
   private directory(path: string): void {
     if (path === '/' || this.entries.has(path)) return;
-    const id = this.fs.identity(path);
-    this.put({ kind: 'directory', path, mode: formatMode(id?.mode ?? 0o755), source: this.fs.hostPath(path) });
+    const attributes = this.fs.attributesOf(path);
+    const mode = attributes?.mode ?? this.fs.identity(path)?.mode ?? 0o755;
+    this.put({ kind: 'directory', path, mode: formatMode(mode), source: this.fs.hostPath(path), ...this.owner(path) });
+  }
+
+  private symlink(path: string, target: string): void {
+    this.put({ kind: 'symlink', path, target, source: this.fs.hostPath(path), ...this.owner(path) });
+  }
+
+  /**
+   * The owner and group the root's records give `path` (an image's layer
+   * headers), when not root's: a file owned by www-data in the source image
+   * stays www-data's. A directory root has no such records: entries are
+   * root's, as `copy` and `image` have always written them.
+   */
+  private owner(path: string): { uid?: number; gid?: number } {
+    const a = this.fs.attributesOf(path);
+    if (a === undefined) return {};
+    return { ...(a.uid !== 0 ? { uid: a.uid } : {}), ...(a.gid !== 0 ? { gid: a.gid } : {}) };
   }
 
   private file(path: string): void {
@@ -124,11 +141,13 @@ export class EntryCollector {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new ElfdepsError('ROOT', `${source}: not a regular file`, { path: source });
       const { sha256, size, elf, script } = hashFd(fd);
-      const entry: FileEntry = { kind: 'file', path, source, mode: formatMode(st.mode), size, sha256 };
+      // An image's staging copy has the mode elfdeps could write; its layer header has the real one.
+      const mode = this.fs.attributesOf(path)?.mode ?? st.mode;
+      const entry: FileEntry = { kind: 'file', path, source, mode: formatMode(mode), size, sha256, ...this.owner(path) };
       this.put(entry);
       if (elf) this.elfFiles.push(path);
       // execve() runs only files with an execute bit: a #! file without one is data.
-      else if (script && (st.mode & 0o111) !== 0) this.scripts.push(path);
+      else if (script && (mode & 0o111) !== 0) this.scripts.push(path);
     } finally {
       closeSync(fd);
     }
@@ -137,7 +156,7 @@ export class EntryCollector {
   /** Records what the walk of `path` passed through; the caller decides what to do with where it ended. */
   private record(path: string, cwd: string, walk: PathWalk): void {
     for (const dir of walk.dirs) this.directory(dir);
-    for (const link of walk.links) this.put({ kind: 'symlink', path: link.path, target: link.target, source: this.fs.hostPath(link.path) });
+    for (const link of walk.links) this.symlink(link.path, link.target);
   }
 
   /**
@@ -182,7 +201,7 @@ export class EntryCollector {
       const first = walk.links[0];
       if (!walk.ok) {
         // A dangling symlink is kept as it is; anything else unreadable is reported.
-        if (first && first.path === child) this.put({ kind: 'symlink', path: child, target: first.target, source: this.fs.hostPath(child) });
+        if (first && first.path === child) this.symlink(child, first.target);
         else this.warnings.push(`${child}: skipped: ${errnoWords(walk.errno)}`);
         continue;
       }

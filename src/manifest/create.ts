@@ -88,7 +88,7 @@ function dedupe(items: MissingItem[]): MissingItem[] {
  */
 export function createManifest(files: string[], options: CreateManifestOptions = {}): Manifest {
   const exclusion = new Exclusion(options.exclude ?? []); // a bad pattern stops before any work
-  const fs = new RootFs(options.root ?? '/');
+  const fs = new RootFs(options.root ?? '/', options.rootAttributes);
   const cwd = options.cwd ?? (fs.isHostRoot ? process.cwd() : '/');
   const collector = new EntryCollector(fs);
   const missing: MissingItem[] = [];

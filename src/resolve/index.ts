@@ -15,10 +15,17 @@ import { RootFs } from './rootfs.js';
 import type { ProgramResolution, ResolveResult } from './types.js';
 import type { ElfFile } from '../elf/reader.js';
 import type { TraceSink } from './explain.js';
+import type { AttributeTable } from '../image-source/types.js';
 
 export interface ResolveOptions {
   /** Host directory used as '/'; default '/'. Inputs are paths inside it. */
   root?: string;
+  /**
+   * Owners, modes and mtimes of the root's files when the host directory
+   * does not hold them: an image unpacked by src/image-source/ (its
+   * `attributes`). Default: the host's lstat says.
+   */
+  rootAttributes?: AttributeTable;
   /** In-root working directory for relative names; default: the process's cwd when root is '/', else '/'. */
   cwd?: string;
   /** LD_LIBRARY_PATH to apply (not taken from the environment unless the caller passes it). */
@@ -77,7 +84,7 @@ export class Resolver {
   private readonly setups = new Map<string, ProgramContext>();
 
   constructor(private readonly options: ResolveOptions = {}) {
-    this.fs = new RootFs(options.root ?? '/');
+    this.fs = new RootFs(options.root ?? '/', options.rootAttributes);
     this.cwd = options.cwd ?? (this.fs.isHostRoot ? process.cwd() : '/');
   }
 

@@ -14,6 +14,7 @@
  */
 import { lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
+import type { AttributeTable, FileAttributes } from '../image-source/types.js';
 
 /** Linux follows at most 40 symlinks in one path resolution. */
 export const MAX_SYMLINKS = 40;
@@ -63,7 +64,13 @@ export class RootFs {
   /** Directories the root lacks on the way to a mount point: seen as empty 0755 directories. */
   private readonly impliedDirs = new Set<string>();
 
-  constructor(root: string) {
+  /**
+   * `attributes`: what the root's own records say about its files' owners,
+   * modes and mtimes, when the host directory cannot hold them (an image's
+   * staging directory, src/image-source/): the host's lstat still says what
+   * kind each path is and where its bytes are.
+   */
+  constructor(root: string, private readonly attributes?: AttributeTable) {
     let real: string;
     try {
       real = realpathSync(root);
@@ -72,6 +79,20 @@ export class RootFs {
     }
     if (!statSync(real).isDirectory()) throw new ElfdepsError('ROOT', `${root}: root is not a directory`, { path: root });
     this.root = real === '/' ? '' : real;
+  }
+
+  /**
+   * Owner, group, permission bits and mtime that the root's records give an
+   * in-root canonical path (an image's layer headers); undefined for a
+   * directory root, whose files are described by the host's lstat alone.
+   */
+  attributesOf(realPath: string): FileAttributes | undefined {
+    return this.attributes?.get(realPath);
+  }
+
+  /** The attribute table this root was made with (a second RootFs over the same root shares it). */
+  get attributeTable(): AttributeTable | undefined {
+    return this.attributes;
   }
 
   /** Whether this RootFs is the host's own root. */
