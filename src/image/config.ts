@@ -174,6 +174,16 @@ function carriedSet(set: Record<string, object> | undefined): string[] {
     .sort();
 }
 
+/** The base's labels a config can hold: an empty key, or a NUL byte (which --label refuses), is left out with a warning. */
+function carriedLabels(labels: Record<string, string> | undefined, warnings: string[]): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels ?? {})) {
+    if (k === '' || k.includes('\0') || typeof v !== 'string' || v.includes('\0')) warnings.push(`the base image's label ${JSON.stringify(k)} is empty or holds a NUL byte: left out`);
+    else kept[k] = v;
+  }
+  return kept;
+}
+
 /** Checks the options and fills in the defaults: the base image's config when there is one, else elfdeps' own. */
 export function runConfig(options: RunOptions, firstProgram: string | undefined, view: RootView, base?: BaseImage): { run: RunConfig; warnings: string[] } {
   const warnings: string[] = [];
@@ -190,7 +200,7 @@ export function runConfig(options: RunOptions, firstProgram: string | undefined,
     env,
     workdir,
     user: runUser(options, base, view, warnings),
-    labels: { ...(carried.Labels ?? {}), ...(options.labels ?? {}) },
+    labels: { ...carriedLabels(carried.Labels, warnings), ...(options.labels ?? {}) },
     exposedPorts: carriedSet(carried.ExposedPorts),
     volumes: carriedSet(carried.Volumes),
     stopSignal,
