@@ -153,6 +153,17 @@ function startCommand(
   return kept;
 }
 
+/**
+ * The user name of the base image's User ("www-data" of "www-data:www-data"),
+ * or undefined for none or a number: what the manifest's generated user
+ * database must hold for the carried User to resolve in the new root (the
+ * CLI passes it as `elfdeps manifest --user` does).
+ */
+export function baseUserName(base: BaseImage | undefined): string | undefined {
+  const name = base?.config.config?.User?.split(':')[0];
+  return name === undefined || name === '' || /^\d+$/.test(name) ? undefined : name;
+}
+
 /** --user, or the base image's User: the same check, but the base's only warns (a runtime would refuse to start the container). */
 function runUser(options: RunOptions, base: BaseImage | undefined, view: RootView, warnings: string[]): string | null {
   if (options.user !== undefined) return checkUser(options.user, view);
