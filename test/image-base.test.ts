@@ -180,10 +180,10 @@ describe('image made from an image (issue 17)', function () {
     });
   });
 
-  it('a base Entrypoint that would not start in the new root is not kept: the first program, and a warning saying why', async () => {
+  it('a base Entrypoint that would not start in the new root is not kept: the first program, and a warning saying why; history per layer', async () => {
     const base: BaseImage = { ...BASE, name: undefined, config: { ...BASE.config, config: { ...BASE.config.config, Entrypoint: ['/usr/bin/python3', '-m', 'app'], Cmd: null } } };
     const dir = join(work, 'not-kept');
-    const r = await buildImage(manifest, { output: { kind: 'oci-dir', path: dir }, base });
+    const r = await buildImage(manifest, { output: { kind: 'oci-dir', path: dir }, base, layers: true });
     expect(r.warnings).to.have.length(1);
     expect(r.warnings[0]).to.match(/Entrypoint \["\/usr\/bin\/python3","-m","app"\] is not kept: \/usr\/bin\/python3 is not an executable file of the new root/);
     const layout = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
@@ -191,8 +191,28 @@ describe('image made from an image (issue 17)', function () {
     const config = JSON.parse(readFileSync(join(dir, 'blobs/sha256', manifestBlob.config.digest.slice(7)), 'utf8'));
     expect(config.config.Entrypoint).to.deep.equal([manifest.programs[0]?.path]);
     expect(config.config.Cmd).to.equal(undefined);
-    expect(config.history[0].created_by).to.equal(`elfdeps image --from ${BASE.manifestDigest}`);
+    // One history entry per layer (--layers: two), the first naming the base by its digest when it has no name.
+    expect(config.history.map((h: { created_by: string }) => h.created_by)).to.deep.equal([`elfdeps image --from ${BASE.manifestDigest}`, 'elfdeps image']);
+    expect(config.history[0].comment).to.match(new RegExp(`^libraries: kept \\d+ entries of ${BASE.manifestDigest}$`));
     expect(manifestBlob.annotations).to.deep.equal({ 'org.opencontainers.image.base.digest': BASE.manifestDigest });
+  });
+
+  it('a base Cmd alone naming an ELF program found through the carried PATH is kept; --entrypoint drops it', async () => {
+    const base: BaseImage = { ...BASE, config: { ...BASE.config, config: { ...BASE.config.config, User: '0', Entrypoint: null, Cmd: ['bash', '-c', 'echo hi'] } } };
+    const configOf = async (dir: string, extra: object) => {
+      const r = await buildImage(manifest, { output: { kind: 'oci-dir', path: dir }, base, ...extra });
+      const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+      const m = JSON.parse(readFileSync(join(dir, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+      return { warnings: r.warnings, config: JSON.parse(readFileSync(join(dir, 'blobs/sha256', m.config.digest.slice(7)), 'utf8')).config };
+    };
+    const kept = await configOf(join(work, 'cmd-kept'), {});
+    expect(kept.warnings).to.deep.equal([]);
+    expect(kept.config).to.deep.include({ Cmd: ['bash', '-c', 'echo hi'], User: '0' });
+    expect(kept.config.Entrypoint).to.equal(undefined);
+    const over = await configOf(join(work, 'cmd-over'), { entrypoint: ['/bin/ls'], workdir: '/', user: 'www-data', env: ['PATH=/bin'] });
+    expect(over.config).to.deep.include({ Entrypoint: ['/bin/ls'], WorkingDir: '/', User: 'www-data' });
+    expect(over.config.Cmd).to.equal(undefined);
+    expect(over.config.Env).to.deep.equal(['PATH=/bin', 'LANG=C.UTF-8', 'GREETING=base']);
   });
 
   it('elfdeps copy as root gives each entry its owner (stat), root elsewhere', function () {

@@ -68,7 +68,7 @@ function buildEnv(view: RootView, extra: string[], baseEnv: string[], warnings: 
   const env = new Map<string, string>();
   const carried = new Map<string, string>();
   for (const kv of baseEnv) {
-    const eq = kv.indexOf('=');
+    const eq = typeof kv === 'string' ? kv.indexOf('=') : -1;
     if (eq <= 0 || kv.includes('\0')) warnings.push(`the base image's Env entry ${JSON.stringify(kv)} is not KEY=VALUE: left out`);
     else carried.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
@@ -145,7 +145,7 @@ function startCommand(
   const baseEntrypoint = nonEmpty(base.config.config?.Entrypoint);
   const baseCmd = nonEmpty(base.config.config?.Cmd);
   const argv0 = (baseEntrypoint ?? baseCmd)?.[0];
-  if (argv0 === undefined) return fallback();
+  if (typeof argv0 !== 'string') return fallback();
   const why = whyNotRunnable(view, argv0, pathOf(env), workdir);
   if (why === null) return { entrypoint: baseEntrypoint, cmd: cmd ?? baseCmd };
   const kept = fallback();
