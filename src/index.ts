@@ -72,5 +72,6 @@ export { readDlopenNotes, NT_FDO_DLOPEN_METADATA } from './elf/notes.js';
 export type { DlopenNote, DlopenPriority } from './elf/notes.js';
 export { materialise } from './materialise/index.js';
 export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operation, PlannedAction } from './materialise/index.js';
-export { buildImage } from './image/index.js';
+export { buildImage, buildImageIndex } from './image/index.js';
 export type { ImageOptions, ImageOutput, ImageReport, ImageLayerReport, ImageProgress, Platform, Compression, RunOptions as ImageRunOptions } from './image/index.js';
+export type { ImagePartOptions, ImageIndexOptions, ImageIndexReport, ImagePlatformReport, BaseImage, SourceConfig, SourcePlatform } from './image/index.js';

@@ -174,7 +174,7 @@ describe('issue 21 item 10: docs/api.md, every export with a runnable example', 
 
   it('image: tar finds the OCI index and the docker manifest, with the digest and tag the report gives', function () {
     if (!hasTool('tar')) skipOrFail(this, 'needs tar');
-    const [tar, digest, references] = output('image').lines as [string, string, string];
+    const [tar, digest, references, indexDigest] = output('image').lines as [string, string, string, string];
     try {
       const list = run('tar', ['-tf', tar]).stdout.split('\n');
       expect(list).to.include.members(['oci-layout', 'index.json', 'manifest.json']);
@@ -183,6 +183,10 @@ describe('issue 21 item 10: docs/api.md, every export with a runnable example', 
       const docker = JSON.parse(run('tar', ['-xOf', tar, 'manifest.json']).stdout) as Array<{ RepoTags: string[] }>;
       expect(docker[0]?.RepoTags.join(' ')).to.include('example/true:1');
       expect(references).to.include('example/true:1');
+      // buildImageIndex: index.json names the platforms' image index by the digest the report gives.
+      const indexTar = join(tar, '..', 'index.tar');
+      const top = JSON.parse(run('tar', ['-xOf', indexTar, 'index.json']).stdout) as { manifests: Array<{ digest: string; mediaType: string }> };
+      expect(top.manifests.map((m) => [m.mediaType, m.digest])).to.deep.equal([['application/vnd.oci.image.index.v1+json', indexDigest]]);
     } finally {
       rmSync(join(tar, '..'), { recursive: true, force: true });
     }

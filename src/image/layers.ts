@@ -1,8 +1,9 @@
 /**
  * The image's layers: exactly the manifest's entries, as `elfdeps copy`
- * would create them (every directory before its contents, with its mode, a
- * 0755 directory for a parent the manifest does not list, symlinks verbatim,
- * setuid/setgid dropped unless kept), written as tar into a blob.
+ * would create them (every directory before its contents, with its mode and
+ * owner, a 0755 root-owned directory for a parent the manifest does not
+ * list, symlinks verbatim, setuid/setgid dropped unless kept), written as
+ * tar into a blob.
  *
  * With `split`, the programs (each program's file and the symlinks its path
  * passes) go into a layer of their own above everything else (interpreter,
@@ -13,7 +14,7 @@
 import { ElfdepsError } from '../errors.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { ancestorsOf, withParentDirectories } from '../manifest/entry-path.js';
-import { generatedBytes, type Manifest, type ManifestEntry } from '../manifest/types.js';
+import { entryOwner, generatedBytes, type Manifest, type ManifestEntry } from '../manifest/types.js';
 import { writtenMode } from '../materialise/plan.js';
 import { sourceChunks, type SourceIdentity } from '../materialise/source.js';
 import { LayerBlobWriter, type Compression, type LayerBlob } from './blob.js';
@@ -100,17 +101,18 @@ export async function writeLayer(plan: LayerPlan, blobsDir: string, options: Lay
     for (const e of plan.entries) {
       throwIfInterrupted(options.signal);
       const name = e.path.slice(1);
+      const owner = entryOwner(e);
       if (e.kind === 'directory') {
-        await tar.directory(name, e.path === '/tmp' ? TMP_MODE : writtenMode(e, options));
+        await tar.directory(name, e.path === '/tmp' ? TMP_MODE : writtenMode(e, options), owner);
       } else if (e.kind === 'symlink') {
-        await tar.symlink(name, e.target);
+        await tar.symlink(name, e.target, owner);
       } else if (e.kind === 'generated') {
-        await tar.file(name, writtenMode(e, options), e.size, generatedBytes(e));
+        await tar.file(name, writtenMode(e, options), e.size, generatedBytes(e), undefined, owner);
         fileBytes += e.size;
       } else {
         const checked = options.sources.get(e.path);
         if (checked === undefined) throw new ElfdepsError('INTERNAL', `${e.path}: its source was not checked first`, { path: e.path });
-        await tar.file(name, writtenMode(e, options), e.size, interruptible(sourceChunks(e, checked), options.signal), e.mtime);
+        await tar.file(name, writtenMode(e, options), e.size, interruptible(sourceChunks(e, checked), options.signal), e.mtime, owner);
         fileBytes += e.size;
       }
       options.onEntry?.(e.path);

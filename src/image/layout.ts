@@ -19,6 +19,9 @@ export const MEDIA_TYPES = {
   layerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
 } as const;
 
+/** Annotation keys of the image manifest naming the image an image was made from (image-spec annotations.md). */
+export const BASE_ANNOTATIONS = { digest: 'org.opencontainers.image.base.digest', name: 'org.opencontainers.image.base.name' } as const;
+
 /** The names of the layout's own files. */
 export const LAYOUT_FILES = { ociLayout: 'oci-layout', index: 'index.json', dockerManifest: 'manifest.json', blobs: 'blobs/sha256' } as const;
 
@@ -43,27 +46,42 @@ export function imageManifestDocument(config: BlobDescriptor, layers: BlobDescri
   };
 }
 
+/** A manifest's descriptor with its platform, as an image index lists it. */
+function platformDescriptor(mediaType: string, blob: BlobDescriptor, platform: Platform | null): Record<string, unknown> {
+  return {
+    mediaType,
+    digest: blob.digest,
+    size: blob.size,
+    platform: platform === null ? undefined : { architecture: platform.architecture, os: platform.os, variant: platform.variant },
+  };
+}
+
 /**
- * index.json: one descriptor of the image manifest per tag. As docker and
- * containerd write it, `org.opencontainers.image.ref.name` holds the tag
- * (what `skopeo oci:DIR:TAG` and `umoci --image DIR:TAG` look up) and
- * `io.containerd.image.name` the whole reference.
+ * index.json: one descriptor of `target` per tag. As docker and containerd
+ * write it, `org.opencontainers.image.ref.name` holds the tag (what `skopeo
+ * oci:DIR:TAG` and `umoci --image DIR:TAG` look up) and
+ * `io.containerd.image.name` the whole reference. `target` is the image
+ * manifest (with its platform), or, for several platforms, the image index
+ * listing them (platformsIndexDocument), as `skopeo copy --all` and buildx
+ * write a multi-platform image into a layout.
  */
-export function indexDocument(manifest: BlobDescriptor, refs: ImageReference[], platform: Platform): Record<string, unknown> {
+export function indexDocument(target: BlobDescriptor, refs: ImageReference[], platform: Platform | null, mediaType: string = MEDIA_TYPES.manifest): Record<string, unknown> {
   return {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.index,
     manifests: refs.map((r) => ({
-      mediaType: MEDIA_TYPES.manifest,
-      digest: manifest.digest,
-      size: manifest.size,
-      platform: { architecture: platform.architecture, os: platform.os, variant: platform.variant },
+      ...platformDescriptor(mediaType, target, platform),
       annotations: { 'io.containerd.image.name': formatReference(r), 'org.opencontainers.image.ref.name': r.tag },
     })),
   };
 }
 
-/** manifest.json of a docker-archive (moby image/tarexport): config and layers by path, and the tags. */
-export function dockerManifestDocument(config: BlobDescriptor, layers: BlobDescriptor[], refs: ImageReference[]): unknown[] {
-  return [{ Config: blobPath(config), RepoTags: refs.map(formatReference), Layers: layers.map(blobPath) }];
+/** The image index of a multi-platform image: one image manifest per platform, with its `platform`, in the order given. */
+export function platformsIndexDocument(images: Array<{ manifest: BlobDescriptor; platform: Platform }>): Record<string, unknown> {
+  return { schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: images.map((i) => platformDescriptor(MEDIA_TYPES.manifest, i.manifest, i.platform)) };
+}
+
+/** manifest.json of a docker-archive (moby image/tarexport): per image, config and layers by path, and its tags. */
+export function dockerManifestDocument(images: Array<{ config: BlobDescriptor; layers: BlobDescriptor[]; refs: ImageReference[] }>): unknown[] {
+  return images.map((i) => ({ Config: blobPath(i.config), RepoTags: i.refs.map(formatReference), Layers: i.layers.map(blobPath) }));
 }

@@ -2,11 +2,13 @@
  * Tar archives written entry by entry, through tar-stream (a well-kept
  * writer that takes explicit headers: no header is built by hand here), with
  * every field that could vary fixed: one mtime (but a file's own when the
- * manifest records it: an input like its content), uid/gid 0, empty user and
- * group names, no atime/ctime (ustar has none; the PAX records written carry
- * only the path and link target). Names over 100 bytes or not ASCII, and link
- * targets over 100 bytes, go into PAX records rather than the ustar prefix
- * field, which some readers ignore.
+ * manifest records it: an input like its content), the entry's uid/gid
+ * (numbers only, 0 unless the manifest says: an input too), empty user and
+ * group names (a runtime maps numbers; names would only repeat what the
+ * image's own /etc/passwd says), no atime/ctime (ustar has none; the PAX
+ * records written carry only the path, link target and large ids). Names
+ * over 100 bytes or not ASCII, and link targets over 100 bytes, go into PAX
+ * records rather than the ustar prefix field, which some readers ignore.
  *
  * The archive's bytes go to `sink` as they are made; a file's contents are
  * given as an iterable of chunks, so no entry is ever held whole in memory.
@@ -33,6 +35,16 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
 const USTAR_NAME_BYTES = 100;
+/** tar-stream writes uid and gid as 6 octal digits (and 777777 for anything larger): a larger id goes into a PAX record (POSIX pax `uid=`, `gid=`). */
+const USTAR_MAX_ID = 0o777777;
+
+/** An entry's owner and group, as numbers. */
+export interface TarOwner {
+  uid: number;
+  gid: number;
+}
+
+const ROOT_OWNER: TarOwner = { uid: 0, gid: 0 };
 
 function needsPax(name: string, linkname: string | undefined): boolean {
   // eslint-disable-next-line no-control-regex
@@ -85,10 +97,14 @@ export class TarWriter {
     });
   }
 
-  private header(name: string, type: 'file' | 'directory' | 'symlink', mode: number, size = 0, linkname?: string, mtimeSeconds = this.mtimeSeconds): Header {
-    const header: Header = { name, type, mode, size, mtime: new Date(mtimeSeconds * 1000), uid: 0, gid: 0, uname: '', gname: '' };
+  private header(name: string, type: 'file' | 'directory' | 'symlink', mode: number, owner: TarOwner, size = 0, linkname?: string, mtimeSeconds = this.mtimeSeconds): Header {
+    const { uid, gid } = owner;
+    const header: Header = { name, type, mode, size, mtime: new Date(mtimeSeconds * 1000), uid, gid, uname: '', gname: '' };
     if (linkname !== undefined) header.linkname = linkname;
-    if (needsPax(name, linkname)) header.pax = {};
+    const ids: Record<string, string> = {};
+    if (uid > USTAR_MAX_ID) ids.uid = String(uid);
+    if (gid > USTAR_MAX_ID) ids.gid = String(gid);
+    if (needsPax(name, linkname) || Object.keys(ids).length > 0) header.pax = ids;
     return header;
   }
 
@@ -117,18 +133,18 @@ export class TarWriter {
   }
 
   /** A directory entry ("usr/lib/"); `name` without the trailing slash. */
-  directory(name: string, mode: number): Promise<void> {
-    return this.add(this.header(`${name}/`, 'directory', S_IFDIR | mode));
+  directory(name: string, mode: number, owner: TarOwner = ROOT_OWNER): Promise<void> {
+    return this.add(this.header(`${name}/`, 'directory', S_IFDIR | mode, owner));
   }
 
   /** A symlink with its target verbatim. */
-  symlink(name: string, target: string): Promise<void> {
-    return this.add(this.header(name, 'symlink', S_IFLNK | 0o777, 0, target));
+  symlink(name: string, target: string, owner: TarOwner = ROOT_OWNER): Promise<void> {
+    return this.add(this.header(name, 'symlink', S_IFLNK | 0o777, owner, 0, target));
   }
 
   /** A regular file of exactly `size` bytes, given as chunks (or one buffer); `mtimeSeconds` its own mtime (a Python source its pyc checks), else the archive's. */
-  file(name: string, mode: number, size: number, body: Iterable<Buffer> | Buffer, mtimeSeconds?: number): Promise<void> {
-    return this.add(this.header(name, 'file', S_IFREG | mode, size, undefined, mtimeSeconds), body);
+  file(name: string, mode: number, size: number, body: Iterable<Buffer> | Buffer, mtimeSeconds?: number, owner: TarOwner = ROOT_OWNER): Promise<void> {
+    return this.add(this.header(name, 'file', S_IFREG | mode, owner, size, undefined, mtimeSeconds), body);
   }
 
   /** Writes the end-of-archive blocks and waits until the sink has every byte. */

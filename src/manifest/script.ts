@@ -26,6 +26,13 @@ export function sniffExecutable(hostPath: string): 'elf' | 'other' | Shebang | n
   } finally {
     closeSync(fd);
   }
+  return sniffHead(buf.subarray(0, n));
+}
+
+/** sniffExecutable() of a file's first bytes (at most 256 are looked at, as the kernel does). */
+export function sniffHead(head: Buffer): 'elf' | 'other' | Shebang | null {
+  const buf = head.subarray(0, LINE_BYTES);
+  const n = buf.length;
   if (n >= 4 && buf[0] === 0x7f && buf[1] === 0x45 && buf[2] === 0x4c && buf[3] === 0x46) return 'elf';
   if (n < 2 || buf[0] !== 0x23 || buf[1] !== 0x21) return 'other';
   const text = buf.subarray(2, n).toString('latin1');

@@ -36,8 +36,19 @@ export type EntryWhy =
   /** The `usr/share/doc/<name>/copyright` of `package` (a ManifestPackage id), kept because some of its files are. */
   | { by: 'copyright'; package: string };
 
+/**
+ * Owner and group of an entry (version 2, optional; absent: 0, root). Written
+ * into an image's layer headers; `elfdeps copy` applies them only when run as
+ * root (an unprivileged copier cannot give a file away). They come from the
+ * source image's attributes when the root is an image (issue 17).
+ */
+export interface EntryOwner {
+  uid?: number;
+  gid?: number;
+}
+
 /** A directory on the way to a file. */
-export interface DirectoryEntry {
+export interface DirectoryEntry extends EntryOwner {
   kind: 'directory';
   /** Canonical in-root path ("/usr/lib"). */
   path: string;
@@ -51,7 +62,7 @@ export interface DirectoryEntry {
 }
 
 /** A regular file, copied byte for byte. */
-export interface FileEntry {
+export interface FileEntry extends EntryOwner {
   kind: 'file';
   path: string;
   /** Host path to copy from: canonical, inside the manifest's `root`. */
@@ -82,7 +93,7 @@ export const MAX_ENTRY_MTIME = 2 ** 31 - 1;
  * /etc/ld.so.cache). Inline UTF-8 text or base64, with its size and sha256
  * checked like a copied file's.
  */
-export interface GeneratedEntry {
+export interface GeneratedEntry extends EntryOwner {
   kind: 'generated';
   path: string;
   mode: string;
@@ -98,7 +109,7 @@ export interface GeneratedEntry {
 }
 
 /** A symbolic link, recreated with its target verbatim (absolute targets resolve inside the new root). */
-export interface SymlinkEntry {
+export interface SymlinkEntry extends EntryOwner {
   kind: 'symlink';
   path: string;
   target: string;
@@ -228,6 +239,12 @@ export interface Manifest {
   distro?: ManifestDistro | null;
   /** The loader's edges between the objects kept (DT_NEEDED, PT_INTERP), sorted by path (version 2, optional; what SBOMs give as the dependency graph). */
   needs?: NeedsItem[];
+}
+
+
+/** An entry's owner and group as written (absent: 0). */
+export function entryOwner(entry: EntryOwner): { uid: number; gid: number } {
+  return { uid: entry.uid ?? 0, gid: entry.gid ?? 0 };
 }
 
 /** The bytes a generated entry holds. */

@@ -16,11 +16,16 @@ import { generatedBytes, type Manifest, type ManifestEntry } from './types.js';
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content', 'package', 'mtime'] as const;
+  const fields = ['kind', 'path', 'mode', 'source', 'size', 'sha256', 'target', 'content', 'package', 'mtime', 'uid', 'gid'] as const;
   return fields.every((f) => (a as unknown as Record<string, unknown>)[f] === (b as unknown as Record<string, unknown>)[f]);
 }
 
 function describeEntry(e: ManifestEntry): string {
+  const owner = e.uid === undefined && e.gid === undefined ? '' : ` owner ${e.uid ?? 0}:${e.gid ?? 0}`;
+  return describeKind(e) + owner;
+}
+
+function describeKind(e: ManifestEntry): string {
   if (e.kind === 'symlink') return `symlink -> ${e.target}`;
   if (e.kind === 'file') return `file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}... from ${e.source}${e.mtime === undefined ? '' : ` mtime ${e.mtime}`}`;
   if (e.kind === 'generated') return `generated file ${e.mode} ${e.size} bytes sha256 ${e.sha256.slice(0, 12)}...`;
@@ -45,9 +50,9 @@ export function validateManifest(data: unknown, label = 'manifest'): Manifest {
       manifest.packages !== undefined ||
       manifest.distro !== undefined ||
       manifest.needs !== undefined ||
-      manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined || e.package !== undefined || (e.kind === 'file' && e.mtime !== undefined)))
+      manifest.entries.some((e) => e.kind === 'generated' || e.why !== undefined || e.package !== undefined || (e.kind === 'file' && e.mtime !== undefined) || e.uid !== undefined || e.gid !== undefined))
   ) {
-    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries, package data, loader edges or mtimes (those are version 2)`);
+    throw new ElfdepsError('MANIFEST_INVALID', `${label}: a version 1 manifest has no generated entries, reasons, rules, excluded libraries, package data, loader edges, mtimes or owners (those are version 2)`);
   }
   const packageIds = checkPackages(manifest, label);
   const byPath = new Map<string, ManifestEntry>();

@@ -16,8 +16,10 @@ import {
   constants as fsc,
   copyFileSync,
   fchmodSync,
+  fchownSync,
   fstatSync,
   futimesSync,
+  lchownSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -32,7 +34,7 @@ import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
 import { ancestorsOf, parentOf } from '../manifest/entry-path.js';
 import { hashFd } from '../manifest/hash.js';
 import { parseMode, SETID_BITS } from '../manifest/mode.js';
-import { generatedBytes, type FileEntry, type GeneratedEntry, type SymlinkEntry } from '../manifest/types.js';
+import { entryOwner, generatedBytes, type EntryOwner, type FileEntry, type GeneratedEntry, type SymlinkEntry } from '../manifest/types.js';
 import { inside } from './plan.js';
 import { expectSameSource, openSource, recheckSource, sourceChunks, type SourceIdentity } from './source.js';
 import { tempName } from './temp-files.js';
@@ -65,6 +67,22 @@ export function checkedHostPath(root: string, path: string): string {
   return host;
 }
 
+/**
+ * The owner to give an entry, or null to leave the copier's: only root can
+ * give a file away (chown(2) needs CAP_CHOWN), and an entry that names no
+ * owner keeps today's behaviour (the copier's user, root when run as root).
+ */
+function ownerToApply(entry: EntryOwner): { uid: number; gid: number } | null {
+  if (entry.uid === undefined && entry.gid === undefined) return null;
+  return process.geteuid?.() === 0 ? entryOwner(entry) : null;
+}
+
+/** Gives the open file or directory its entry's owner; before its chmod, since chown(2) clears setuid and setgid. */
+function applyOwner(fd: number, entry: EntryOwner): void {
+  const owner = ownerToApply(entry);
+  if (owner !== null) fchownSync(fd, owner.uid, owner.gid);
+}
+
 function removeQuietly(host: string): void {
   try {
     unlinkSync(host);
@@ -94,6 +112,7 @@ export function setDirectoryMode(root: string, action: PlannedAction): void {
   let fd: number | undefined;
   try {
     fd = openSync(host, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    applyOwner(fd, action.entry);
     fchmodSync(fd, parseMode(action.mode ?? '0755'));
   } catch (err) {
     throw fail('COPY_FAILED', host, 'cannot set directory mode', err);
@@ -189,6 +208,7 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
       verify(fd, entry, tmp);
     } else if ((parseMode(entry.mode) & SETID_BITS & ~mode) !== 0) {
       fd = streamCopy(entry, expected, tmp);
+      applyOwner(fd, entry);
       fchmodSync(fd, mode);
       keepMtime(fd, entry);
     } else {
@@ -208,6 +228,7 @@ export function writeFile(root: string, action: PlannedAction, expected: SourceI
       src = undefined;
       fd = openSync(tmp, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
       verify(fd, entry, tmp);
+      applyOwner(fd, entry);
       fchmodSync(fd, mode);
       keepMtime(fd, entry);
     }
@@ -238,6 +259,7 @@ export function writeGenerated(root: string, action: PlannedAction): number {
   try {
     fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    applyOwner(fd, entry);
     fchmodSync(fd, parseMode(action.mode ?? entry.mode));
     closeSync(fd);
     fd = undefined;
@@ -258,6 +280,8 @@ export function writeSymlink(root: string, action: PlannedAction): void {
   const tmp = `${root}${parent === '/' ? '' : parent}/${tempName(host.slice(host.lastIndexOf('/') + 1))}`;
   try {
     symlinkSync(entry.target, tmp);
+    const owner = ownerToApply(entry);
+    if (owner !== null) lchownSync(tmp, owner.uid, owner.gid); // the link itself, never its target
     renameSync(tmp, host);
   } catch (err) {
     removeQuietly(tmp);

@@ -70,6 +70,8 @@ const schemaFailures: Array<[string, unknown, RegExp]> = [
   ['a negative size', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: -1, sha256: sha('') }]), /size must be >= 0/],
   ['an mtime past 2038 (a ustar header holds 32 signed bits)', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1, sha256: sha(''), mtime: 2 ** 31 }], { elfdepsManifest: 2 }), /mtime must be <= 2147483647/],
   ['a fractional mtime', manifestOf([{ kind: 'file', path: '/x', source: '/bin/sh', mode: '0755', size: 1, sha256: sha(''), mtime: 1.5 }], { elfdepsManifest: 2 }), /mtime must be integer/],
+  ['a uid of (uid_t)-1, which chown reads as "unchanged"', manifestOf([{ kind: 'directory', path: '/x', mode: '0755', uid: 2 ** 32 - 1 }], { elfdepsManifest: 2 }), /uid must be <= 4294967294/],
+  ['a negative gid', manifestOf([{ kind: 'symlink', path: '/x', target: 'y', gid: -1 }], { elfdepsManifest: 2 }), /gid must be >= 0/],
 ];
 
 export const HOSTILE_MANIFESTS: HostileCase[] = [
@@ -111,6 +113,7 @@ export const HOSTILE_MANIFESTS: HostileCase[] = [
         { kind: 'symlink', path: '/up/x/y', target: 'z' },
       ]),
   },
+  { what: 'an owner in a version 1 manifest', code: 'MANIFEST_INVALID', message: /a version 1 manifest has no .*owners/, manifest: (s) => manifestOf([fileEntry(s, '/x', { uid: 33 } as Partial<ManifestEntry>)]) },
   { what: 'an mtime in a version 1 manifest', code: 'MANIFEST_INVALID', message: /a version 1 manifest has no .*mtimes/, manifest: (s) => manifestOf([fileEntry(s, '/x', { mtime: 5 } as Partial<ManifestEntry>)]) },
   {
     what: 'a source outside the root under an --add SRC=DEST reason that names another SRC',

@@ -116,6 +116,13 @@ export class Podman {
     return m[1] as string;
   }
 
+  /** `podman image inspect NAME`: its JSON text. */
+  inspect(imageName: string): string {
+    const r = spawnSync('podman', [...this.base(), 'image', 'inspect', imageName], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`podman image inspect ${imageName} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  }
+
   /** `extra`: further `podman run` options (--read-only). */
   run(imageName: string, args: string[], entrypoint?: string, extra: string[] = []): SpawnSyncReturns<string> {
     const opts = ['--rm', '--runtime', 'runc', '--network=none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra];
