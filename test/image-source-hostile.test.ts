@@ -150,6 +150,25 @@ describe('image-source: hostile images', function () {
     });
   });
 
+  it('zstd layers are refused with one line (Node 20\'s zlib has no zstd)', async () => {
+    const zstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64, 1)]);
+    await refused(await image([{ tar: zstd, gzip: false, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }]), /layer 1 \(sha256:[0-9a-f]{64}\) is zstd-compressed: zstd layers need a zstd decoder/);
+  });
+
+  it('an interrupt (the signal aborted) stops the unpack and removes the staging directory', async () => {
+    const controller = new AbortController();
+    controller.abort(new ElfdepsError('INTERRUPTED', 'interrupted by SIGTERM'));
+    const img = await openSourceImage(await image([[file('a'), file('b')]]));
+    try {
+      let err: unknown;
+      await unpackImage(img, img.platforms[0]!, { tmpDir: staging, signal: controller.signal }).catch((e: unknown) => (err = e));
+      expect((err as ElfdepsError).code).to.equal('INTERRUPTED');
+      expect(readdirSync(staging)).to.deep.equal([]);
+    } finally {
+      img.close();
+    }
+  });
+
   describe('blobs and documents', () => {
     it('a missing layer blob', async () => {
       await refused(await image([{ tar: await layerTar([file('a')]), omit: true }]), /layer 1 \(sha256:[0-9a-f]{64}\) is missing$/);

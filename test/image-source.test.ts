@@ -192,6 +192,45 @@ describe('image-source: an image read as a root, against umoci unpack', function
   });
 });
 
+describe('image-source: whiteouts and replacements within a layer, against umoci unpack', function () {
+  it('a same-layer entry stays whatever the order of the whiteout or opaque marker; a directory and a file replace each other', async function () {
+    if (process.getuid?.() !== 0 || !hasTool('umoci')) skipOrFail(this, 'umoci unpack (as root) is the oracle');
+    const work = mkdtempSync(join(tmpdir(), 'elfdeps-imgsrc-'));
+    try {
+      const f = (name: string, data = 'x') => ({ name, data });
+      const layout = join(work, 'oci');
+      writeLayout(layout, [
+        { tar: await layerTar([f('a/old'), f('b/old'), f('c/old'), f('d/old'), f('e'), { name: 'g/', type: 'directory' }, f('g/old'), { name: 'h', type: 'symlink', linkname: 'e' }]) },
+        {
+          tar: await layerTar([
+            f('a/new'), { name: '.wh.a', data: '' },
+            { name: '.wh.b', data: '' }, f('b/new'),
+            f('c/new'), { name: 'c/.wh..wh..opq', data: '' },
+            { name: 'd/.wh..wh..opq', data: '' }, f('d/new'),
+            { name: 'e/', type: 'directory', mode: 0o711 }, f('e/x'),
+            f('g', 'file now'),
+            { name: 'h/', type: 'directory' }, f('h/in'),
+            { name: 'link', type: 'link', linkname: 'g' },
+          ]),
+        },
+      ]);
+      sh('umoci', ['unpack', '--image', `${layout}:test`, join(work, 'oracle')]);
+      const oracle = hostTree(join(work, 'oracle', 'rootfs'), compareMtime);
+      const image = await openSourceImage(layout);
+      const u = await unpackImage(image, choosePlatform(image, undefined), { tmpDir: work });
+      try {
+        expect([...oracle.keys()]).to.deep.equal(['/', '/a', '/a/new', '/b', '/b/new', '/c', '/c/new', '/d', '/d/new', '/e', '/e/x', '/g', '/h', '/h/in', '/link']);
+        expect(unpackedTree(u, compareMtime)).to.deep.equal(oracle);
+      } finally {
+        u.dispose();
+        image.close();
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('image-source: choosing a platform of a multi-platform index', function () {
   let work: string;
   before(async () => {
