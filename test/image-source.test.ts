@@ -170,7 +170,13 @@ describe('image-source: an image read as a root, against umoci unpack', function
     const layers = manifest.layers.map((l: { digest: string }, i: number) => {
       const id = sha256hex(`${i}:${l.digest}`);
       mkdirSync(join(old, id));
-      writeFileSync(join(old, id, 'layer.tar'), gunzipSync(readFileSync(blob(l.digest))));
+      const tar = gunzipSync(readFileSync(blob(l.digest)));
+      // The second layer as docker save links a repeated layer: <id>/layer.tar a symlink to another member.
+      if (i === 0) writeFileSync(join(old, id, 'layer.tar'), tar);
+      else {
+        writeFileSync(join(old, `${sha256hex(tar)}.tar`), tar);
+        symlinkSync(`../${sha256hex(tar)}.tar`, join(old, id, 'layer.tar'));
+      }
       writeFileSync(join(old, id, 'VERSION'), '1.0');
       return `${id}/layer.tar`;
     });

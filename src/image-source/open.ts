@@ -8,7 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { errnoWords } from '../errors.js';
+import { ElfdepsError, errnoWords } from '../errors.js';
 import { ArchiveStore, DirectoryStore, type BlobStore } from './blob-store.js';
 import { checkConfig } from './config.js';
 import { blobName, checkDescriptor, isObject, LAYER_MEDIA_TYPES, MEDIA, readTopDocument, readVerifiedBlob, type Descriptor } from './documents.js';
@@ -65,8 +65,9 @@ export class OpenedImage implements SourceImage {
 
   /** The image of a platform of `platforms`, its manifest and config read and verified. */
   entry(platform: SourcePlatform): ImageEntry {
-    const c = this.byPlatform.get(platform);
-    if (c === undefined) throw imageError(this.path, 'platform not from this image');
+    // By identity (what choosePlatform returns), else by value.
+    const c = this.byPlatform.get(platform) ?? this.byPlatform.get(this.platforms.find((p) => samePlatform(p, platform))!);
+    if (c === undefined) throw new ElfdepsError('IMAGE_PLATFORM', `${this.path}: has no ${formatPlatform(platform)} image`, { path: this.path });
     c.loaded ??= c.load();
     return c.loaded;
   }
