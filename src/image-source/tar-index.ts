@@ -127,8 +127,4 @@ export class TarIndex {
     }
     throw imageError(this.path, `archive member ${quoted(name)}: too many links`);
   }
-
-  has(name: string): boolean {
-    return this.members.has(memberName(name));
-  }
 }
