@@ -40,6 +40,8 @@ export type ErrorCode =
   | 'PLATFORM' // an image's programs have no OCI platform name, or several
   | 'INTERRUPTED' // SIGINT, SIGTERM or SIGHUP arrived while writing; what was staged is removed (src/interrupt.ts)
   | 'PACKAGE_DB' // the root's package database cannot be read safely (too large, not a regular file)
+  | 'IMAGE_SOURCE' // a source image (--from) is malformed, unverifiable or hostile: missing blob, digest mismatch, unknown media type, unsafe layer entry (src/image-source/)
+  | 'IMAGE_PLATFORM' // a source image has no platform matching the request, or several and none was chosen
   | 'INTERNAL';
 
 export class ElfdepsError extends Error {
