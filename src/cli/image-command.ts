@@ -6,9 +6,12 @@
 import { resolve as resolvePath } from 'node:path';
 import { ElfdepsError } from '../errors.js';
 import { whileWriting } from '../interrupt.js';
-import { buildImage, type ImageOutput, type ImageReport } from '../image/index.js';
-import { parseAssignment } from '../image/config.js';
-import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo } from './io.js';
+import { buildImage, buildImageIndex, type Compression, type ImageIndexReport, type ImageOutput, type ImagePartOptions, type ImageReport } from '../image/index.js';
+import { baseUserName, parseAssignment } from '../image/config.js';
+import { hostPlatform } from '../image-source/platform.js';
+import type { Manifest } from '../manifest/types.js';
+import { formatSourcePlatform, withAllImageRoots, type ImageRoot } from './from-image.js';
+import { escapeControls, EXIT, formatBytes, parseCommandLine, REPORT_OPTIONS, say, type CliIo, type Parsed } from './io.js';
 import { progressLine } from './progress.js';
 import { excludedSummary, MANIFEST_OPTIONS, reportManifestProblems } from './manifest-command.js';
 import { looksLikeManifest, manifestFromArguments } from './manifest-input.js';
@@ -125,52 +128,136 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const entrypoint = v.entrypoint === undefined ? undefined : v.entrypoint.length === 1 && v.entrypoint[0] === '' ? [] : v.entrypoint;
 
-  // On a terminal, a progress line while the programs are resolved (at once: that work cannot
-  // report) and while the layers are written (after half a second); --explain has stderr.
-  const progress = progressLine(io, 500, v.explain === true);
-  if (!looksLikeManifest(positionals[0] as string)) progress.show(`resolving ${positionals.join(' ')}`, true);
-  // --user is the image's user, and the generated user database holds it too.
-  const manifest = manifestFromArguments(positionals, { ...v, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] }, io, { ownOptions: ['user'] });
-  if ('usage' in manifest) {
-    progress.clear();
-    return fail(io, manifest.usage);
+  // Without --from, --image-platform is the output's platform (for a manifest without programs);
+  // with it, the source image's platform to slim (or `all`).
+  const fromValues = { from: v.from, root: v.root, 'image-platform': v.from === undefined ? undefined : v['image-platform'] };
+  if (v.from !== undefined && v['image-platform'] === 'all' && sbom !== null) {
+    return fail(io, '--sbom FILE describes one image; with --image-platform all each platform\'s image holds its own SBOM');
   }
-  // The SBOM names the image by its first reference; the same bytes go into the image and to --sbom FILE.
-  const sbomText =
-    sbom === null ? null : sbomFor(validateManifest(manifest), sbom, { name: formatReference(v.tag?.length ? parseReference(v.tag[0] as string) : defaultReference(manifest.programs[0]?.path)), kind: 'container' });
-  let report: ImageReport;
+  return withAllImageRoots(fromValues, async (roots) => {
+    if (roots !== null && roots.length > 1) return imageOfPlatforms(roots, positionals, v, io, { output, compression, epoch, labels, entrypoint });
+    const imageRoot = roots?.[0] ?? null;
+    // On a terminal, a progress line while the programs are resolved (at once: that work cannot
+    // report) and while the layers are written (after half a second); --explain has stderr.
+    const progress = progressLine(io, 500, v.explain === true);
+    if (!looksLikeManifest(positionals[0] as string)) progress.show(`resolving ${positionals.join(' ')}`, true);
+    const manifest = manifestFromArguments(positionals, manifestValues(v, imageRoot), io, { ownOptions: ['user'] });
+    if ('usage' in manifest) {
+      progress.clear();
+      return fail(io, manifest.usage);
+    }
+    // The SBOM names the image by its first reference; the same bytes go into the image and to --sbom FILE.
+    const sbomText =
+      sbom === null ? null : sbomFor(validateManifest(manifest), sbom, { name: formatReference(v.tag?.length ? parseReference(v.tag[0] as string) : defaultReference(manifest.programs[0]?.path)), kind: 'container' });
+    let report: ImageReport;
+    try {
+      // SIGINT, SIGTERM, SIGHUP: the staging directory and temporary file are removed, exit 128+N (src/interrupt.ts).
+      report = await whileWriting((signal) =>
+        buildImage(manifest, {
+          signal,
+          output,
+          tags: v.tag,
+          ...partOptions(v, imageRoot, { labels, entrypoint }),
+          compression,
+          sourceDateEpoch: epoch,
+          ...(sbom !== null && sbomText !== null ? { sbom: { name: imageSbomName(sbom.format), text: sbomText, format: SBOM_FORMAT_NAMES[sbom.format] } } : {}),
+          onProgress: (p) => progress.show(`${p.done}/${p.total} entries: ${p.path}`, p.done === p.total),
+        }),
+      );
+    } finally {
+      progress.clear();
+    }
+    if (sbom !== null && sbomText !== null) writeFileWhole(sbom.path, sbomText, 'the SBOM');
+    // With -o -, standard output carries the image: the summary goes to standard error.
+    const out = output.kind === 'stream' ? io.stderr : io.stdout;
+    if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else if (!v.quiet) {
+      out.write(summary(report));
+      const excluded = excludedSummary(manifest);
+      if (excluded !== '') out.write(escapeControls(`${report.output}: ${excluded}`) + '\n');
+    }
+    for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
+    return reportManifestProblems(manifest, io);
+  });
+}
+
+type ImageValues = Parsed<typeof IMAGE_OPTIONS>['values'];
+
+/**
+ * The manifest options for one root: --user is the image's user, and the
+ * generated user database holds it too; without --user, the base image's
+ * User when it is a name (a runtime looks it up in the new root's passwd).
+ */
+function manifestValues(v: ImageValues, imageRoot: ImageRoot | null) {
+  const user = v.user !== undefined ? v.user.split(':')[0] : baseUserName(imageRoot?.base);
+  return { ...v, imageRoot, user: user === undefined ? undefined : [user] };
+}
+
+/** What each platform's image is given: the run options, the base image and its platform. */
+function partOptions(v: ImageValues, imageRoot: ImageRoot | null, o: { labels: Record<string, string>; entrypoint: string[] | undefined }): ImagePartOptions {
+  return {
+    entrypoint: o.entrypoint,
+    cmd: v.cmd,
+    env: v.env,
+    workdir: v.workdir,
+    user: v.user,
+    labels: o.labels,
+    layers: v.layers === true,
+    keepSetuid: v['keep-setuid'] === true,
+    // The platform comes from the programs' ELF headers; --from's image names it when they cannot (a manifest without programs).
+    platform: imageRoot?.platform ?? v['image-platform'],
+    ...(imageRoot ? { base: imageRoot.base } : {}),
+  };
+}
+
+/**
+ * `image --from IMAGE --image-platform all`: each platform's programs
+ * resolved in its own image, written as one output whose index lists one
+ * image per platform; this machine's platform first (it gets the plain tag
+ * in the docker-archive part: src/image/layout.ts).
+ */
+async function imageOfPlatforms(
+  roots: ImageRoot[],
+  positionals: string[],
+  v: ImageValues,
+  io: CliIo,
+  o: { output: ImageOutput; compression: Compression; epoch: number; labels: Record<string, string>; entrypoint: string[] | undefined },
+): Promise<number> {
+  const host = formatSourcePlatform(hostPlatform());
+  const ordered = [...roots].sort((x, y) => Number(y.platform === host) - Number(x.platform === host));
+  const progress = progressLine(io, 500, v.explain === true);
+  const parts: Array<{ manifest: Manifest; options: ImagePartOptions }> = [];
+  for (const root of ordered) {
+    progress.show(`resolving ${positionals.join(' ')} (${root.platform})`, true);
+    const manifest = manifestFromArguments(positionals, manifestValues(v, root), io, { ownOptions: ['user'] });
+    if ('usage' in manifest) {
+      progress.clear();
+      return fail(io, manifest.usage);
+    }
+    parts.push({ manifest, options: partOptions(v, root, o) });
+  }
+  let report: ImageIndexReport;
   try {
-    // SIGINT, SIGTERM, SIGHUP: the staging directory and temporary file are removed, exit 128+N (src/interrupt.ts).
-    report = await whileWriting((signal) => buildImage(manifest, {
-      signal,
-      output,
-      tags: v.tag,
-      entrypoint,
-      cmd: v.cmd,
-      env: v.env,
-      workdir: v.workdir,
-      user: v.user,
-      labels,
-      layers: v.layers === true,
-      compression,
-      keepSetuid: v['keep-setuid'] === true,
-      sourceDateEpoch: epoch,
-      platform: v['image-platform'],
-      ...(sbom !== null && sbomText !== null ? { sbom: { name: imageSbomName(sbom.format), text: sbomText, format: SBOM_FORMAT_NAMES[sbom.format] } } : {}),
-      onProgress: (p) => progress.show(`${p.done}/${p.total} entries: ${p.path}`, p.done === p.total),
-    }));
+    report = await whileWriting((signal) =>
+      buildImageIndex(parts, {
+        signal,
+        output: o.output,
+        tags: v.tag,
+        compression: o.compression,
+        sourceDateEpoch: o.epoch,
+        onProgress: (p) => progress.show(`${p.done}/${p.total} entries: ${p.path}`, p.done === p.total),
+      }),
+    );
   } finally {
     progress.clear();
   }
-  if (sbom !== null && sbomText !== null) writeFileWhole(sbom.path, sbomText, 'the SBOM');
-  // With -o -, standard output carries the image: the summary goes to standard error.
-  const out = output.kind === 'stream' ? io.stderr : io.stdout;
+  const out = o.output.kind === 'stream' ? io.stderr : io.stdout;
   if (v.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else if (!v.quiet) {
-    out.write(summary(report));
-    const excluded = excludedSummary(manifest);
-    if (excluded !== '') out.write(escapeControls(`${report.output}: ${excluded}`) + '\n');
+    out.write(`${report.output}: ${report.references.join(', ')}, ${report.images.map((i) => i.platform).join(' + ')}, ${formatBytes(report.bytes)} (${report.indexDigest})\n`);
   }
-  for (const w of report.warnings) io.stderr.write(`elfdeps: warning: ${w}\n`);
-  return reportManifestProblems(manifest, io);
+  for (const image of report.images) for (const w of image.warnings) io.stderr.write(`elfdeps: warning: ${image.platform}: ${w}\n`);
+  let code: number = EXIT.OK;
+  for (const { manifest } of parts) code = Math.max(code, reportManifestProblems(manifest, io));
+  return code;
 }
