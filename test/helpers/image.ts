@@ -116,6 +116,13 @@ export class Podman {
     return m[1] as string;
   }
 
+  /** `podman image inspect` of one image: the first (only) object of its JSON array. */
+  inspect(imageName: string): Record<string, unknown> {
+    const r = spawnSync('podman', [...this.base(), 'image', 'inspect', imageName], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`podman image inspect ${imageName} exited ${r.status}: ${r.stderr}`);
+    return (JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0] as Record<string, unknown>;
+  }
+
   /** `extra`: further `podman run` options (--read-only). */
   run(imageName: string, args: string[], entrypoint?: string, extra: string[] = []): SpawnSyncReturns<string> {
     const opts = ['--rm', '--runtime', 'runc', '--network=none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra];
