@@ -90,7 +90,9 @@ exit_if_built "$marker" "$want_marker" "the base images"
 for tool in apt-get dpkg-deb chroot qemu-aarch64-static tar gzip umoci skopeo /usr/bin/python3; do
   command -v "$tool" >/dev/null || die "'$tool' is not installed (.ci/run installs it)"
 done
-tar --version | head -n1 | grep -q 'GNU tar' || die "tar is not GNU tar"
+# Captured whole, then matched: `| head | grep -q` under pipefail can fail through SIGPIPE.
+tar_version=$(tar --version)
+case "$tar_version" in "tar (GNU tar)"*) ;; *) die "tar is not GNU tar (the layers are written with its pax options and --clamp-mtime)" ;; esac
 
 top=$(mktemp -d "${TMPDIR:-/tmp}/$me.XXXXXX")
 out="$dest.partial.$$"
