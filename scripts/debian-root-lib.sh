@@ -4,11 +4,39 @@
 #   me          script name for messages
 #   work        private temporary directory (lists/, cache/, debs/ are made here)
 #   stage       directory to unpack into
-#   apt_opts    array of apt -o options (the private state, architecture, sources)
+#   apt_opts    array of apt -o options (the private state, architecture,
+#               sources; host_sources_apt_opts sets it for the host's sources)
 #   packages    array of package names
 #   die         a function that prints its arguments and exits
 # and, optionally, index_errors: an extended regex of apt update messages
 # that mean an index did not arrive (default: fetch failures).
+
+# Exits 0 when $dest already holds what the calling script builds from the
+# same recipe: $1 is its marker file, $2 the first line the marker must
+# hold, $3 what it holds (for the message). Dies when $dest holds something
+# this script did not build. Needs $dest, $me and die.
+exit_if_built() {
+  local marker=$1 want=$2 what=$3
+  if [ -f "$marker" ] && [ "$(head -n1 "$marker")" = "$want" ]; then
+    echo "$me: $dest already holds $what"
+    exit 0
+  fi
+  if [ -e "$dest" ] && [ ! -f "$marker" ] && [ -n "$(ls -A "$dest" 2>/dev/null || echo x)" ]; then
+    die "$dest exists but was not built by this script (no $marker); remove it or choose another DEST"
+  fi
+}
+
+# Sets apt_opts: a private apt state in $work whose native (and only)
+# architecture is $1; the sources and apt.conf.d settings (proxies, mirrors)
+# are the host's.
+host_sources_apt_opts() {
+  apt_opts=(
+    -o "Dir::State::Lists=$work/lists" -o "Dir::State::status=$work/status"
+    -o "Dir::Cache=$work/cache" -o "APT::Architecture=$1" -o "APT::Architectures::=$1"
+    -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+    -o Acquire::Retries=3
+  )
+}
 
 # apt-get update (three tries) and download of every package into $work/debs.
 # $1 names what is fetched in messages ("arm64", "bullseye amd64"); $2 is the

@@ -53,13 +53,7 @@ packages=(
 marker="$dest/.elfdeps-foreign-root"
 want_marker="arch=$arch packages=${packages[*]} dpkg-db=1"
 
-if [ -f "$marker" ] && [ "$(head -n1 "$marker")" = "$want_marker" ]; then
-  echo "fetch-foreign-root: $dest already holds the $arch root"
-  exit 0
-fi
-if [ -e "$dest" ] && [ ! -f "$marker" ] && [ -n "$(ls -A "$dest" 2>/dev/null || echo x)" ]; then
-  die "$dest exists but was not built by this script (no $marker); remove it or choose another DEST"
-fi
+exit_if_built "$marker" "$want_marker" "the $arch root"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it chroots into the new root to run the target's ldconfig)"
 for tool in apt-get dpkg-deb chroot "$qemu"; do
@@ -72,14 +66,7 @@ stage="$dest.partial.$$"
 cleanup() { rm -rf "$work" "$stage"; }
 trap cleanup EXIT
 
-# A private apt state whose native (and only) architecture is ARCH; the
-# sources and apt.conf.d settings (proxies, mirrors) are the host's.
-apt_opts=(
-  -o "Dir::State::Lists=$work/lists" -o "Dir::State::status=$work/status"
-  -o "Dir::Cache=$work/cache" -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
-  -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root
-  -o Acquire::Retries=3
-)
+host_sources_apt_opts "$arch"
 fetch_debs "$arch" "cannot reach the Debian package registry: apt-get update and download for $arch failed (see above)"
 
 unpack_merged

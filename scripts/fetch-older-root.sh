@@ -65,13 +65,7 @@ want_marker="suite=$suite arch=$arch packages=${packages[*]}"
 interp=/lib64/ld-linux-x86-64.so.2
 triplet=x86_64-linux-gnu
 
-if [ -f "$marker" ] && [ "$(head -n1 "$marker")" = "$want_marker" ]; then
-  echo "fetch-older-root: $dest already holds the $suite $arch root"
-  exit 0
-fi
-if [ -e "$dest" ] && [ ! -f "$marker" ] && [ -n "$(ls -A "$dest" 2>/dev/null || echo x)" ]; then
-  die "$dest exists but was not built by this script (no $marker); remove it or choose another DEST"
-fi
+exit_if_built "$marker" "$want_marker" "the $suite $arch root"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it chroots into the new root to run its ldconfig)"
 for tool in apt-get dpkg-deb chroot; do

@@ -151,7 +151,7 @@ describe('image made from an image (issue 17)', function () {
     });
 
     it('podman image inspect: Env (the base PATH first, --env replacing its key), User, WorkingDir, ports, volumes, labels merged, StopSignal, Entrypoint and Cmd', () => {
-      const [info] = JSON.parse(podman.inspect(name)) as Array<{ Config: Record<string, unknown>; Labels: Record<string, string> }>;
+      const info = podman.inspect(name) as unknown as { Config: Record<string, unknown>; Labels: Record<string, string> };
       expect(info?.Config).to.deep.include({
         Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'LANG=C.UTF-8', 'GREETING=slim'],
         User: 'www-data',
@@ -260,7 +260,7 @@ describe('several platforms in one output (buildImageIndex)', function () {
       const podman = new Podman(join(work, 'podman-two'));
       const loaded = podman.load(tar);
       expect(loaded).to.equal('localhost/elfdeps-test/two:1');
-      const [info] = JSON.parse(podman.inspect(loaded)) as Array<{ Architecture: string; Digest: string }>;
+      const info = podman.inspect(loaded) as unknown as { Architecture: string; Digest: string };
       expect(info?.Architecture).to.equal('amd64');
     }
     const again = join(work, 'two-again.tar');

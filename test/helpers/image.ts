@@ -116,11 +116,11 @@ export class Podman {
     return m[1] as string;
   }
 
-  /** `podman image inspect NAME`: its JSON text. */
-  inspect(imageName: string): string {
-    const r = spawnSync('podman', [...this.base(), 'image', 'inspect', imageName], { encoding: 'utf8' });
+  /** `podman image inspect` of one image: the first (only) object of its JSON array. */
+  inspect(imageName: string): Record<string, unknown> {
+    const r = spawnSync('podman', [...this.base(), 'image', 'inspect', imageName], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`podman image inspect ${imageName} exited ${r.status}: ${r.stderr}`);
-    return r.stdout;
+    return (JSON.parse(r.stdout) as Array<Record<string, unknown>>)[0] as Record<string, unknown>;
   }
 
   /** `extra`: further `podman run` options (--read-only). */
