@@ -4,6 +4,7 @@
  * symlink there that dangles, one line each, then a summary (docs/check.md).
  */
 import { describeError } from '../errors.js';
+import { InterruptedError } from '../interrupt.js';
 import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
 import { progressLine } from './progress.js';
@@ -69,6 +70,8 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
       platform: imageRoot && v['image-platform'] === 'all' ? imageRoot.platform : null,
     }));
   } catch (err) {
+    // An interrupt ends the command with 128 + the signal's number (main.ts).
+    if (err instanceof InterruptedError) throw err;
     say(io, describeError(err));
     return EXIT.USAGE;
   }

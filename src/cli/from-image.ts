@@ -9,7 +9,7 @@
  * command's work runs once per platform of the image, one at a time.
  */
 import { ElfdepsError } from '../errors.js';
-import { cleanUpOnInterrupt, whileWriting } from '../interrupt.js';
+import { cleanUpOnInterrupt, whileWriting, yieldToEvents } from '../interrupt.js';
 import type { AttributeTable, BaseImage, SourcePlatform } from '../image-source/types.js';
 
 export interface ImageRoot {
@@ -99,6 +99,9 @@ async function withSourceImage(v: FromValues, allowAll: boolean, work: (unpackEa
           const unpacked = await whileWriting((signal) => unpackImage(image, platform, { signal }));
           kept.push(() => unpacked.dispose());
           await visit({ dir: unpacked.dir, attributes: unpacked.attributes, base: unpacked.base, platform: formatSourcePlatform(platform), image: from });
+          // The work may have run synchronously for a while (resolving, checking): a signal that came
+          // meanwhile is delivered on the next turn of the event loop, while its clean-up still listens.
+          await yieldToEvents();
           if (!options.keep) disposeKept();
         }
       } catch (err) {

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { describeError } from '../errors.js';
+import { InterruptedError } from '../interrupt.js';
 import { readElf, type ElfFile } from '../elf/reader.js';
 import { flagNames, DF_1_NAMES, DF_NAMES } from '../elf/constants.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
@@ -147,7 +148,9 @@ export async function resolveCommand(argv: string[], io: CliIo): Promise<number>
     const [code] = await withImageRoots(v, false, async (imageRoot) => resolveFiles({ ...v, imageRoot }, files, io));
     return code as number;
   } catch (err) {
-    // Opening or unpacking --from's image failed (the files' own problems are reported per file).
+    // Opening or unpacking --from's image failed (the files' own problems are reported per file);
+    // an interrupt ends the command with 128 + the signal's number (main.ts).
+    if (err instanceof InterruptedError) throw err;
     say(io, describeError(err));
     return EXIT.USAGE;
   }

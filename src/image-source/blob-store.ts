@@ -116,9 +116,24 @@ export class ArchiveStore implements BlobStore {
   stream(name: string): Readable {
     const m = this.index.get(name);
     if (!m) throw imageError(this.path, `${quoted(name)} is missing`);
-    // start/end bound the read to the member; the shared descriptor stays open (positional reads).
     if (m.size === 0) return Readable.from([]);
-    return createReadStream('', { fd: this.fd, start: m.offset, end: m.offset + m.size - 1, highWaterMark: CHUNK, autoClose: false });
+    // A descriptor of its own: destroying a read stream closes its descriptor whatever autoClose
+    // says (an interrupted unpack destroys it), and the index's stays open for the other members.
+    // The same file as the one indexed, or the offsets mean nothing.
+    let fd: number;
+    try {
+      fd = openSync(this.path, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    } catch (err) {
+      throw imageError(this.path, `cannot open: ${errnoWords(err)}`, err);
+    }
+    const now = fstatSync(fd);
+    const then = fstatSync(this.fd);
+    if (now.dev !== then.dev || now.ino !== then.ino) {
+      closeSync(fd);
+      throw imageError(this.path, 'was replaced while it was read');
+    }
+    // start/end bound the read to the member.
+    return createReadStream('', { fd, start: m.offset, end: m.offset + m.size - 1, highWaterMark: CHUNK, autoClose: true });
   }
 
   close(): void {

@@ -82,3 +82,28 @@ export function layerStream(image: string, store: BlobStore, ref: LayerRef, what
     },
   };
 }
+
+/**
+ * Reads a layer's blob once, as stored, and checks it against what names
+ * it before a byte of it is unpacked: the descriptor's digest and size, or,
+ * for an uncompressed layer of a docker-archive (whose manifest.json gives
+ * no digest), the config's diff_id. Then a bit flipped in a blob is told as
+ * a digest mismatch, not as whatever the decompressor or the tar reader
+ * makes of it. (A compressed layer without a digest is checked against its
+ * diff_id after unpacking, by LayerStream.verify.)
+ */
+export async function verifyStoredBlob(image: string, store: BlobStore, ref: LayerRef, what: string, diffId: string): Promise<void> {
+  const compressed = sniffCompression(store.head(ref.name, 4)) !== 'none';
+  const want = ref.digest ?? (compressed ? undefined : diffId);
+  if (want === undefined) return;
+  const hash = createHash('sha256');
+  let count = 0;
+  for await (const chunk of store.stream(ref.name)) {
+    count += (chunk as Buffer).length;
+    if (ref.size !== undefined && count > ref.size) throw imageError(image, `${what} is longer than its descriptor's ${ref.size} bytes`);
+    hash.update(chunk as Buffer);
+  }
+  if (ref.size !== undefined && count !== ref.size) throw imageError(image, `${what} is ${count} bytes, its descriptor says ${ref.size}`);
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== want) throw imageError(image, `${what} does not match its ${ref.digest !== undefined ? 'digest' : 'diff_id'} (sha256 ${actual.slice(7)})`);
+}

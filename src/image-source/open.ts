@@ -43,6 +43,8 @@ export interface ImageEntry {
 
 interface Candidate {
   platform: SourcePlatform | undefined;
+  /** The image manifest's digest, when a descriptor gives it before loading. */
+  digest?: string;
   name?: string;
   load(): ImageEntry;
   loaded?: ImageEntry;
@@ -53,7 +55,11 @@ export class OpenedImage implements SourceImage {
   private readonly byPlatform = new Map<SourcePlatform, Candidate>();
 
   constructor(readonly path: string, readonly format: SourceFormat, readonly store: BlobStore, candidates: Candidate[]) {
+    const seen = new Set<string>();
     for (const c of candidates) {
+      // A layout often names one manifest twice (a multi-platform ref and a per-platform ref): one image.
+      if (c.digest !== undefined && seen.has(c.digest)) continue;
+      if (c.digest !== undefined) seen.add(c.digest);
       const platform = c.platform ?? (c.loaded = c.load()).platform;
       // Attestations and other non-images in an index say unknown/unknown.
       if (platform.os === 'unknown' && platform.architecture === 'unknown') continue;
@@ -133,7 +139,7 @@ function walkIndex(image: string, store: BlobStore, index: unknown, where: strin
       walkIndex(image, store, nested, `index ${desc.digest}`, [...path, desc.digest], out, entryName);
     } else if (desc.mediaType === MEDIA.ociManifest || desc.mediaType === MEDIA.dockerManifest) {
       if (out.length >= MAX_MANIFESTS) throw imageError(image, `more than ${MAX_MANIFESTS} manifests`);
-      out.push({ platform: desc.platform, ...(entryName !== undefined ? { name: entryName } : {}), load: () => loadManifest(image, store, desc, entryName) });
+      out.push({ platform: desc.platform, digest: desc.digest, ...(entryName !== undefined ? { name: entryName } : {}), load: () => loadManifest(image, store, desc, entryName) });
     } else {
       throw imageError(image, `${where}: manifests[${i}] has unknown media type ${quoted(desc.mediaType)}`);
     }

@@ -16,7 +16,7 @@ import { ElfdepsError, errnoWords } from '../errors.js';
 import { throwIfInterrupted } from '../interrupt.js';
 import { LayerApplier, type TarEntry } from './apply-layer.js';
 import { imageError } from './fail.js';
-import { layerStream, type ByteBudget } from './layer-stream.js';
+import { layerStream, verifyStoredBlob, type ByteBudget } from './layer-stream.js';
 import { OpenedImage, type ImageEntry } from './open.js';
 import { StagingTree } from './staging-tree.js';
 import type { SourceImage, SourcePlatform, UnpackedImage, UnpackOptions } from './types.js';
@@ -29,6 +29,7 @@ async function applyLayer(image: OpenedImage, tree: StagingTree, entry: ImageEnt
   const ref = entry.layers[index]!;
   const what = `layer ${index + 1} (${ref.digest ?? ref.name})`;
   if (image.store.size(ref.name) === undefined) throw imageError(image.path, `${what} is missing`);
+  await verifyStoredBlob(image.path, image.store, ref, what, diffId);
   const stream = layerStream(image.path, image.store, ref, what, diffId, budget);
   const tar = extract();
   const flowing = pipeline([...stream.stages, tar as unknown as NodeJS.WritableStream]);
