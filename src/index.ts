@@ -75,3 +75,5 @@ export type { MaterialiseOptions, MaterialiseProgress, MaterialiseReport, Operat
 export { buildImage, buildImageIndex } from './image/index.js';
 export type { ImageOptions, ImageOutput, ImageReport, ImageLayerReport, ImageProgress, Platform, Compression, RunOptions as ImageRunOptions } from './image/index.js';
 export type { ImagePartOptions, ImageIndexOptions, ImageIndexReport, ImagePlatformReport, BaseImage, SourceConfig, SourcePlatform } from './image/index.js';
+export { openSourceImage, choosePlatform, hostPlatform, unpackImage, DEFAULT_MAX_BYTES } from './image-source/index.js';
+export type { SourceImage, SourceFormat, UnpackOptions, UnpackedImage, AttributeTable, FileAttributes, SpecialFile, SpecialType } from './image-source/index.js';
