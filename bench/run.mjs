@@ -32,6 +32,7 @@ await section('image', 'image.mjs', 'benchImage');
 await section('rules', 'rules.mjs', 'benchRules');
 await section('check', 'check.mjs', 'benchCheck');
 await section('packages', 'packages.mjs', 'benchPackages');
+await section('fromImage', 'from-image.mjs', 'benchFromImage');
 
 const targets = [];
 const r = results.resolve ?? {};
@@ -60,6 +61,10 @@ for (const [which, label] of [['python', 'Python'], ['fiftyPrograms', '50-progra
 const c = results.check ?? {};
 if (c.checkDirVsLddLoop != null) targets.push([`elfdeps check /usr (${c.checkDirMs} ms) faster than an ldd loop over its ${c.dynamicFiles} dynamically linked files (${c.lddLoopMs} ms)`, `${c.checkDirVsLddLoop}x`, c.checkDirVsLddLoop > 1]);
 if (c.checkFilesVsLibtreeBatch != null) targets.push([`elfdeps check F1 ... FN vs libtree -p -vv's batch over the same files (${c.checkFilesMs} vs ${c.libtreeBatchMs} ms; no target: libtree reads no version or symbol table)`, `${c.checkFilesVsLibtreeBatch}x`, null]);
+const f = results.fromImage ?? {};
+if (f.ratio != null) {
+  targets.push([`image --from the Python base image (${f.fromMs} ms) at most as slow as umoci unpack + image --root (${f.umociPlusImageMs} ms); base ${f.base.compressedBytes} bytes gzip, slim ${f.slim.compressedBytes}`, `${f.ratio}x`, f.ratio <= 1]);
+}
 // A comparison without a target has met === null: printed as 'info', never as met.
 results.targets = targets.map(([what, value, met]) => ({ what, value, met }));
 

@@ -245,7 +245,7 @@ describe('issue 21 item 9: the manual page and shell completions, from the comma
     expect(complete('elfdeps', 'ima')).to.deep.equal(['image']);
     expect(complete('elfdeps', 's')).to.deep.equal(['sfile', 'subdir']);
     // A verb's options, and only its own.
-    expect(complete('elfdeps', 'copy', '--f')).to.deep.equal(['--force']);
+    expect(complete('elfdeps', 'copy', '--f')).to.deep.equal(['--force', '--from']);
     expect(complete('elfdeps', 'image', '--c')).to.deep.equal(['--cmd', '--compress']);
     expect(complete('elfdeps', 'check', '--tr')).to.deep.equal([]);
     expect(complete('elfdeps', '--tr')).to.deep.equal(['--tree']);

@@ -29,7 +29,8 @@ Writes the root the manifest lists (or, given programs, everything they need)
 as a container image: one uncompressed tar that is both an OCI image layout
 and a docker-archive (podman load, docker load, skopeo docker-archive: and
 oci-archive: all take it). The same inputs give the same bytes: every mtime
-is SOURCE_DATE_EPOCH (default 0), owners are 0, entries keep the manifest's
+is SOURCE_DATE_EPOCH (default 0), owners are the manifest's (0 by default,
+the source image's with --from), entries keep the manifest's
 order. Sources are checked as 'elfdeps copy' checks them; setuid/setgid bits
 are dropped; nothing appears under the output's name until it is complete.
 
@@ -51,8 +52,17 @@ are dropped; nothing appears under the output's name until it is complete.
                          (images of programs with the same libraries share it)
   --compress gzip|none   layer compression (default gzip)
   --keep-setuid          keep setuid/setgid bits
+  --from IMAGE           slim an existing image (OCI layout directory,
+                         oci-archive or docker-archive tar): FILEs are resolved
+                         inside it, entries keep its owners and modes, the new
+                         image keeps its config (Env, WorkingDir, User, ports,
+                         volumes, labels, StopSignal, Entrypoint/Cmd while the
+                         programs they name are kept), each overridable above
   --image-platform OS/ARCH[/VARIANT]
-                         the platform, when the manifest has no ELF program
+                         with --from: the source image's platform (default:
+                         this machine's, else its only one); 'all' slims every
+                         platform into one output. Without --from: the
+                         platform, when the manifest has no ELF program
                          (default: from the programs' ELF headers)
   --json                 print the report as JSON (not with -o -)
   -q, --quiet            no summary line
@@ -141,7 +151,7 @@ export async function imageCommand(argv: string[], io: CliIo): Promise<number> {
     // report) and while the layers are written (after half a second); --explain has stderr.
     const progress = progressLine(io, 500, v.explain === true);
     if (!looksLikeManifest(positionals[0] as string)) progress.show(`resolving ${positionals.join(' ')}`, true);
-    const manifest = manifestFromArguments(positionals, manifestValues(v, imageRoot), io, { ownOptions: ['user'] });
+    const manifest = manifestFromArguments(positionals, manifestValues(v, imageRoot), io, { ownOptions: ['user', 'image-platform'] });
     if ('usage' in manifest) {
       progress.clear();
       return fail(io, manifest.usage);
@@ -229,7 +239,7 @@ async function imageOfPlatforms(
   const parts: Array<{ manifest: Manifest; options: ImagePartOptions }> = [];
   for (const root of ordered) {
     progress.show(`resolving ${positionals.join(' ')} (${root.platform})`, true);
-    const manifest = manifestFromArguments(positionals, manifestValues(v, root), io, { ownOptions: ['user'] });
+    const manifest = manifestFromArguments(positionals, manifestValues(v, root), io, { ownOptions: ['user', 'image-platform'] });
     if ('usage' in manifest) {
       progress.clear();
       return fail(io, manifest.usage);
