@@ -157,6 +157,16 @@ describe('image-source: an image read as a root, against umoci unpack', function
     expect(d.base.name).to.equal('docker.io/example/t:1');
   });
 
+  it('the same image with zstd layers (skopeo --dest-compress-format zstd) gives the same tree', async function () {
+    const zstdLayout = join(work, 'zstd');
+    sh('skopeo', ['copy', '-q', '--dest-compress-format', 'zstd', `oci:${layout}:t`, `oci:${zstdLayout}:t`]);
+    const index = JSON.parse(readFileSync(join(zstdLayout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const manifest = JSON.parse(readFileSync(join(zstdLayout, 'blobs', 'sha256', (index.manifests[0] as { digest: string }).digest.slice(7)), 'utf8')) as { layers: Array<{ mediaType: string }> };
+    // What makes the comparison mean something: skopeo did write zstd layers.
+    expect(manifest.layers.map((l) => l.mediaType)).to.deep.equal(manifest.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+zstd'));
+    expectSameTree(await unpackedFrom(zstdLayout, 'oci-layout'));
+  });
+
   it('Docker\'s older form (<hex>.json, <id>/layer.tar, repositories) and Docker 25\'s (index.json + manifest.json) give the same tree', async function () {
     const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
     const blob = (d: string) => join(layout, 'blobs/sha256', d.slice(7));

@@ -12,6 +12,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { BlobStore } from './blob-store.js';
 import { imageError } from './fail.js';
+import { ZstdDecoder } from './zstd.js';
 import type { LayerRef } from './open.js';
 
 /** Bytes left to the whole unpack (all layers), shared by their streams. */
@@ -56,9 +57,6 @@ export interface LayerStream {
 
 export function layerStream(image: string, store: BlobStore, ref: LayerRef, what: string, diffId: string, budget: ByteBudget): LayerStream {
   const compression = sniffCompression(store.head(ref.name, 4));
-  if (compression === 'zstd') {
-    throw imageError(image, `${what} is zstd-compressed: zstd layers need a zstd decoder Node 20's zlib does not have (convert the image with skopeo copy --dest-compress-format gzip)`);
-  }
   const blob = new Meter((n) => (ref.size !== undefined && n > ref.size ? imageError(image, `${what} is longer than its descriptor's ${ref.size} bytes`) : undefined));
   const tar = new Meter((n) => {
     if (n <= budget.left) return undefined;
@@ -67,6 +65,7 @@ export function layerStream(image: string, store: BlobStore, ref: LayerRef, what
   const source = store.stream(ref.name);
   const stages: NodeJS.ReadWriteStream[] = [source as unknown as NodeJS.ReadWriteStream, blob];
   if (compression === 'gzip') stages.push(createGunzip({ chunkSize: 1 << 20 }));
+  else if (compression === 'zstd') stages.push(new ZstdDecoder((why) => imageError(image, `${what}: ${why}`)));
   stages.push(tar);
   return {
     stages,
