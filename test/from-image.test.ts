@@ -126,6 +126,14 @@ describe('elfdeps image --from the base image: the slim image works as the base 
     const r = run(['image', '--from', base.amd64DockerArchive, ...TASK_PROGRAMS, '--add', '/srv/www', '-o', again]);
     expect(r.status, r.stderr).to.equal(0);
     expect(sha256File(again)).to.equal(sha256File(slimTar));
+    // A manifest made with --from, given again with --from: its files are read from this run's unpack.
+    const manifestPath = join(work, 'slim.json');
+    const m = run(['manifest', '--from', base.amd64DockerArchive, ...TASK_PROGRAMS, '--add', '/srv/www', '-o', manifestPath]);
+    expect(m.status, m.stderr).to.equal(0);
+    const fromManifest = join(work, 'from-manifest.tar');
+    const i = run(['image', '--from', base.amd64DockerArchive, manifestPath, '-o', fromManifest]);
+    expect(i.status, i.stderr).to.equal(0);
+    expect(sha256File(fromManifest)).to.equal(sha256File(slimTar));
     const gone = run(['image', '--from', base.amd64DockerArchive, '/usr/bin/tac', '-o', join(work, 'tac.tar')]);
     expect(gone.status).to.equal(2);
     expect(gone.stderr.trim().split('\n')).to.have.length(1);

@@ -7,7 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import { ElfdepsError } from '../errors.js';
 import { whileWriting } from '../interrupt.js';
 import { buildImage, buildImageIndex, type Compression, type ImageIndexReport, type ImageOutput, type ImagePartOptions, type ImageReport } from '../image/index.js';
-import { baseUserName, parseAssignment } from '../image/config.js';
+import { parseAssignment } from '../image/config.js';
 import { hostPlatform } from '../image-source/platform.js';
 import type { Manifest } from '../manifest/types.js';
 import { formatSourcePlatform, withAllImageRoots, type ImageRoot } from './from-image.js';
@@ -195,12 +195,11 @@ type ImageValues = Parsed<typeof IMAGE_OPTIONS>['values'];
 
 /**
  * The manifest options for one root: --user is the image's user, and the
- * generated user database holds it too; without --user, the base image's
- * User when it is a name (a runtime looks it up in the new root's passwd).
+ * generated user database holds it too (as it holds the base image's User
+ * with --from: manifestOptionsFrom).
  */
 function manifestValues(v: ImageValues, imageRoot: ImageRoot | null) {
-  const user = v.user !== undefined ? v.user.split(':')[0] : baseUserName(imageRoot?.base);
-  return { ...v, imageRoot, user: user === undefined ? undefined : [user] };
+  return { ...v, imageRoot, user: v.user === undefined ? undefined : [v.user.split(':')[0] as string] };
 }
 
 /** What each platform's image is given: the run options, the base image and its platform. */

@@ -14,6 +14,7 @@ import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js
 import { SBOM_OPTIONS, SBOM_OPTIONS_HELP, sbomRequest, writeSbom } from './sbom-options.js';
 import { LOADER_OPTIONS, LOADER_OPTIONS_HELP, loaderOptionsFrom, type LoaderOptionValues } from './loader-options.js';
 import { withImageRoots } from './from-image.js';
+import { baseUserName } from '../image/config.js';
 
 /** The runtime-file rule options (docs/rules.md), shared by manifest and copy. */
 export const RULES_OPTIONS_HELP = `  --loader-only          only what the loader opens (and --add): no runtime-file rules
@@ -135,7 +136,8 @@ export function manifestOptionsFrom(v: ManifestOptionValues, io: CliIo): CreateM
     dlopen: dlopen as (typeof DLOPEN_LEVELS)[number],
     ...(v.locale ? { locales: v.locale } : {}),
     ...(v.tz ? { zones: v.tz } : {}),
-    users: v.user ?? [],
+    // An image's User (a name) is who its containers run as: the generated user database holds it.
+    users: [...new Set([...(v.user ?? []), ...(v.imageRoot ? [baseUserName(v.imageRoot.base)].filter((u): u is string => u !== undefined) : [])])],
     packageMetadata: v['no-package-metadata'] !== true,
     copyright: v['no-copyright'] !== true,
     ldCache: ldCache as LdCacheMode,

@@ -65,9 +65,31 @@ export function manifestFromArguments(
   const fromStdin = options.stdin === true && first === '-';
   if (!fromStdin && !looksLikeManifest(resolvePath(io.cwd, first))) return createManifest(sources, manifestOptionsFrom(values, io));
   if (sources.length > 1) return { usage: 'give one manifest, or programs, not both' };
-  // ownOptions: the verb's own options that share a name with one of manifest's (image's --user).
-  if (Object.keys(MANIFEST_OPTIONS).some((k) => !(options.ownOptions ?? []).includes(k) && values[k] !== undefined)) {
+  // ownOptions: the verb's own options that share a name with one of manifest's (image's --user);
+  // --from names where a manifest made with --from takes its files again (below).
+  const own = [...(options.ownOptions ?? []), 'from', 'image-platform'];
+  if (Object.keys(MANIFEST_OPTIONS).some((k) => !own.includes(k) && values[k] !== undefined)) {
     return { usage: '--add, --exclude, the rule options, --root and the loader options apply to FILE..., not to a manifest' };
   }
-  return fromStdin ? parseManifest(readStdin(), 'standard input') : readManifestFile(resolvePath(io.cwd, first));
+  const manifest = fromStdin ? parseManifest(readStdin(), 'standard input') : readManifestFile(resolvePath(io.cwd, first));
+  return values.imageRoot ? reroot(manifest, values.imageRoot.dir) : manifest;
+}
+
+/**
+ * A manifest `elfdeps manifest --from IMAGE` wrote names its sources in a
+ * staging directory that is gone once that command ended; given again with
+ * `--from IMAGE`, they are read from this run's unpack of the image. Each is
+ * still checked against its size and sha256 while it is copied, so a
+ * manifest of another image is refused as a changed source, never copied
+ * from wrong files. Sources outside the manifest's root (--add SRC=DEST: host
+ * paths) are left as they are.
+ */
+function reroot(manifest: Manifest, root: string): Manifest {
+  const from = manifest.root === '/' ? '' : manifest.root;
+  const move = (source: string) => (from !== '' && (source === from || source.startsWith(`${from}/`)) ? root + source.slice(from.length) : source);
+  return {
+    ...manifest,
+    root,
+    entries: manifest.entries.map((e) => ('source' in e && e.source !== undefined ? { ...e, source: move(e.source) } : e)),
+  };
 }
