@@ -24,7 +24,7 @@ import { EM_AARCH64, EM_X86_64 } from '../src/elf/constants.js';
 import { readElf } from '../src/elf/reader.js';
 import { BASE_DOCKER_TAG, BASE_TASKS, BaseImageRunner, requireBaseImage, umociUnpack, type BaseArch } from './helpers/base-image.js';
 import { cleanEnv, hasTool } from './helpers/build.js';
-import { elfdepsCommand } from './helpers/cli.js';
+import { elfdepsCommand, REPO } from './helpers/cli.js';
 import { hostElfFiles } from './helpers/host-elves.js';
 import { elfdeps, requireTools } from './helpers/image.js';
 import { mapPool } from './helpers/map-pool.js';
@@ -164,6 +164,47 @@ describe('--from IMAGE resolves exactly as --root of the same image unpacked by 
       console.log(`      ${arch}: ${files.length} ELF files, ${(JSON.parse(checkFrom.stdout) as { failing: number }).failing} failing check`);
     });
   }
+});
+
+describe('--from as an unprivileged user', function () {
+  this.timeout(10 * 60 * 1000);
+  it('nobody (uid 65534) unpacks and checks the image as root does: nothing of it needs root', function () {
+    const base = requireBaseImage(this);
+    if (process.getuid?.() !== 0) skipOrFail(this, 'dropping to nobody needs root');
+    elfdepsCommand(); // dist/ built
+    const tmp = mkdtempSync(join(tmpdir(), 'elfdeps-from-nobody-'));
+    try {
+      spawnSync('chmod', ['1777', tmp]);
+      // The library, loaded while still root (the checkout may be private: a clone under /root),
+      // then the same work with or without dropping to nobody first.
+      const script = (drop: boolean) => `
+        import { checkAsync, choosePlatform, openSourceImage, unpackImage } from ${JSON.stringify(join(REPO, 'dist', 'src', 'index.js'))};
+        ${drop ? 'process.setgroups([]); process.setgid(65534); process.setuid(65534);' : ''}
+        const image = await openSourceImage(${JSON.stringify(base.amd64OciArchive)});
+        const u = await unpackImage(image, choosePlatform(image, undefined), { tmpDir: ${JSON.stringify(tmp)} });
+        try {
+          const r = await checkAsync(['/'], { root: u.dir, rootAttributes: u.attributes });
+          console.log(JSON.stringify({ uid: process.getuid(), counts: r.counts, failures: r.failures, www: u.attributes.get('/srv/www/index.html') }));
+        } finally {
+          u.dispose();
+          image.close();
+        }`;
+      const runAs = (drop: boolean) => {
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(drop)], { encoding: 'utf8', env: cleanEnv(), maxBuffer: 1 << 26 });
+        expect(r.status, r.stderr).to.equal(0);
+        return JSON.parse(r.stdout) as { uid: number; counts: unknown; failures: Array<{ path: string }>; www: { uid: number } };
+      };
+      const asRoot = runAs(false);
+      const asNobody = runAs(true);
+      expect(asNobody.uid).to.equal(65534);
+      expect({ ...asNobody, uid: 0 }).to.deep.equal(asRoot);
+      expect(asRoot.failures.map((f) => f.path)).to.deep.equal(['/usr/sbin/useradd', '/usr/sbin/userdel', '/usr/sbin/usermod']);
+      expect(asNobody.www.uid).to.equal(33);
+      expect(readdirSync(tmp)).to.deep.equal([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('check --from the arm64 image, against the arm64 loader under qemu; image --image-platform all', function () {
