@@ -118,6 +118,11 @@ describe('elfdeps image --from the base image: the slim image works as the base 
     // A docker-archive has no manifest: its config's digest (podman's image id) names the image.
     expect(annotations['org.opencontainers.image.base.digest']).to.equal(`sha256:${baseId.replace(/^sha256:/, '')}`);
     expect(annotations['org.opencontainers.image.base.name']).to.equal(BASE_DOCKER_TAG);
+    // The history: the base's, as podman reads it, each entry now without a layer, then what elfdeps kept.
+    const baseHistory = (r.podman.inspect(baseId) as unknown as { History: Array<{ created_by?: string }> }).History;
+    const config = JSON.parse(spawnSync('skopeo', ['inspect', '--config', `oci-archive:${slimTar}`], { encoding: 'utf8' }).stdout) as { history: Array<{ created_by?: string; empty_layer?: boolean }> };
+    expect(config.history.slice(0, baseHistory.length).map((h) => [h.created_by, h.empty_layer])).to.deep.equal(baseHistory.map((h) => [h.created_by, true]));
+    expect(config.history.slice(baseHistory.length).map((h) => h.created_by)).to.deep.equal([`elfdeps image --from ${BASE_DOCKER_TAG}`]);
   });
 
   it('gives the same bytes again, and refuses a file the upper layer deleted with one line', function () {

@@ -223,6 +223,8 @@ export function runConfig(options: RunOptions, firstProgram: string | undefined,
 export interface KeptFromBase {
   from: string;
   kept: number;
+  /** The base image's own history, as its config gives it. */
+  history: NonNullable<BaseImage['config']['history']>;
 }
 
 /** RFC 3339 in UTC, whole seconds ("1970-01-01T00:00:00Z"). */
@@ -231,16 +233,30 @@ export function rfc3339(epochSeconds: number): string {
 }
 
 /**
- * The config's history: one entry per layer (none is empty). From an image,
- * the first says what elfdeps kept of it, the way a Dockerfile's step names
- * its command: `elfdeps image --from NAME` and the count of entries kept.
+ * The config's history: from an image, the base's own history first, every
+ * entry marked `empty_layer` (its layers are not this image's: the image
+ * spec counts the entries without it against rootfs.diff_ids), so that
+ * `podman history` still says where the image came from; then one entry per
+ * layer (none is empty), the first saying what elfdeps kept of the base, the
+ * way a Dockerfile's step names its command: `elfdeps image --from NAME` and
+ * the count of entries kept.
  */
 function historyOf(layers: Array<{ comment: string }>, created: string, base: KeptFromBase | undefined): Array<Record<string, unknown>> {
-  return layers.map((l, i) =>
-    base !== undefined && i === 0
-      ? { created, created_by: `elfdeps image --from ${base.from}`, comment: `${l.comment}: kept ${base.kept} entries of ${base.from}` }
-      : { created, created_by: 'elfdeps image', comment: l.comment },
-  );
+  const carried = (base?.history ?? []).map((h) => ({
+    ...(typeof h.created === 'string' ? { created: h.created } : {}),
+    ...(typeof h.created_by === 'string' ? { created_by: h.created_by } : {}),
+    ...(typeof h.author === 'string' ? { author: h.author } : {}),
+    ...(typeof h.comment === 'string' ? { comment: h.comment } : {}),
+    empty_layer: true,
+  }));
+  return [
+    ...carried,
+    ...layers.map((l, i) =>
+      base !== undefined && i === 0
+        ? { created, created_by: `elfdeps image --from ${base.from}`, comment: `${l.comment}: kept ${base.kept} entries of ${base.from}` }
+        : { created, created_by: 'elfdeps image', comment: l.comment },
+    ),
+  ];
 }
 
 /** The config document; serialise with canonicalJson. */

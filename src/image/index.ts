@@ -179,7 +179,7 @@ function prepareImage(manifest: unknown, options: ImagePartOptions): PreparedIma
     if (options.base.name !== undefined) annotations[BASE_ANNOTATIONS.name] = options.base.name;
     // What came from the base: every entry but those elfdeps writes itself (the loader's cache, the SBOM, a user database).
     const fromBase = new Set(plans.flatMap((p) => p.entries.filter((e) => e.kind !== 'generated').map((e) => e.path)));
-    kept = { from: baseLabel(options.base), kept: fromBase.size };
+    kept = { from: baseLabel(options.base), kept: fromBase.size, history: options.base.config.history ?? [] };
   }
   return {
     checked,
