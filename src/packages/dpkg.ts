@@ -18,7 +18,7 @@
 import type { RootFs } from '../resolve/rootfs.js';
 import { field, parseParagraphs, type ControlParagraph } from './control.js';
 import { listedPathProblem, NameFilter, scanListBytes } from './listing.js';
-import { listDbDir, readDbBytes, readDbFile, readRequiredDbFile } from './read.js';
+import { listDbDir, readDbBytes, readDbBytesIn, readDbFile, readRequiredDbFile } from './read.js';
 import { packageWordProblem, type InstalledPackage, type ListedPath, type MetadataFile, type PackageDatabase } from './types.js';
 
 export const DPKG_DIR = '/var/lib/dpkg';
@@ -54,6 +54,8 @@ export class DpkgDatabase implements PackageDatabase {
   private readonly lists = new Map<string, Buffer | null>();
   /** Diverted paths: from → [to, the package that diverted it (":" for a local diversion)]. */
   private readonly diversions = new Map<string, [string, string]>();
+  /** Host path of info/ as RootFs resolved it (null: none), so each list is one open, not a walk. */
+  private infoHostPath: string | null = null;
 
   private constructor(
     private readonly fs: RootFs,
@@ -114,6 +116,8 @@ export class DpkgDatabase implements PackageDatabase {
   private fromStatus(text: string): void {
     const where = this.label(`${DPKG_DIR}/status`);
     const info = new Set(listDbDir(this.fs, `${DPKG_DIR}/info`, MAX_DIR_FILES) ?? []);
+    const infoWalk = this.fs.walk(`${DPKG_DIR}/info`);
+    if (infoWalk.ok && infoWalk.kind === 'dir') this.infoHostPath = infoWalk.hostPath;
     for (const p of parseParagraphs(text, where, this.warnings)) {
       const status = (field(p, 'Status') ?? '').split(/\s+/);
       if (NO_FILES.has(status[2] ?? 'not-installed')) continue;
@@ -165,11 +169,19 @@ export class DpkgDatabase implements PackageDatabase {
    */
   private listBytes(pkg: DpkgPackage): Buffer | null {
     const id = pkg.info.id;
-    if (this.lists.has(id)) return this.lists.get(id) as Buffer | null;
-    let bytes: Buffer | null = null;
+    const known = this.lists.get(id);
+    if (known !== undefined) return known;
     const fromStatusDir = !pkg.listFile.endsWith('.list');
+    // info/NAME.list is opened in info/ as resolved once, not walked to (hundreds of lists).
+    const inInfo = !fromStatusDir && this.infoHostPath !== null && pkg.listFile === `${DPKG_DIR}/info/${pkg.fileName}.list`;
+    let bytes: Buffer | null = null;
     const file = fromStatusDir ? pkg.md5sumsFile : pkg.listFile;
-    const got = file === null ? ({ absent: true } as const) : readDbBytes(this.fs, file, MAX_DPKG_FILE_BYTES);
+    const got =
+      file === null
+        ? ({ absent: true } as const)
+        : inInfo
+          ? readDbBytesIn(this.fs, `${DPKG_DIR}/info`, this.infoHostPath as string, `${pkg.fileName}.list`, MAX_DPKG_FILE_BYTES)
+          : readDbBytes(this.fs, file, MAX_DPKG_FILE_BYTES);
     if ('bytes' in got) bytes = got.bytes;
     else if ('refused' in got) this.warnings.push(`${this.label(file as string)}: ${got.refused}; the files of ${pkg.fileName} are not known`);
     else bytes = Buffer.alloc(0); // a package without a list (a metapackage) has no files
@@ -203,7 +215,8 @@ export class DpkgDatabase implements PackageDatabase {
           bad++;
           return;
         }
-        const listed = Buffer.from(raw, 'latin1').toString('utf8');
+        // eslint-disable-next-line no-control-regex
+        const listed = /[^\x00-\x7f]/.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
         const diverted = this.diversions.get(listed);
         // A diversion moves the file of every package but the one that diverted it.
         const path = diverted && diverted[1] !== pkg.info.name ? diverted[0] : listed;

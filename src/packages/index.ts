@@ -6,7 +6,6 @@
  * holds. The database is read as files (dpkg.ts, apk.ts), never by running
  * a package manager.
  */
-import { posix } from 'node:path';
 import type { EntryCollector } from '../manifest/collect.js';
 import type { ManifestDistro, ManifestEntry, ManifestPackage } from '../manifest/types.js';
 import type { RootFs } from '../resolve/rootfs.js';
@@ -68,8 +67,8 @@ export function addPackageData(collector: EntryCollector, fs: RootFs, options: P
   const contributors = new Map<string, ListedPath[]>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     // What the next rounds look for: each package's copyright file and the doc directory (or link) on the way.
-    const prefetch = round === 0 && options.copyright !== false ? ['copyright', ...[...db.packages.values()].map((p) => p.info.name)] : [];
-    const fresh = owners.assign(collector.entries.values(), contributors, prefetch);
+    const ahead = round === 0 && options.copyright !== false ? ['copyright', ...[...db.packages.values()].map((p) => p.info.name)] : [];
+    const fresh = owners.assign(collector.entries.values(), contributors, ahead);
     if (fresh.length === 0 || options.copyright === false || db.manager !== 'dpkg') break;
     // Scanners take a Debian package's licence from its copyright file; apk keeps licences in its database.
     for (const id of fresh) {
@@ -194,7 +193,8 @@ class OwnerIndex {
     const tails = new Set([...pending.keys()].map(tail));
     const candidates = new Map<string, ListedPath[]>();
     const consider = (l: ListedPath): void => {
-      const dir = this.canonicalDir(posix.dirname(l.path));
+      const cut = l.path.lastIndexOf('/');
+      const dir = this.canonicalDir(cut <= 0 ? '/' : l.path.slice(0, cut));
       if (dir === null) return;
       const path = dir === '/' ? `/${lastComponent(l.path)}` : `${dir}/${lastComponent(l.path)}`;
       const entry = pending.get(path);

@@ -19,10 +19,31 @@ export function readDbBytes(fs: RootFs, path: string, maxBytes: number): ReadByt
   const walk = fs.walk(path);
   if (!walk.ok) return walk.errno === 'ENOENT' || walk.errno === 'ENOTDIR' ? { absent: true } : { refused: `cannot resolve (${walk.errno})` };
   if (walk.kind !== 'file') return { refused: 'not a regular file' };
+  return readHostFile(walk.hostPath, maxBytes);
+}
+
+/**
+ * The bytes of file `name` (one component, no "/") of a database directory
+ * whose host path `dirHostPath` RootFs resolved inside the root: one open
+ * instead of a walk per file, for the hundreds of lists in dpkg's info/.
+ * A name that is a symlink (dpkg never writes one) is read through RootFs,
+ * so that it still resolves inside the root.
+ */
+export function readDbBytesIn(fs: RootFs, dir: string, dirHostPath: string, name: string, maxBytes: number): ReadBytesOutcome {
+  if (name.includes('/') || name === '.' || name === '..') return { refused: 'not a file name' };
+  const got = readHostFile(`${dirHostPath}/${name}`, maxBytes);
+  if ('refused' in got && got.refused.includes('ELOOP')) return readDbBytes(fs, `${dir}/${name}`, maxBytes);
+  return got;
+}
+
+/** Open (never through a final symlink), check it is a regular file within the limit, read it. */
+export function readHostFile(hostPath: string, maxBytes: number): ReadBytesOutcome {
   let fd: number;
   try {
-    fd = openSync(walk.hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    fd = openSync(hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { absent: true };
     return { refused: `cannot open: ${errnoWords(err)}` };
   }
   try {
