@@ -133,5 +133,13 @@ describe('CLI start: the code cache is used only when it is this build\'s, for t
     const bundle = join(dirname(bin), 'elfdeps-bundle.cjs');
     writeFileSync(bundle, readFileSync(bundle, 'latin1').replace(/^\/\/ elfdeps-bundle [0-9a-f]{64}\n/, `// elfdeps-bundle ${'0'.repeat(64)}\n`), 'latin1');
     for (const c of sameAsIntact(bin)) expect(c).to.deep.equal({ given: false, rejected: null });
+
+    // Edited after the build but with its id line kept (here: a UTF-8 comment
+    // appended, which also takes the launcher's UTF-8 path): V8's check of the
+    // source's length rejects the cache.
+    bin = copy();
+    const edited = join(dirname(bin), 'elfdeps-bundle.cjs');
+    writeFileSync(edited, `${readFileSync(edited, 'utf8')}\n// \u00e9dit\u00e9\n`, 'utf8');
+    for (const c of sameAsIntact(bin)) expect(c).to.deep.equal({ given: true, rejected: true });
   });
 });
