@@ -30,7 +30,7 @@ const bundle = join(__dirname, 'elfdeps-bundle.cjs');
 // The build makes an ASCII-only bundle, which latin1 decodes as UTF-8 would,
 // without the decoder; a bundle edited since is decoded as UTF-8.
 const bytes = readFileSync(bundle);
-const source = isAscii(bytes) ? bytes.latin1Slice(0, bytes.length) : bytes.toString('utf8');
+const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 
 /** The cache's payload if its header matches this bundle and this Node, else undefined. */
 function matchingCache() {
