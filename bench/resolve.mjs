@@ -7,7 +7,6 @@
 //    loader's verdict), `elfdeps --ldd F1 ... FN` (the CLI, verdict included),
 //    and libtree's batch mode `libtree -p -vv F1 ... FN` (which prints each
 //    file's tree, every library expanded once per file);
-//  - `elfdeps /bin/ls` against a bare `node -e 0`, interleaved;
 //  - peak memory of the resolver's whole-set run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -158,21 +157,8 @@ export async function benchHostBatch() {
   return benchBatch(await dynamicHostFiles());
 }
 
-/** `elfdeps /bin/ls` against `node -e 0`, interleaved so both see the same machine state. */
-export function benchStartup(rounds = 21) {
-  const node = [];
-  const elfdeps = [];
-  for (let i = 0; i < rounds; i++) {
-    node.push(timeMs(() => execFileSync(process.execPath, ['-e', '0'])));
-    elfdeps.push(timeMs(() => execFileSync(process.execPath, [cli, '/bin/ls'])));
-  }
-  const n = median(node);
-  const e = median(elfdeps);
-  return { nodeMs: +n.toFixed(1), elfdepsLsMs: +e.toFixed(1), overheadMs: +(e - n).toFixed(1) };
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (!existsSync(lib)) throw new Error('run `npm run build` first');
   const files = await dynamicHostFiles();
-  console.log(JSON.stringify({ resolve: await benchResolve({ files }), batch: benchBatch(files), startup: benchStartup() }, null, 2));
+  console.log(JSON.stringify({ resolve: await benchResolve({ files }), batch: benchBatch(files) }, null, 2));
 }

@@ -156,6 +156,15 @@ function label(what: string, entry: number | undefined): string {
 class CacheBytes {
   /** The last NUL byte's offset: a string starting at or before it is terminated. */
   private readonly lastNul: number;
+  /**
+   * Integers are read through a DataView: its getters are V8 builtins, fast
+   * even before the parser is optimised, where Buffer's readUInt32LE and
+   * readBigUInt64LE are JavaScript (the latter four BigInt operations per
+   * call). A parse at start reads hundreds of entries; with Buffer's readers
+   * it took most of a short run's ld.so.cache time (docs/architecture.md,
+   * "How the command starts").
+   */
+  private readonly view: DataView;
 
   constructor(
     readonly buf: Buffer,
@@ -163,6 +172,7 @@ class CacheBytes {
     readonly le: boolean,
   ) {
     this.lastNul = buf.lastIndexOf(0);
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   private need(offset: number, size: number, what: string, entry: number | undefined): void {
@@ -173,17 +183,17 @@ class CacheBytes {
 
   u32(offset: number, what: string, entry?: number): number {
     this.need(offset, 4, what, entry);
-    return this.le ? this.buf.readUInt32LE(offset) : this.buf.readUInt32BE(offset);
+    return this.view.getUint32(offset, this.le);
   }
 
   i32(offset: number, what: string, entry?: number): number {
     this.need(offset, 4, what, entry);
-    return this.le ? this.buf.readInt32LE(offset) : this.buf.readInt32BE(offset);
+    return this.view.getInt32(offset, this.le);
   }
 
   u64(offset: number, what: string, entry?: number): bigint {
     this.need(offset, 8, what, entry);
-    return this.le ? this.buf.readBigUInt64LE(offset) : this.buf.readBigUInt64BE(offset);
+    return this.view.getBigUint64(offset, this.le);
   }
 
   /** Checks that a NUL-terminated string starts at `offset`, and returns the offset. */

@@ -19,6 +19,9 @@ export const ELFDEPS_BIN = join(REPO, (JSON.parse(readFileSync(join(REPO, 'packa
 /** The bundle the `bin` launcher runs (scripts/bundle-cli.mjs), beside it. */
 const BUNDLE = join(dirname(ELFDEPS_BIN), 'elfdeps-bundle.cjs');
 
+/** The V8 code cache the launcher looks for beside the bundle (scripts/write-code-cache.cjs). */
+export const CODE_CACHE_NAME = 'elfdeps-bundle.cache';
+
 /** Files the CLI needs beside it at run time (read relative to it). */
 const BUNDLE_ASSETS = [BUNDLE, join(REPO, 'dist/src/manifest/manifest.schema.json'), join(REPO, 'dist/src/rules/rules.json'), join(REPO, 'dist/src/rules/rules.schema.json')];
 
@@ -82,7 +85,7 @@ export function elfdepsCommand(): [string, string] {
 export function elfdepsCommandCopiedTo(dir: string): [string, string] {
   const [node, bin] = elfdepsCommand();
   const cliDir = dirname(bin);
-  const files = [bin, BUNDLE, ...readdirSync(cliDir).filter((n) => n.startsWith(`${basename(BUNDLE)}.`)).map((n) => join(cliDir, n))];
+  const files = [bin, BUNDLE, ...readdirSync(cliDir).filter((n) => n === CODE_CACHE_NAME).map((n) => join(cliDir, n))];
   for (const f of files) {
     copyFileSync(f, join(dir, basename(f)));
     chmodSync(join(dir, basename(f)), 0o644);
