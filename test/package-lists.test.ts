@@ -10,7 +10,9 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DpkgDatabase } from '../src/packages/dpkg.js';
 import { RootFs } from '../src/resolve/rootfs.js';
 import { skipOrFail } from './helpers/skip.js';
@@ -72,5 +74,33 @@ describe('dpkg list scan: the paths each package lists with given last component
     const names = new Set([...lists.values()].flat().map(last).filter((n) => n !== '' && n !== '.'));
     expect(names.size).to.be.greaterThan(20_000);
     expect(compare(names)).to.be.greaterThan(100_000);
+  });
+});
+
+describe('dpkg lists opened in info/: a list that is a symlink still resolves inside the root', function () {
+  let root: string;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'elfdeps-lists-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('relative and absolute links are followed within the root, never to the host; a FIFO is refused with a warning', function () {
+    const dpkg = join(root, 'var/lib/dpkg');
+    mkdirSync(join(dpkg, 'info'), { recursive: true });
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    writeFileSync(join(dpkg, 'status'), names.map((n) => `Package: ${n}\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n`).join('\n'));
+    writeFileSync(join(dpkg, 'info', 'a.list'), '/.\n/usr\n/usr/bin\n/usr/bin/a\n');
+    writeFileSync(join(dpkg, 'b-real.list'), '/usr/bin/b\n');
+    symlinkSync('../b-real.list', join(dpkg, 'info', 'b.list'));
+    writeFileSync(join(dpkg, 'c-real.list'), '/usr/bin/c\n');
+    // Absolute: the root's /var/lib/dpkg/c-real.list, which the host does not have.
+    symlinkSync('/var/lib/dpkg/c-real.list', join(dpkg, 'info', 'c.list'));
+    // The host's /etc/shells ("/bin/sh", "/usr/bin/bash", ...) is not the root's (which has none): d lists nothing.
+    symlinkSync('/etc/shells', join(dpkg, 'info', 'd.list'));
+    expect(spawnSync('mkfifo', [join(dpkg, 'info', 'e.list')]).status).to.equal(0);
+    const db = DpkgDatabase.read(new RootFs(root)) as DpkgDatabase;
+    const found = db.listedNamed(new Set(['a', 'b', 'c', 'sh', 'bash', 'e'])).map((l) => `${l.id} ${l.listed}`);
+    expect(found.sort()).to.deep.equal(['dpkg:a:amd64 /usr/bin/a', 'dpkg:b:amd64 /usr/bin/b', 'dpkg:c:amd64 /usr/bin/c']);
+    expect(db.warnings.join('\n')).to.match(/e\.list: not a regular file; the files of e are not known/);
   });
 });
