@@ -172,8 +172,8 @@ export class DpkgDatabase implements PackageDatabase {
     const known = this.lists.get(id);
     if (known !== undefined) return known;
     const fromStatusDir = !pkg.listFile.endsWith('.list');
-    // info/NAME.list is opened in info/ as resolved once, not walked to (hundreds of lists).
-    const inInfo = !fromStatusDir && this.infoHostPath !== null && pkg.listFile === `${DPKG_DIR}/info/${pkg.fileName}.list`;
+    // A status package's list is info/NAME.list (fromStatus), opened in info/ as resolved once, not walked to (hundreds of lists).
+    const inInfo = !fromStatusDir && this.infoHostPath !== null;
     let bytes: Buffer | null = null;
     const file = fromStatusDir ? pkg.md5sumsFile : pkg.listFile;
     const got =

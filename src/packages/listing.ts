@@ -7,7 +7,7 @@
  */
 
 /** Longest path accepted from a list (PATH_MAX less the NUL). */
-export const MAX_LISTED_PATH = 4095;
+const MAX_LISTED_PATH = 4095;
 
 /**
  * Why an absolute listed path cannot be used, or null: it must start with

@@ -32,19 +32,23 @@ export function readDbBytes(fs: RootFs, path: string, maxBytes: number): ReadByt
 export function readDbBytesIn(fs: RootFs, dir: string, dirHostPath: string, name: string, maxBytes: number): ReadBytesOutcome {
   if (name.includes('/') || name === '.' || name === '..') return { refused: 'not a file name' };
   const got = readHostFile(`${dirHostPath}/${name}`, maxBytes);
-  if ('refused' in got && got.refused.includes('ELOOP')) return readDbBytes(fs, `${dir}/${name}`, maxBytes);
+  // O_NOFOLLOW refused a symlink as the last component.
+  if ('openErrno' in got && got.openErrno === 'ELOOP') return readDbBytes(fs, `${dir}/${name}`, maxBytes);
   return got;
 }
 
+/** readHostFile's outcome: a refusal to open carries the errno too. */
+type HostReadOutcome = { bytes: Buffer } | { absent: true } | { refused: string; openErrno?: string };
+
 /** Open (never through a final symlink), check it is a regular file within the limit, read it. */
-export function readHostFile(hostPath: string, maxBytes: number): ReadBytesOutcome {
+function readHostFile(hostPath: string, maxBytes: number): HostReadOutcome {
   let fd: number;
   try {
     fd = openSync(hostPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { absent: true };
-    return { refused: `cannot open: ${errnoWords(err)}` };
+    return { refused: `cannot open: ${errnoWords(err)}`, openErrno: code };
   }
   try {
     const st = fstatSync(fd);
