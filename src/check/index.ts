@@ -25,12 +25,14 @@
  * (nothing in the root loads it; counted apart).
  */
 import * as C from '../elf/constants.js';
-import { ElfdepsError, errnoOf, errnoWords } from '../errors.js';
-import { hasElfMagic } from '../file-type.js';
+import { ElfdepsError, errnoWords } from '../errors.js';
 import { Resolver, type ResolveOptions } from '../resolve/index.js';
 import type { ProgramResolution } from '../resolve/types.js';
 import { Judge, type Verdict } from '../verdict/index.js';
+import { isLibraryLink, sightFile, type Sighting } from './sniff.js';
 import { walkTree, type WalkEntry } from './walk.js';
+
+export { LIBRARY_NAME } from './sniff.js';
 
 /** Why a file fails, one word per kind of problem. */
 export type CheckCause =
@@ -112,12 +114,6 @@ export interface CheckOptions extends ResolveOptions {
   onProgress?: (progress: CheckProgress) => void;
 }
 
-/** A name the loader might open: NAME.so or NAME.so.VERSION (libfoo.so.1, ld-linux-x86-64.so.2; not ld.so.conf). */
-export const LIBRARY_NAME = /\.so(\.[0-9][^/]*)?$/;
-
-/** Where distributions put separate debug files (gdb's default debug-file-directory). */
-const DEBUG_FILE_DIRECTORY = '/usr/lib/debug/';
-
 /** A reader's message without the file's path in front (the report's line starts with it). */
 function withoutPath(message: string, path: string): string {
   return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
@@ -139,17 +135,18 @@ export class Checker {
    * file the loader loads here, 'vanished' when it is gone, else its problems (none when the loader would
    * start or load it).
    */
-  checkFile(path: string, hostPath: string): 'not-elf' | 'not-loadable' | 'no-loader' | 'vanished' | CheckProblem[] {
-    // Separate debug files (gdb's debug-file-directory) copy a program's headers without its contents: nothing loads them.
-    if (path.startsWith(DEBUG_FILE_DIRECTORY)) return 'not-loadable';
-    // The magic first: most files of a root are not ELF, and four bytes say so without the reader's error values.
-    try {
-      if (!hasElfMagic(hostPath)) return 'not-elf';
-    } catch (err) {
-      // Gone since its directory was listed: nothing left to check.
-      if (errnoOf(err) === 'ENOENT') return 'vanished';
-      return [{ cause: 'unreadable', message: errnoWords(err) }];
-    }
+  checkFile(path: string, hostPath: string): FileOutcome {
+    return this.outcomeOf(path, hostPath, sightFile(path, hostPath));
+  }
+
+  /** checkFile of a file whose first look (sightFile) has been taken, here or by a scout (pipeline.ts). */
+  outcomeOf(path: string, hostPath: string, sighting: Sighting): FileOutcome {
+    if (sighting === 'elf') return this.checkElf(path, hostPath);
+    return typeof sighting === 'string' ? sighting : [{ cause: 'unreadable', message: sighting.unreadable }];
+  }
+
+  /** checkFile's judging, for a file known to start with the ELF magic (sightFile). */
+  checkElf(path: string, hostPath: string): FileOutcome {
     const read = this.resolver.elfCache.read(hostPath);
     if (read instanceof ElfdepsError) {
       return [{ cause: read.code === 'ELF_IO' || read.code === 'ELF_NOT_REGULAR' ? 'unreadable' : 'malformed', message: withoutPath(read.message, hostPath) }];
@@ -214,46 +211,15 @@ export class Checker {
     return [{ cause: 'dangling-symlink', message: `dangling symlink to ${target}${via}: ${why}` }];
   }
 
-  /** Walks `paths` (in-root; default the whole root) and checks everything met. */
-  check(paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): CheckReport {
+  /**
+   * The starts of a check of `paths` (in-root; default the whole root), each
+   * looked up before anything is walked: a bad one is a usage error, with
+   * nothing printed yet. Starts under another start are dropped (a walk
+   * follows no symlink, so only overlapping starts could meet a path twice).
+   */
+  startsOf(paths: string[]): CheckStart[] {
     const fs = this.resolver.fs;
-    const counts: CheckCounts = { elf: 0, symlinks: 0, notElf: 0, notLoadable: 0, noLoader: 0 };
-    const failures: CheckFailure[] = [];
-    const byCause: Partial<Record<CheckCause, number>> = {};
-    let done = 0;
-    const fail = (failure: CheckFailure): void => {
-      failures.push(failure);
-      for (const cause of new Set(failure.problems.map((x) => x.cause))) byCause[cause] = (byCause[cause] ?? 0) + 1;
-      options.onFailure?.(failure);
-    };
-    const visit = (e: WalkEntry): void => {
-      if (e.type === 'error') {
-        fail({ path: e.path, type: 'directory', problems: [{ cause: 'unreadable', message: e.message }] });
-        return;
-      }
-      if (e.type === 'symlink') {
-        const name = e.path.slice(e.path.lastIndexOf('/') + 1);
-        if (!LIBRARY_NAME.test(name)) return;
-        options.onProgress?.({ done: ++done, failing: failures.length, path: e.path });
-        counts.symlinks++;
-        const problems = this.checkSymlink(e.path);
-        if (problems.length) fail({ path: e.path, type: 'symlink', problems });
-        return;
-      }
-      options.onProgress?.({ done: ++done, failing: failures.length, path: e.path });
-      const r = this.checkFile(e.path, e.hostPath);
-      if (r === 'not-elf') counts.notElf++;
-      else if (r === 'not-loadable') counts.notLoadable++;
-      else if (r === 'no-loader') counts.noLoader++;
-      else if (r !== 'vanished') {
-        const unreadable = r.length > 0 && r.every((x) => x.cause === 'unreadable');
-        if (!unreadable) counts.elf++;
-        if (r.length) fail({ path: e.path, type: unreadable ? 'file' : 'elf', problems: r });
-      }
-    };
-    const starts = paths.length ? paths : ['/'];
-    // Every start is looked up before anything is walked: a bad one is a usage error, with nothing printed yet.
-    const targets: Array<{ type: 'dir' | 'file' | 'symlink'; path: string }> = starts.map((start) => {
+    const targets: CheckStart[] = (paths.length ? paths : ['/']).map((start) => {
       const w = fs.walk(start);
       if (w.ok && (w.kind === 'dir' || w.kind === 'file')) return { type: w.kind, path: w.realPath };
       if (w.ok) throw new ElfdepsError('ELF_NOT_REGULAR', `${start}: not a regular file or directory`, { path: start });
@@ -264,17 +230,104 @@ export class Checker {
       if (linkPath !== null && w.links.some((l) => l.path === linkPath)) return { type: 'symlink', path: linkPath };
       throw new ElfdepsError('ELF_IO', `${start}${fs.isHostRoot ? '' : ` inside ${fs.root}`}: ${errnoWords(w.errno ?? 'ENOENT')}`, { path: start });
     });
-    // A walk never meets a path twice (it follows no symlink): only overlapping starts could, so they are dropped.
     const dirs = targets.filter((t) => t.type === 'dir').map((t) => t.path);
     const under = (path: string, dir: string): boolean => dir === '/' || path === dir || path.startsWith(`${dir}/`);
     const taken = new Set<string>();
-    for (const t of targets) {
-      if (taken.has(t.path) || dirs.some((d) => d !== t.path && under(t.path, d))) continue;
+    return targets.filter((t) => {
+      if (taken.has(t.path) || dirs.some((d) => d !== t.path && under(t.path, d))) return false;
       taken.add(t.path);
+      return true;
+    });
+  }
+
+  /** Walks `paths` (in-root; default the whole root) and checks everything met. */
+  check(paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): CheckReport {
+    const fs = this.resolver.fs;
+    const tally = new CheckTally(options);
+    const visit = (e: WalkEntry): void => {
+      if (e.type === 'error') tally.unlistable(e.path, e.message);
+      else if (e.type === 'symlink') {
+        if (isLibraryLink(e.path)) tally.symlink(e.path, this.checkSymlink(e.path));
+      } else {
+        tally.seen(e.path);
+        tally.file(e.path, this.checkFile(e.path, e.hostPath));
+      }
+    };
+    for (const t of this.startsOf(paths)) {
       if (t.type === 'dir') walkTree(fs.root, t.path, visit);
       else visit({ type: t.type, path: t.path, hostPath: fs.hostPath(t.path) });
     }
-    return { root: fs.root || '/', paths: starts, counts, failures, byCause };
+    return tally.report(fs.root || '/', paths.length ? paths : ['/']);
+  }
+}
+
+/** A start of a check, as looked up in the root (Checker.startsOf). */
+export interface CheckStart {
+  type: 'dir' | 'file' | 'symlink';
+  /** In-root path, with no symlink in it (but the last component of a 'symlink'). */
+  path: string;
+}
+
+/** What checkFile says of a regular file: skipped (and why), gone, or its problems (none: the loader would start or load it). */
+export type FileOutcome = 'not-elf' | 'not-loadable' | 'no-loader' | 'vanished' | CheckProblem[];
+
+/**
+ * A check's report as entries come in, in walk order: counts, failures and
+ * causes, the progress and failure callbacks. One thread's check and the
+ * main thread of a check with a scout (pipeline.ts) tally alike, so their
+ * reports and what they print are the same.
+ */
+export class CheckTally {
+  private readonly counts: CheckCounts = { elf: 0, symlinks: 0, notElf: 0, notLoadable: 0, noLoader: 0 };
+  private readonly failures: CheckFailure[] = [];
+  private readonly byCause: Partial<Record<CheckCause, number>> = {};
+  private done = 0;
+
+  constructor(private readonly options: Pick<CheckOptions, 'onFailure' | 'onProgress'>) {}
+
+  private fail(failure: CheckFailure): void {
+    this.failures.push(failure);
+    for (const cause of new Set(failure.problems.map((x) => x.cause))) this.byCause[cause] = (this.byCause[cause] ?? 0) + 1;
+    this.options.onFailure?.(failure);
+  }
+
+  /** A file or library symlink is looked at (`count` of them, the last at `path`). */
+  seen(path: string, count = 1): void {
+    this.done += count;
+    this.options.onProgress?.({ done: this.done, failing: this.failures.length, path });
+  }
+
+  /** A directory (or start) that could not be listed or examined. */
+  unlistable(path: string, message: string): void {
+    this.fail({ path, type: 'directory', problems: [{ cause: 'unreadable', message }] });
+  }
+
+  /** A library symlink and what is wrong with it (checkSymlink). */
+  symlink(path: string, problems: CheckProblem[]): void {
+    this.seen(path);
+    this.counts.symlinks++;
+    if (problems.length) this.fail({ path, type: 'symlink', problems });
+  }
+
+  /** `count` regular files that are not ELF. */
+  notElf(count: number): void {
+    this.counts.notElf += count;
+  }
+
+  /** A regular file and what checkFile says of it (its seen() comes first). */
+  file(path: string, r: FileOutcome): void {
+    if (r === 'not-elf') this.counts.notElf++;
+    else if (r === 'not-loadable') this.counts.notLoadable++;
+    else if (r === 'no-loader') this.counts.noLoader++;
+    else if (r !== 'vanished') {
+      const unreadable = r.length > 0 && r.every((x) => x.cause === 'unreadable');
+      if (!unreadable) this.counts.elf++;
+      if (r.length) this.fail({ path, type: unreadable ? 'file' : 'elf', problems: r });
+    }
+  }
+
+  report(root: string, paths: string[]): CheckReport {
+    return { root, paths, counts: this.counts, failures: this.failures, byCause: this.byCause };
   }
 }
 

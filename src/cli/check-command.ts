@@ -3,7 +3,9 @@
  * the whole root) that the loader could not start or load, and every library
  * symlink there that dangles, one line each, then a summary (docs/check.md).
  */
-import { describeError } from '../errors.js';
+import { availableParallelism } from 'node:os';
+import { checkWithScout } from '../check/pipeline.js';
+import { describeError, ElfdepsError } from '../errors.js';
 import { InterruptedError } from '../interrupt.js';
 import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
 import { escapeControls, EXIT, parseCommandLine, say, type CliIo } from './io.js';
@@ -27,6 +29,10 @@ One line per failing file: its in-root path, a colon, what is wrong. Then a
 summary: files checked, failing, by cause.
 
   --json                 one JSON document (schema: docs/check-result.schema.json)
+  -j, --jobs N           threads (default: the number of CPUs; 1: one thread).
+                         With 2 or more, a second thread walks the tree and
+                         looks at each file's first bytes while this one
+                         judges the ELF files (docs/jobs.md); same output
 
 Loader environment:
 ${LOADER_OPTIONS_HELP}  -h, --help             this help
@@ -57,7 +63,7 @@ export function summaryLine(r: CheckReport): string {
 }
 
 /** The options of `elfdeps check` (node:util parseArgs specs). */
-export const CHECK_OPTIONS = { json: { type: 'boolean' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const;
+export const CHECK_OPTIONS = { json: { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, ...LOADER_OPTIONS, help: { type: 'boolean', short: 'h' } } as const;
 
 export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine(argv, CHECK_OPTIONS, io, 'elfdeps check', CHECK_HELP);
@@ -65,8 +71,9 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   const { values: v, positionals: paths } = parsed;
   let reports: Array<{ report: CheckReport; platform: string | null }>;
   try {
+    const jobs = jobsFrom(v.jobs);
     reports = await withImageRoots(v, true, async (imageRoot) => ({
-      report: checkRoot({ ...v, imageRoot }, paths, io),
+      report: await checkRoot({ ...v, imageRoot }, paths, jobs, io),
       platform: imageRoot && v['image-platform'] === 'all' ? imageRoot.platform : null,
     }));
   } catch (err) {
@@ -82,8 +89,19 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   return reports.some(({ report }) => report.failures.length > 0) ? EXIT.NOT_FOUND : EXIT.OK;
 }
 
-/** Checks one root (the host, --root DIR, or one platform of --from IMAGE), printing failures as they come. */
-function checkRoot(v: LoaderOptionValues & { json?: boolean }, paths: string[], io: CliIo): CheckReport {
+/** --jobs's value: a whole number from 1 to 1024, or the number of CPUs Node may use when absent. */
+export function jobsFrom(value: string | undefined): number {
+  if (value === undefined) return availableParallelism();
+  if (!/^[1-9][0-9]{0,3}$/.test(value) || Number(value) > 1024) throw new ElfdepsError('USAGE', `--jobs wants a whole number from 1 to 1024, got '${value}'`);
+  return Number(value);
+}
+
+/**
+ * Checks one root (the host, --root DIR, or one platform of --from IMAGE),
+ * printing failures as they come; with `jobs` above 1 and a directory to
+ * walk, over two threads (check/pipeline.ts).
+ */
+async function checkRoot(v: LoaderOptionValues & { json?: boolean }, paths: string[], jobs: number, io: CliIo): Promise<CheckReport> {
   // On a terminal, a progress line for runs long enough to wait for (after half a second); --explain has stderr.
   const progress = progressLine(io, 500, v.explain === true);
   // With --image-platform all, each line says which platform's image it is about.
@@ -92,15 +110,18 @@ function checkRoot(v: LoaderOptionValues & { json?: boolean }, paths: string[], 
     const checker = new Checker(loaderOptionsFrom(v, io));
     // In-root paths: a relative PATH is taken from the root's / (there is no other directory inside a root).
     const starts = paths.map((p) => (p.startsWith('/') || !checker.resolver.fs.isHostRoot ? p : `${io.cwd}/${p}`));
-    const report = checker.check(starts, {
+    const callbacks = {
       onProgress: (p: CheckProgress) => progress.show(`${prefix}${p.done} checked, ${p.failing} failing: ${p.path}`),
       onFailure: v.json
         ? undefined
-        : (f) => {
+        : (f: CheckFailure) => {
             progress.clear();
             io.stdout.write(`${prefix}${failureLine(f)}\n`);
           },
-    });
+    };
+    // A second thread pays for its start (tens of milliseconds) only over a walk.
+    const walks = jobs > 1 && checker.startsOf(starts).some((s) => s.type === 'dir');
+    const report = walks ? await checkWithScout(checker, starts, callbacks) : checker.check(starts, callbacks);
     // The staging directory is gone once the command ends: the report names the image.
     return v.imageRoot ? { ...report, root: `${v.imageRoot.image} (${v.imageRoot.platform})` } : report;
   } finally {

@@ -1,0 +1,66 @@
+/**
+ * The worker thread of a check's scout (scout.ts, pipeline.ts): walks the
+ * starts it is given and posts what it meets, batch by batch, in order; then
+ * `{ done: true }`, or `{ failed }` with one line if something unexpected
+ * stopped it. The shipped command starts it from its own entry (bin.ts), so
+ * the thread runs the bundle with its code cache; tsc's output and the
+ * sources start scout-entry.
+ *
+ * The main thread takes batches only as fast as it judges them: at most
+ * MAX_IN_FLIGHT batches are posted and not yet taken (a counter in shared
+ * memory), so a scout far ahead of the judging holds a bounded amount, not the
+ * whole tree's listing.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { describeError } from '../errors.js';
+import { scout, type ScoutItem, type ScoutStart } from './scout.js';
+
+/** What the main thread starts a scout with. */
+export interface ScoutData {
+  /** Marks a worker as a scout (a library user's own worker that loads elfdeps is not one). */
+  elfdepsScout: 1;
+  prefix: string;
+  starts: ScoutStart[];
+  /** [batches posted and not yet taken, 1 once the main thread wants no more]. */
+  control: Int32Array;
+}
+
+export type ScoutMessage = { items: ScoutItem[] } | { done: true } | { failed: string };
+
+/** Batches posted and not yet taken, at most: 16 × 256 items, some hundreds of kilobytes. */
+export const MAX_IN_FLIGHT = 16;
+
+/** Slots of ScoutData.control. */
+export const IN_FLIGHT = 0;
+export const STOP = 1;
+
+/** Thrown out of the walk once the main thread wants no more. */
+class Stopped extends Error {}
+
+/** Whether this thread is a scout pipeline.ts started. */
+export function isScoutThread(): boolean {
+  return !isMainThread && parentPort !== null && (workerData as Partial<ScoutData> | null)?.elfdepsScout === 1;
+}
+
+/** The scout's loop, in a scout thread (isScoutThread()). */
+export function runScoutThread(): void {
+  const port = parentPort;
+  if (port === null || !isScoutThread()) return;
+  const { prefix, starts, control } = workerData as ScoutData;
+  const post = (message: ScoutMessage): void => port.postMessage(message);
+  try {
+    scout(prefix, starts, (items) => {
+      for (let n = Atomics.load(control, IN_FLIGHT); n >= MAX_IN_FLIGHT; n = Atomics.load(control, IN_FLIGHT)) {
+        if (Atomics.load(control, STOP) !== 0) throw new Stopped();
+        // Woken when the main thread takes a batch; the timeout only re-reads STOP.
+        Atomics.wait(control, IN_FLIGHT, n, 1000);
+      }
+      if (Atomics.load(control, STOP) !== 0) throw new Stopped();
+      Atomics.add(control, IN_FLIGHT, 1);
+      post({ items });
+    });
+    post({ done: true });
+  } catch (err) {
+    if (!(err instanceof Stopped)) post({ failed: describeError(err) });
+  }
+}
