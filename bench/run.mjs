@@ -31,6 +31,7 @@ await section('materialise', 'materialise.mjs', 'benchMaterialise');
 await section('image', 'image.mjs', 'benchImage');
 await section('rules', 'rules.mjs', 'benchRules');
 await section('check', 'check.mjs', 'benchCheck');
+await section('jobs', 'jobs.mjs', 'benchJobs');
 await section('packages', 'packages.mjs', 'benchPackages');
 await section('fromImage', 'from-image.mjs', 'benchFromImage');
 
@@ -62,6 +63,10 @@ for (const [which, label] of [['python', 'Python'], ['fiftyPrograms', '50-progra
 const c = results.check ?? {};
 if (c.checkDirVsLddLoop != null) targets.push([`elfdeps check /usr (${c.checkDirMs} ms) faster than an ldd loop over its ${c.dynamicFiles} dynamically linked files (${c.lddLoopMs} ms)`, `${c.checkDirVsLddLoop}x`, c.checkDirVsLddLoop > 1]);
 if (c.checkFilesVsLibtreeBatch != null) targets.push([`elfdeps check F1 ... FN vs libtree -p -vv's batch over the same files (${c.checkFilesMs} vs ${c.libtreeBatchMs} ms; no target: libtree reads no version or symbol table)`, `${c.checkFilesVsLibtreeBatch}x`, null]);
+const j = results.jobs ?? {};
+if (j.checkUsrWarm?.speedup != null) targets.push([`check /usr with the default --jobs (${j.cpus} CPUs) >= 1.6x faster than --jobs 1, same output (${j.checkUsrWarm.jobsDefault.ms} vs ${j.checkUsrWarm.jobs1.ms} ms)`, `${j.checkUsrWarm.speedup}x`, j.checkUsrWarm.speedup >= 1.6 && j.checkUsrWarm.sameOutput]);
+if (j.checkUsrCold?.speedup != null) targets.push([`check /usr, cold cache, with the default --jobs against --jobs 1 (${j.checkUsrCold.jobsDefault.ms} vs ${j.checkUsrCold.jobs1.ms} ms; no target of its own)`, `${j.checkUsrCold.speedup}x`, null]);
+if (j.hostSetCold?.vsLibtreeBatch != null) targets.push([`cold cache, whole host set: elfdeps (default mode) >= 1.2x faster than libtree -p -vv's batch (${j.hostSetCold.elfdeps.ms} vs ${j.hostSetCold.libtreeBatch.ms} ms)`, `${j.hostSetCold.vsLibtreeBatch}x`, j.hostSetCold.vsLibtreeBatch >= 1.2]);
 const f = results.fromImage ?? {};
 if (f.ratio != null) {
   targets.push([`image --from the Python base image (${f.fromMs} ms) at most as slow as umoci unpack + image --root (${f.umociPlusImageMs} ms); base ${f.base.compressedBytes} bytes gzip, slim ${f.slim.compressedBytes}`, `${f.ratio}x`, f.ratio <= 1]);

@@ -14,7 +14,8 @@
  * with `await` handles every operation alike. The first names keep working
  * and keep their synchronous behaviour: nothing that used them changes.
  */
-import { check, type CheckOptions, type CheckReport } from './check/index.js';
+import { check, Checker, type CheckOptions, type CheckReport } from './check/index.js';
+import { checkWithScout } from './check/pipeline.js';
 import { createManifest, type CreateManifestOptions } from './manifest/create.js';
 import type { Manifest } from './manifest/types.js';
 import { materialise } from './materialise/index.js';
@@ -63,8 +64,12 @@ export function checkSync(paths: string[], options: CheckOptions = {}): CheckRep
   return check(paths, options);
 }
 
-/** checkSync as a promise. */
+/** checkSync as a promise; with `jobs` of 2 or more, a walk's first looks run in a scout thread (docs/jobs.md). */
 export async function checkAsync(paths: string[], options: CheckOptions = {}): Promise<CheckReport> {
   await nextTurn();
-  return check(paths, options);
+  const { jobs = 1, onFailure, onProgress, ...resolveOptions } = options;
+  if (jobs <= 1) return check(paths, options);
+  const checker = new Checker(resolveOptions);
+  if (!checker.startsOf(paths).some((s) => s.type === 'dir')) return checker.check(paths, { onFailure, onProgress });
+  return checkWithScout(checker, paths, { onFailure, onProgress });
 }

@@ -16,7 +16,11 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { checkAsync, checkSync } from '../src/api-forms.js';
 import { main } from '../src/cli/main.js';
+import { Checker } from '../src/check/index.js';
+import { checkWithScout } from '../src/check/pipeline.js';
+import { walkTree, type WalkEntry } from '../src/check/walk.js';
 import { elfdepsCommand } from './helpers/cli.js';
 import { skipOrFail } from './helpers/skip.js';
 
@@ -97,7 +101,7 @@ describe('check --jobs: the scout thread changes nothing of the output', functio
     expectSameAcrossJobs(['check', '--json', '--root', root, '/usr/lib', '/usr/bin/ls'], 'check --json --root arm64 /usr/lib /usr/bin/ls');
   });
 
-  it('over a tree with every kind of entry: the same lines, summary and status, as a root and as host paths; the scout ran', function () {
+  it('over a tree with every kind of entry: the same lines, summary and status, as a root and as host paths; the scout ran', async function () {
     const tree = join(dir, 'tree');
     makeTree(tree);
     const one = expectSameAcrossJobs(['check', '--root', tree], 'check --root tree');
@@ -107,12 +111,38 @@ describe('check --jobs: the scout thread changes nothing of the output', functio
     expect(one.stdout).to.match(/^\/usr\/bin\/magic-only: .+$/m);
     expect(one.stdout).to.match(/^\/usr\/lib\/x86_64-linux-gnu\/libgone\.so\.1: dangling symlink to libgone\.so\.1\.2/m);
     expect(one.stdout).to.match(/skipped 500[0-9] not ELF, 1 ELF nothing loads/);
+    // Every item from the scout (it takes over before the first entry), in this process: the same report and failures in the same order.
+    const failures: string[][] = [[], []];
+    const alone = new Checker({ root: tree }).check([], { onFailure: (f) => failures[0]?.push(f.path) });
+    const scouted = await checkWithScout(new Checker({ root: tree }), [], { onFailure: (f) => failures[1]?.push(f.path) }, { scoutFirst: true });
+    expect(scouted).to.deep.equal(alone);
+    expect(failures[1]).to.deep.equal(failures[0]);
     // Host paths, a file start between two directory starts, an overlapping start.
     expectSameAcrossJobs(['check', join(tree, 'usr/share'), '/bin/ls', join(tree, 'usr/bin'), join(tree, 'usr/bin/ls')], 'check host paths');
     // One profile per thread: the main one and the scout.
     const profiles = join(dir, 'profiles');
     elfdeps(['check', '--jobs', '2', '--root', tree], ['--cpu-prof', `--cpu-prof-dir=${profiles}`]);
     expect(readdirSync(profiles).filter((f) => f.endsWith('.cpuprofile')).length).to.equal(2);
+  });
+
+  it('a walk that goes on after an entry meets exactly what the whole walk meets after it, for every entry', function () {
+    // The handover from the main thread to the scout: the oracle is the whole walk, cut at each position.
+    const tree = join(dir, 'nested');
+    for (const d of ['a/b/c', 'a/b2', 'a/e', 'b', 'c/d/e/f']) mkdirSync(join(tree, d), { recursive: true });
+    for (const f of ['a/1', 'a/b/2', 'a/b/c/3', 'a/b/c/4', 'a/b2/5', 'a/z', 'b/6', 'c/d/e/f/7', 'c/d/8', 'top']) writeFileSync(join(tree, f), f);
+    symlinkSync('top', join(tree, 'a/b/link'));
+    const walk = (after: string | null): string[] => {
+      const met: string[] = [];
+      walkTree(tree, '/', (e: WalkEntry) => met.push(`${e.type} ${e.path}`), after);
+      return met;
+    };
+    const whole = walk(null);
+    expect(whole).to.have.length(11);
+    whole.forEach((entry, i) => expect(walk(entry.slice(entry.indexOf(' ') + 1)), entry).to.deep.equal(whole.slice(i + 1)));
+    // Below a start that is not the root, and an `after` that has vanished since: the walk goes on after where it was.
+    const under: string[] = [];
+    walkTree(tree, '/a', (e) => under.push(e.path), '/a/b/c/gone');
+    expect(under).to.deep.equal(['/a/b/link', '/a/b2/5', '/a/z']);
   });
 
   it('an interrupt ends a run with the scout as it ends one without: killed by SIGINT, nothing left running', async function () {
@@ -141,6 +171,12 @@ describe('check --jobs: the scout thread changes nothing of the output', functio
     const one = await runMain(['check', '--jobs', '1', '/usr/bin']);
     expect(one.stdout).to.match(/^checked [1-9][0-9]* ELF files/m);
     expect(await runMain(['check', '--jobs', '2', '/usr/bin'])).to.deep.equal(one);
+    // The library's promise form with jobs: 2 gives checkSync's report, failures in the same order through the callback.
+    const seen: string[][] = [[], []];
+    const sync = checkSync(['/usr/lib/x86_64-linux-gnu', '/usr/bin'], { onFailure: (f) => seen[0]?.push(f.path) });
+    const threaded = await checkAsync(['/usr/lib/x86_64-linux-gnu', '/usr/bin'], { jobs: 2, onFailure: (f) => seen[1]?.push(f.path) });
+    expect(threaded).to.deep.equal(sync);
+    expect(seen[1]).to.deep.equal(seen[0]);
   });
 
   it('--jobs takes a whole number from 1 to 1024: anything else is a usage error naming it', () => {

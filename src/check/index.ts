@@ -108,6 +108,13 @@ export interface CheckProgress {
 }
 
 export interface CheckOptions extends ResolveOptions {
+  /**
+   * Threads for checkAsync (default 1): with 2 or more, a directory's walk and
+   * each file's first look run in a scout thread while the calling thread
+   * judges (pipeline.ts, docs/jobs.md); the report is the same. The
+   * synchronous forms always use the calling thread alone.
+   */
+  jobs?: number;
   /** Called with each failing entry as soon as it is known. */
   onFailure?: (failure: CheckFailure) => void;
   /** Called for each entry looked at. */
@@ -244,20 +251,23 @@ export class Checker {
   check(paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): CheckReport {
     const fs = this.resolver.fs;
     const tally = new CheckTally(options);
-    const visit = (e: WalkEntry): void => {
-      if (e.type === 'error') tally.unlistable(e.path, e.message);
-      else if (e.type === 'symlink') {
-        if (isLibraryLink(e.path)) tally.symlink(e.path, this.checkSymlink(e.path));
-      } else {
-        tally.seen(e.path);
-        tally.file(e.path, this.checkFile(e.path, e.hostPath));
-      }
-    };
+    const visit = (e: WalkEntry): void => this.visit(tally, e);
     for (const t of this.startsOf(paths)) {
       if (t.type === 'dir') walkTree(fs.root, t.path, visit);
       else visit({ type: t.type, path: t.path, hostPath: fs.hostPath(t.path) });
     }
     return tally.report(fs.root || '/', paths.length ? paths : ['/']);
+  }
+
+  /** Checks one thing the walk met (or a start that is a file or symlink) into `tally`. */
+  visit(tally: CheckTally, e: WalkEntry): void {
+    if (e.type === 'error') tally.unlistable(e.path, e.message);
+    else if (e.type === 'symlink') {
+      if (isLibraryLink(e.path)) tally.symlink(e.path, this.checkSymlink(e.path));
+    } else {
+      tally.seen(e.path);
+      tally.file(e.path, this.checkFile(e.path, e.hostPath));
+    }
   }
 }
 
@@ -346,6 +356,6 @@ function verdictProblems(verdict: Verdict, p: ProgramResolution): CheckProblem[]
 
 /** Checks `paths` inside a root with one set of caches. */
 export function check(paths: string[], options: CheckOptions = {}): CheckReport {
-  const { onFailure, onProgress, ...resolveOptions } = options;
+  const { onFailure, onProgress, jobs: _oneThread, ...resolveOptions } = options;
   return new Checker(resolveOptions).check(paths, { onFailure, onProgress });
 }

@@ -20,7 +20,8 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { ElfdepsError } from '../errors.js';
 import { CheckTally, type CheckOptions, type CheckReport, type Checker } from './index.js';
 import type { ScoutStart } from './scout.js';
-import { IN_FLIGHT, STOP, type ScoutData, type ScoutMessage } from './scout-thread.js';
+import { CONTROL_SLOTS, IN_FLIGHT, READY, STOP, type ScoutData, type ScoutMessage, type ScoutPlan } from './scout-thread.js';
+import { walkTree } from './walk.js';
 
 /**
  * The scout's module: in the shipped command (the bundle, whose
@@ -51,37 +52,102 @@ function startScout(options: WorkerOptions): Worker {
 /** The scout's V8 heap, in MiB: it holds a directory's listing and a few batches. */
 const SCOUT_HEAP_MB = 64;
 
+/** Thrown out of this thread's own walk when the scout is ready to take over after `after`. */
+class Handover extends Error {
+  constructor(readonly after: string) {
+    super('handover');
+  }
+}
+
 /**
  * Checker.check(paths) with the walk and the first looks in a scout thread.
- * The starts are looked up here first, so a bad one is the same usage error
- * before any thread starts.
+ * The starts are looked up here first, so a bad one is the same usage error.
+ * While the scout's thread starts (tens of milliseconds), this thread checks
+ * on its own, as Checker.check does; once the scout is ready it hands over
+ * what is left (the rest of the directory it is in, after the last entry it
+ * checked, and the starts after it), and judges what the scout reports. A
+ * tree checked before the scout is ready never waits for it.
  */
-export async function checkWithScout(checker: Checker, paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): Promise<CheckReport> {
+export async function checkWithScout(
+  checker: Checker,
+  paths: string[],
+  options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {},
+  /** scoutFirst: wait for the scout and hand it everything (tests: every item then comes from the scout). */
+  { scoutFirst = false }: { scoutFirst?: boolean } = {},
+): Promise<CheckReport> {
   const fs = checker.resolver.fs;
-  const starts: ScoutStart[] = checker.startsOf(paths).map((s) => ({ ...s, hostPath: fs.hostPath(s.path) }));
+  const starts: ScoutStart[] = checker.startsOf(paths).map((s) => ({ ...s, hostPath: fs.hostPath(s.path), after: null }));
   const tally = new CheckTally(options);
-  const control = new Int32Array(new SharedArrayBuffer(8));
-  const data: ScoutData = { elfdepsScout: 1, prefix: fs.root, starts, control };
+  const report = (): CheckReport => tally.report(fs.root || '/', paths.length ? paths : ['/']);
+  const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_SLOTS));
+  const data: ScoutData = { elfdepsScout: 1, prefix: fs.root, control };
   const worker = startScout({ workerData: data, resourceLimits: { maxOldGenerationSizeMb: SCOUT_HEAP_MB }, stdout: false, stderr: false });
+  // Until the scout's outcome is wanted, whatever the thread says is kept (its start may fail: this thread then does it all).
+  let failure: Error | null = null;
+  let onFailure = (err: Error): void => void (failure ??= err);
+  worker.on('error', (err) => onFailure(new ElfdepsError('INTERNAL', `the check's scout thread failed: ${err.message.split('\n')[0]}`)));
+  worker.on('exit', (code) => onFailure(new ElfdepsError('INTERNAL', `the check's scout thread ended before the walk did (exit status ${code})`)));
+  const stop = (): void => {
+    Atomics.store(control, STOP, 1);
+    Atomics.notify(control, IN_FLIGHT);
+    void worker.terminate();
+  };
+
+  let rest: ScoutStart[] | null = null;
+  try {
+    const ready = (): boolean => failure === null && Atomics.load(control, READY) !== 0;
+    if (scoutFirst) {
+      while (!ready() && failure === null) Atomics.wait(control, READY, 0, 50);
+      if (ready()) rest = starts;
+    }
+    for (let k = 0; k < starts.length && rest === null; k++) {
+      const s = starts[k] as ScoutStart;
+      if (s.type !== 'dir') checker.visit(tally, { type: s.type, path: s.path, hostPath: s.hostPath });
+      else {
+        try {
+          walkTree(fs.root, s.path, (e) => {
+            checker.visit(tally, e);
+            // One shared-memory load per entry: an ELF file takes a millisecond or more to judge.
+            if (ready()) throw new Handover(e.path);
+          });
+        } catch (err) {
+          if (!(err instanceof Handover)) throw err;
+          rest = [{ ...s, after: err.after }, ...starts.slice(k + 1)];
+        }
+      }
+      if (rest === null && k + 1 < starts.length && ready()) rest = starts.slice(k + 1);
+    }
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  if (rest === null) {
+    stop();
+    return report();
+  }
+  const plan: ScoutPlan = { starts: rest };
+  worker.postMessage(plan);
   return new Promise<CheckReport>((resolve, reject) => {
     let settled = false;
-    const end = (err: unknown, report?: CheckReport): void => {
+    const end = (err: unknown, done?: CheckReport): void => {
       if (settled) return;
       settled = true;
-      Atomics.store(control, STOP, 1);
-      Atomics.notify(control, IN_FLIGHT);
-      if (report) resolve(report);
-      else {
-        void worker.terminate();
+      if (done) {
+        Atomics.store(control, STOP, 1);
+        resolve(done);
+      } else {
+        stop();
         reject(err);
       }
     };
+    onFailure = (err) => end(err);
+    if (failure !== null) end(failure);
     worker.on('message', (m: ScoutMessage) => {
       if (settled) return;
       try {
         if ('failed' in m) throw new ElfdepsError('INTERNAL', `the check's scout thread failed: ${m.failed}`);
         if ('done' in m) {
-          end(null, tally.report(fs.root || '/', paths.length ? paths : ['/']));
+          end(null, report());
           return;
         }
         for (const item of m.items) {
@@ -108,7 +174,5 @@ export async function checkWithScout(checker: Checker, paths: string[], options:
         end(err);
       }
     });
-    worker.on('error', (err) => end(new ElfdepsError('INTERNAL', `the check's scout thread failed: ${err.message.split('\n')[0]}`)));
-    worker.on('exit', (code) => end(new ElfdepsError('INTERNAL', `the check's scout thread ended before the walk did (exit status ${code})`)));
   });
 }

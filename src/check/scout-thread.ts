@@ -20,9 +20,13 @@ export interface ScoutData {
   /** Marks a worker as a scout (a library user's own worker that loads elfdeps is not one). */
   elfdepsScout: 1;
   prefix: string;
-  starts: ScoutStart[];
-  /** [batches posted and not yet taken, 1 once the main thread wants no more]. */
+  /** Slots IN_FLIGHT, STOP and READY below. */
   control: Int32Array;
+}
+
+/** The main thread's one message to a ready scout: what is left to walk. */
+export interface ScoutPlan {
+  starts: ScoutStart[];
 }
 
 export type ScoutMessage = { items: ScoutItem[] } | { done: true } | { failed: string };
@@ -30,9 +34,11 @@ export type ScoutMessage = { items: ScoutItem[] } | { done: true } | { failed: s
 /** Batches posted and not yet taken, at most: 16 × 256 items, some hundreds of kilobytes. */
 export const MAX_IN_FLIGHT = 16;
 
-/** Slots of ScoutData.control. */
+/** Slots of ScoutData.control: batches posted and not yet taken; 1 once the main thread wants no more; 1 once the scout is started and waits for its plan. */
 export const IN_FLIGHT = 0;
 export const STOP = 1;
+export const READY = 2;
+export const CONTROL_SLOTS = 3;
 
 /** Thrown out of the walk once the main thread wants no more. */
 class Stopped extends Error {}
@@ -46,7 +52,13 @@ export function isScoutThread(): boolean {
 export function runScoutThread(): void {
   const port = parentPort;
   if (port === null || !isScoutThread()) return;
-  const { prefix, starts, control } = workerData as ScoutData;
+  const { prefix, control } = workerData as ScoutData;
+  // The main thread checks on its own until it sees this, then sends what is left.
+  Atomics.store(control, READY, 1);
+  port.once('message', (plan: ScoutPlan) => walkPlan(port, prefix, plan.starts, control));
+}
+
+function walkPlan(port: NonNullable<typeof parentPort>, prefix: string, starts: ScoutStart[], control: Int32Array): void {
   const post = (message: ScoutMessage): void => port.postMessage(message);
   try {
     scout(prefix, starts, (items) => {

@@ -19,6 +19,8 @@ export interface ScoutStart {
   type: 'dir' | 'file' | 'symlink';
   path: string;
   hostPath: string;
+  /** For a directory: go on after this in-root path below it, where the main thread stopped (walkTree's `after`). */
+  after: string | null;
 }
 
 /**
@@ -79,7 +81,7 @@ export function scout(prefix: string, starts: readonly ScoutStart[], emit: (batc
     }
   };
   for (const s of starts) {
-    if (s.type === 'dir') walkTree(prefix, s.path, visit);
+    if (s.type === 'dir') walkTree(prefix, s.path, visit, s.after);
     else visit({ type: s.type, path: s.path, hostPath: s.hostPath });
   }
   flush();

@@ -47,7 +47,7 @@ function isPseudoFs(hostPath: string): boolean {
  * read. Other kinds (FIFOs, sockets, devices) are passed over: nothing is
  * ever opened here.
  */
-export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) => void): void {
+export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) => void, after: string | null = null): void {
   const host = (inRoot: string): string => (prefix === '' ? inRoot : inRoot === '/' ? prefix : prefix + inRoot);
   let startDev: bigint;
   try {
@@ -56,7 +56,9 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
     visit({ type: 'error', path: dir, message: errnoWords(err) });
     return;
   }
-  const descend = (at: string, dev: bigint): void => {
+  // The components of `after` below `dir`, passed over one level at a time; null once the walk is past it.
+  let skip: string[] | null = after === null ? null : after.slice(dir === '/' ? 1 : dir.length + 1).split('/');
+  const descend = (at: string, dev: bigint, depth: number): void => {
     let entries: Dirent[];
     try {
       entries = readdirSync(host(at), { withFileTypes: true });
@@ -68,6 +70,19 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const path = at === '/' ? `/${e.name}` : `${at}/${e.name}`;
+      let inside = false;
+      if (skip !== null) {
+        const mark = skip[depth] as string;
+        if (e.name < mark) continue;
+        if (e.name === mark) {
+          // `after` itself is done; a directory on the way to it is entered, to go on inside it.
+          if (depth === skip.length - 1) {
+            skip = null;
+            continue;
+          }
+          inside = true;
+        } else skip = null;
+      }
       let type: 'file' | 'symlink' | 'dir' | 'other';
       if (e.isFile()) type = 'file';
       else if (e.isSymbolicLink()) type = 'symlink';
@@ -83,6 +98,11 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
           continue;
         }
       }
+      if (inside && type !== 'dir') {
+        // On the way to `after` but no longer a directory (the tree changed): go on after it.
+        skip = null;
+        continue;
+      }
       if (type === 'file' || type === 'symlink') visit({ type, path, hostPath: host(path) });
       else if (type === 'dir') {
         let sub: bigint;
@@ -94,9 +114,11 @@ export function walkTree(prefix: string, dir: string, visit: (entry: WalkEntry) 
         }
         // A mount point: look at what is mounted only when it is not a kernel view.
         if (sub !== dev && isPseudoFs(host(path))) continue;
-        descend(path, sub);
+        descend(path, sub, depth + 1);
+        // Whatever of `after` was not found inside is past now.
+        if (inside) skip = null;
       }
     }
   };
-  descend(dir, startDev);
+  descend(dir, startDev, 0);
 }
