@@ -179,6 +179,21 @@ describe('check --jobs: the scout thread changes nothing of the output', functio
     expect(seen[1]).to.deep.equal(seen[0]);
   });
 
+  it('nothing loads node:worker_threads until a scout starts: every other command starts without it', function () {
+    // Loading it costs a start a few milliseconds (bench/startup.mjs measures the single shot); the hook reports Node's own list of the builtins loaded.
+    const hook = join(dir, 'builtins-hook.cjs');
+    writeFileSync(hook, `process.on('exit', () => process.stderr.write('builtins: ' + process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).join(',') + '\\n'));\n`);
+    const loadsThreads = (args: string[]): boolean => {
+      const r = elfdeps(args, ['--require', hook]);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('builtins: '));
+      expect(line, args.join(' ')).to.be.a('string');
+      return (line as string).split(',').includes('NativeModule worker_threads');
+    };
+    expect(loadsThreads(['--ldd', '/bin/ls'])).to.equal(false);
+    expect(loadsThreads(['check', '--jobs', '2', '/bin/ls'])).to.equal(false);
+    expect(loadsThreads(['check', '--jobs', '2', '/usr/bin'])).to.equal(true);
+  });
+
   it('--jobs takes a whole number from 1 to 1024: anything else is a usage error naming it', () => {
     for (const bad of ['0', 'two', '1.5', '1025', '']) {
       const r = elfdeps(['check', '--jobs', bad, '/usr/bin/ls']);

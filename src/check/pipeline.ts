@@ -16,11 +16,11 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
 import { ElfdepsError } from '../errors.js';
 import { CheckTally, type CheckOptions, type CheckReport, type Checker } from './index.js';
 import type { ScoutStart } from './scout.js';
-import { CONTROL_SLOTS, IN_FLIGHT, READY, STOP, type ScoutData, type ScoutMessage, type ScoutPlan } from './scout-thread.js';
+import { CONTROL_SLOTS, IN_FLIGHT, READY, SCOUT_ENV, STOP, threads, type ScoutData, type ScoutMessage, type ScoutPlan } from './scout-thread.js';
 import { walkTree } from './walk.js';
 
 /**
@@ -42,6 +42,9 @@ function scoutEntry(): URL {
  * to a worker: the worker registers tsx's own first.
  */
 function startScout(options: WorkerOptions): Worker {
+  // Loaded here, not at start: every other command (and a check of files only) does without it.
+  const { Worker } = threads();
+  options = { ...options, env: { ...process.env, [SCOUT_ENV]: '1' } };
   const entry = scoutEntry();
   if (!entry.pathname.endsWith('.ts')) return new Worker(entry, options);
   // tsx's ESM API, as its package.json's exports name it ("./esm/api", import).

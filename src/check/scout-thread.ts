@@ -11,7 +11,8 @@
  * memory), so a scout far ahead of the judging holds a bounded amount, not the
  * whole tree's listing.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { MessagePort } from 'node:worker_threads';
 import { describeError } from '../errors.js';
 import { scout, type ScoutItem, type ScoutStart } from './scout.js';
 
@@ -43,22 +44,41 @@ export const CONTROL_SLOTS = 3;
 /** Thrown out of the walk once the main thread wants no more. */
 class Stopped extends Error {}
 
-/** Whether this thread is a scout pipeline.ts started. */
+/**
+ * Set in a scout thread's environment, so that the command's entry (bin.ts)
+ * can tell a scout from the command without loading node:worker_threads,
+ * which costs every start a few milliseconds (bench/startup.mjs).
+ */
+export const SCOUT_ENV = 'ELFDEPS_SCOUT_THREAD';
+
+/**
+ * node:worker_threads, loaded when a thread is started or asked about (through
+ * require: the command's bundle runs in a vm.Script, where import() is not
+ * available).
+ */
+export function threads(): typeof import('node:worker_threads') {
+  return createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+}
+
+/** Whether this thread is a scout pipeline.ts started (the variable alone proves nothing: a user may have set it). */
 export function isScoutThread(): boolean {
+  if (process.env[SCOUT_ENV] !== '1') return false;
+  const { isMainThread, parentPort, workerData } = threads();
   return !isMainThread && parentPort !== null && (workerData as Partial<ScoutData> | null)?.elfdepsScout === 1;
 }
 
 /** The scout's loop, in a scout thread (isScoutThread()). */
 export function runScoutThread(): void {
-  const port = parentPort;
-  if (port === null || !isScoutThread()) return;
+  if (!isScoutThread()) return;
+  const { parentPort, workerData } = threads();
+  const port = parentPort as MessagePort;
   const { prefix, control } = workerData as ScoutData;
   // The main thread checks on its own until it sees this, then sends what is left.
   Atomics.store(control, READY, 1);
   port.once('message', (plan: ScoutPlan) => walkPlan(port, prefix, plan.starts, control));
 }
 
-function walkPlan(port: NonNullable<typeof parentPort>, prefix: string, starts: ScoutStart[], control: Int32Array): void {
+function walkPlan(port: MessagePort, prefix: string, starts: ScoutStart[], control: Int32Array): void {
   const post = (message: ScoutMessage): void => port.postMessage(message);
   try {
     scout(prefix, starts, (items) => {

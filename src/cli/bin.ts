@@ -2,7 +2,6 @@
 // The executable entry point: runs the CLI with the real process streams; in
 // a check's scout thread (check/pipeline.ts starts it from this same entry,
 // so that it runs the bundle with its code cache), the scout's loop instead.
-import { isMainThread } from 'node:worker_threads';
 import { isScoutThread, runScoutThread } from '../check/scout-thread.js';
 import { describeError } from '../errors.js';
 import { EXIT, say, type CliIo } from './io.js';
@@ -30,5 +29,5 @@ function runCommand(): void {
   );
 }
 
-if (isMainThread) runCommand();
-else if (isScoutThread()) runScoutThread();
+if (isScoutThread()) runScoutThread();
+else runCommand();
