@@ -21,22 +21,16 @@
 //   node bench/jobs.mjs [--cold] [--rounds N]   prints the measurement as JSON (build first)
 //   import { benchJobs }                        for bench/run.mjs
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dynamicHostFiles, median, which } from './resolve.mjs';
+import { writeHook } from './verdict.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).bin.elfdeps);
 const progress = (msg) => process.stderr.write(`jobs: ${msg}\n`);
-
-/** At exit, the process's peak RSS and CPU time (every thread's, user and system) into $ELFDEPS_BENCH_STATS. */
-function writeHook(dir) {
-  const hook = join(dir, 'rss-hook.cjs');
-  writeFileSync(hook, `process.on('exit', () => { const u = process.resourceUsage(); require('fs').writeFileSync(process.env.ELFDEPS_BENCH_STATS, JSON.stringify({ maxRSS: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime })); });\n`);
-  return hook;
-}
 
 function dropCaches() {
   const r = spawnSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' });
@@ -59,7 +53,7 @@ function runOnce(cmd, args, { cold, stats, hook }) {
   if (r.error) throw r.error;
   if (node && r.status !== 0 && r.status !== 1) throw new Error(`elfdeps ${args.slice(0, 3).join(' ')}...: exit status ${r.status}`);
   const used = node ? JSON.parse(readFileSync(stats, 'utf8')) : null;
-  return { ms, stdout: r.stdout, rssMiB: used ? Math.round(used.maxRSS / 1024) : null, cpuMs: used ? Math.round(used.cpuUs / 1000) : null };
+  return { ms, stdout: r.stdout, rssMiB: used ? Math.round(used.maxRssKiB / 1024) : null, cpuMs: used ? Math.round(used.cpuUs / 1000) : null };
 }
 
 /**

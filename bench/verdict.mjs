@@ -35,15 +35,16 @@ function which(cmd) {
 
 const progress = (msg) => process.stderr.write(`verdict: ${msg}\n`);
 
-/** A hook preloaded into the CLI: at exit, its rchar and peak RSS into $ELFDEPS_BENCH_STATS. */
-function writeHook(dir) {
+/** A hook preloaded into the CLI: at exit, its rchar, peak RSS and CPU time (every thread's, user and system) into $ELFDEPS_BENCH_STATS. */
+export function writeHook(dir) {
   const hook = join(dir, 'stats-hook.cjs');
   writeFileSync(
     hook,
     `process.on('exit', () => {
   const io = require('fs').readFileSync('/proc/self/io', 'utf8');
   const rchar = Number(/^rchar: (\\d+)/m.exec(io)?.[1] ?? NaN);
-  require('fs').writeFileSync(process.env.ELFDEPS_BENCH_STATS, JSON.stringify({ rchar, maxRssKiB: process.resourceUsage().maxRSS }));
+  const u = process.resourceUsage();
+  require('fs').writeFileSync(process.env.ELFDEPS_BENCH_STATS, JSON.stringify({ rchar, maxRssKiB: u.maxRSS, cpuUs: u.userCPUTime + u.systemCPUTime }));
 });\n`,
   );
   return hook;

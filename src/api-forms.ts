@@ -15,7 +15,7 @@
  * and keep their synchronous behaviour: nothing that used them changes.
  */
 import { check, Checker, type CheckOptions, type CheckReport } from './check/index.js';
-import { checkWithScout } from './check/pipeline.js';
+import { checkWithJobs } from './check/pipeline.js';
 import { createManifest, type CreateManifestOptions } from './manifest/create.js';
 import type { Manifest } from './manifest/types.js';
 import { materialise } from './materialise/index.js';
@@ -68,8 +68,5 @@ export function checkSync(paths: string[], options: CheckOptions = {}): CheckRep
 export async function checkAsync(paths: string[], options: CheckOptions = {}): Promise<CheckReport> {
   await nextTurn();
   const { jobs = 1, onFailure, onProgress, ...resolveOptions } = options;
-  if (jobs <= 1) return check(paths, options);
-  const checker = new Checker(resolveOptions);
-  if (!checker.startsOf(paths).some((s) => s.type === 'dir')) return checker.check(paths, { onFailure, onProgress });
-  return checkWithScout(checker, paths, { onFailure, onProgress });
+  return checkWithJobs(new Checker(resolveOptions), paths, jobs, { onFailure, onProgress });
 }

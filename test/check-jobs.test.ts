@@ -114,7 +114,8 @@ describe('check --jobs: the scout thread changes nothing of the output', functio
     // Every item from the scout (it takes over before the first entry), in this process: the same report and failures in the same order.
     const failures: string[][] = [[], []];
     const alone = new Checker({ root: tree }).check([], { onFailure: (f) => failures[0]?.push(f.path) });
-    const scouted = await checkWithScout(new Checker({ root: tree }), [], { onFailure: (f) => failures[1]?.push(f.path) }, { scoutFirst: true });
+    const checker = new Checker({ root: tree });
+    const scouted = await checkWithScout(checker, checker.startsOf([]), [], { onFailure: (f) => failures[1]?.push(f.path) }, { scoutFirst: true });
     expect(scouted).to.deep.equal(alone);
     expect(failures[1]).to.deep.equal(failures[0]);
     // Host paths, a file start between two directory starts, an overlapping start.

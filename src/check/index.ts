@@ -249,14 +249,24 @@ export class Checker {
 
   /** Walks `paths` (in-root; default the whole root) and checks everything met. */
   check(paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): CheckReport {
+    return this.checkStarts(this.startsOf(paths), paths, options);
+  }
+
+  /** check(paths) of its starts, already looked up (startsOf(paths)). */
+  checkStarts(starts: CheckStart[], paths: string[], options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): CheckReport {
     const fs = this.resolver.fs;
     const tally = new CheckTally(options);
     const visit = (e: WalkEntry): void => this.visit(tally, e);
-    for (const t of this.startsOf(paths)) {
+    for (const t of starts) {
       if (t.type === 'dir') walkTree(fs.root, t.path, visit);
       else visit({ type: t.type, path: t.path, hostPath: fs.hostPath(t.path) });
     }
-    return tally.report(fs.root || '/', paths.length ? paths : ['/']);
+    return this.reportOf(tally, paths);
+  }
+
+  /** The report of a check of `paths` (none: the whole root) that `tally` has tallied. */
+  reportOf(tally: CheckTally, paths: string[]): CheckReport {
+    return tally.report(this.resolver.fs.root || '/', paths.length ? paths : ['/']);
   }
 
   /** Checks one thing the walk met (or a start that is a file or symlink) into `tally`. */

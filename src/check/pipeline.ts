@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Worker, WorkerOptions } from 'node:worker_threads';
 import { ElfdepsError } from '../errors.js';
-import { CheckTally, type CheckOptions, type CheckReport, type Checker } from './index.js';
+import { CheckTally, type CheckOptions, type CheckReport, type CheckStart, type Checker } from './index.js';
 import type { ScoutStart } from './scout.js';
 import { CONTROL_SLOTS, IN_FLIGHT, READY, SCOUT_ENV, STOP, threads, type ScoutData, type ScoutMessage, type ScoutPlan } from './scout-thread.js';
 import { walkTree } from './walk.js';
@@ -63,9 +63,20 @@ class Handover extends Error {
 }
 
 /**
- * Checker.check(paths) with the walk and the first looks in a scout thread.
- * The starts are looked up here first, so a bad one is the same usage error.
- * While the scout's thread starts (tens of milliseconds), this thread checks
+ * Checker.check(paths), over two threads when `jobs` is 2 or more and a
+ * start is a directory: a thread's start pays for itself only over a walk.
+ * The starts are looked up first, once, so a bad one is the same usage error
+ * whatever `jobs` is, before any thread starts.
+ */
+export async function checkWithJobs(checker: Checker, paths: string[], jobs: number, options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {}): Promise<CheckReport> {
+  const starts = checker.startsOf(paths);
+  if (jobs <= 1 || !starts.some((s) => s.type === 'dir')) return checker.checkStarts(starts, paths, options);
+  return checkWithScout(checker, starts, paths, options);
+}
+
+/**
+ * Checker.checkStarts(starts, paths) with the walk and the first looks in a
+ * scout thread. While the scout's thread starts (tens of milliseconds), this thread checks
  * on its own, as Checker.check does; once the scout is ready it hands over
  * what is left (the rest of the directory it is in, after the last entry it
  * checked, and the starts after it), and judges what the scout reports. A
@@ -73,15 +84,16 @@ class Handover extends Error {
  */
 export async function checkWithScout(
   checker: Checker,
+  checkStarts: readonly CheckStart[],
   paths: string[],
   options: Pick<CheckOptions, 'onFailure' | 'onProgress'> = {},
   /** scoutFirst: wait for the scout and hand it everything (tests: every item then comes from the scout). */
   { scoutFirst = false }: { scoutFirst?: boolean } = {},
 ): Promise<CheckReport> {
   const fs = checker.resolver.fs;
-  const starts: ScoutStart[] = checker.startsOf(paths).map((s) => ({ ...s, hostPath: fs.hostPath(s.path), after: null }));
+  const starts: ScoutStart[] = checkStarts.map((s) => ({ ...s, hostPath: fs.hostPath(s.path), after: null }));
   const tally = new CheckTally(options);
-  const report = (): CheckReport => tally.report(fs.root || '/', paths.length ? paths : ['/']);
+  const report = (): CheckReport => checker.reportOf(tally, paths);
   const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_SLOTS));
   const data: ScoutData = { elfdepsScout: 1, prefix: fs.root, control };
   const worker = startScout({ workerData: data, resourceLimits: { maxOldGenerationSizeMb: SCOUT_HEAP_MB }, stdout: false, stderr: false });

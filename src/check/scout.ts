@@ -8,7 +8,7 @@
  * files) is half a check's time; the judging, which needs the resolver's and
  * the verdict's caches, stays in one thread, so nothing is decoded twice.
  *
- * No worker API here: scout-worker.ts runs this in a worker thread, the tests
+ * No worker API here: scout-thread.ts runs this in a worker thread, the tests
  * run it as it is.
  */
 import { isLibraryLink, sightFile, type Sighting } from './sniff.js';
@@ -48,21 +48,19 @@ export function scout(prefix: string, starts: readonly ScoutStart[], emit: (batc
   let limit = FIRST_BATCH;
   let run = 0;
   let runLast = '';
+  const endRun = (): void => {
+    if (run > 0) batch.push(['n', run, runLast]);
+    run = 0;
+  };
   const flush = (): void => {
-    if (run > 0) {
-      batch.push(['n', run, runLast]);
-      run = 0;
-    }
+    endRun();
     if (batch.length === 0) return;
     emit(batch);
     batch = [];
     limit = Math.min(limit * 2, LARGEST_BATCH);
   };
   const push = (item: ScoutItem): void => {
-    if (run > 0) {
-      batch.push(['n', run, runLast]);
-      run = 0;
-    }
+    endRun();
     batch.push(item);
     if (batch.length >= limit) flush();
   };

@@ -4,7 +4,7 @@
  * symlink there that dangles, one line each, then a summary (docs/check.md).
  */
 import { availableParallelism } from 'node:os';
-import { checkWithScout } from '../check/pipeline.js';
+import { checkWithJobs } from '../check/pipeline.js';
 import { describeError, ElfdepsError } from '../errors.js';
 import { InterruptedError } from '../interrupt.js';
 import { CAUSE_WORDS, CHECK_CAUSES, Checker, type CheckFailure, type CheckProgress, type CheckReport } from '../check/index.js';
@@ -119,9 +119,7 @@ async function checkRoot(v: LoaderOptionValues & { json?: boolean }, paths: stri
             io.stdout.write(`${prefix}${failureLine(f)}\n`);
           },
     };
-    // A second thread pays for its start (tens of milliseconds) only over a walk.
-    const walks = jobs > 1 && checker.startsOf(starts).some((s) => s.type === 'dir');
-    const report = walks ? await checkWithScout(checker, starts, callbacks) : checker.check(starts, callbacks);
+    const report = await checkWithJobs(checker, starts, jobs, callbacks);
     // The staging directory is gone once the command ends: the report names the image.
     return v.imageRoot ? { ...report, root: `${v.imageRoot.image} (${v.imageRoot.platform})` } : report;
   } finally {
